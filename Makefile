@@ -1,0 +1,51 @@
+# coroloop — make demo | make test | make bench
+#
+# Everything runs from virtual environments this Makefile creates, so a fresh
+# machine with Python 3.11+ and make is all that is needed.
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PYENV_ROOT ?= $(shell pyenv root 2>/dev/null || echo $(HOME)/.pyenv)
+# Other interpreters the conformance suite runs on, when present.
+EXTRA_PYTHONS := $(wildcard $(PYENV_ROOT)/versions/3.12.*/bin/python3.12) \
+                 $(wildcard $(PYENV_ROOT)/versions/3.13.*/bin/python3.13)
+TEST_DEPS := pytest pytest-timeout
+
+.PHONY: demo test test-unit conformance bench clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e .
+	touch $@
+
+$(VENV)/.test-deps: $(VENV)/.installed Makefile
+	$(PY) -m pip install -q $(TEST_DEPS)
+	touch $@
+
+demo: $(VENV)/.installed
+	$(PY) examples/showcase.py
+
+test: $(VENV)/.test-deps
+	$(PY) -m pytest -q
+	$(MAKE) --no-print-directory conformance
+
+test-unit: $(VENV)/.test-deps
+	$(PY) -m pytest -q
+
+conformance: $(VENV)/.test-deps
+	$(PY) tests/conformance/run.py
+	@for p in $(EXTRA_PYTHONS); do \
+	  echo "== conformance on $$p"; PYTHONPATH=src $$p tests/conformance/run.py || exit 1; \
+	done
+	@for v in 3.12 3.13; do \
+	  echo "$(EXTRA_PYTHONS)" | grep -q "python$$v" || echo "(skipped: Python $$v not found under $(PYENV_ROOT))"; \
+	done
+
+bench: $(VENV)/.installed
+	$(PY) -m pip install -q uvloop
+	$(PY) benchmarks/run.py
+
+clean:
+	rm -rf $(VENV) build src/*.egg-info

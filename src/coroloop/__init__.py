@@ -1,0 +1,76 @@
+"""coroloop: asyncio, written from scratch in Python.
+
+Use it in place of asyncio (``import coroloop as asyncio``) or put its loop under
+stdlib asyncio (``asyncio.run(main(), loop_factory=coroloop.new_event_loop)``).
+"""
+
+from __future__ import annotations
+
+import asyncio as _asyncio
+from asyncio.exceptions import (BrokenBarrierError, CancelledError, IncompleteReadError,
+                                InvalidStateError, LimitOverrunError, SendfileNotAvailableError,
+                                TimeoutError)
+from asyncio.events import AbstractEventLoop, AbstractEventLoopPolicy, AbstractServer
+from asyncio.protocols import (BaseProtocol, BufferedProtocol, DatagramProtocol, Protocol,
+                               SubprocessProtocol)
+from asyncio.transports import (BaseTransport, DatagramTransport, ReadTransport,
+                                SubprocessTransport, Transport, WriteTransport)
+
+from . import _bridge, streams, subprocess
+from ._api.locks import Barrier, BoundedSemaphore, Condition, Event, Lock, Semaphore
+from ._api.policy import EventLoopPolicy, install
+from ._api.queues import LifoQueue, PriorityQueue, Queue, QueueEmpty, QueueFull, QueueShutDown
+from ._api.runners import Runner, run
+from ._core.clock import Clock, MonotonicClock
+from ._core.coroutines import coroutine, iscoroutine, iscoroutinefunction
+from ._core.futures import Future, isfuture
+from ._core.handles import Handle, TimerHandle
+from ._core.instrument import Instrument
+from ._event_loop import EventLoop, new_event_loop
+from ._net.tcp import Server
+from .streams import (StreamReader, StreamReaderProtocol, StreamWriter, open_connection,
+                      open_unix_connection, start_server, start_unix_server)
+from .subprocess import create_subprocess_exec, create_subprocess_shell
+from ._core.poller import Poller
+from ._core.sleep import sleep
+from ._core.tasks import Task, all_tasks, create_task, current_task, ensure_future
+from ._core.threads import run_coroutine_threadsafe, to_thread, wrap_future
+
+get_running_loop = _bridge.get_running_loop
+_get_running_loop = _bridge.get_running_loop_or_none
+_set_running_loop = _bridge.set_running_loop
+get_event_loop = _bridge.get_event_loop
+set_event_loop = _bridge.set_event_loop
+get_event_loop_policy = _bridge.get_event_loop_policy
+set_event_loop_policy = _bridge.set_event_loop_policy
+
+__version__ = "0.1.0"
+
+__all__ = [
+    # loop and running
+    "AbstractEventLoop", "AbstractEventLoopPolicy", "AbstractServer", "EventLoop",
+    "EventLoopPolicy", "Handle", "TimerHandle", "Runner", "run", "new_event_loop",
+    "get_event_loop", "set_event_loop", "get_running_loop", "get_event_loop_policy",
+    "set_event_loop_policy", "install",
+    # futures and tasks
+    "Future", "Task", "create_task", "current_task", "all_tasks", "ensure_future",
+    "wrap_future", "run_coroutine_threadsafe", "to_thread", "sleep", "isfuture",
+    "iscoroutine", "iscoroutinefunction", "coroutine",
+    # synchronization and queues
+    "Lock", "Event", "Condition", "Semaphore", "BoundedSemaphore", "Barrier",
+    "Queue", "PriorityQueue", "LifoQueue", "QueueEmpty", "QueueFull", "QueueShutDown",
+    # networking and processes
+    "Server", "StreamReader", "StreamWriter", "StreamReaderProtocol", "open_connection",
+    "start_server", "open_unix_connection", "start_unix_server",
+    "create_subprocess_exec", "create_subprocess_shell",
+    # exceptions (shared with asyncio)
+    "BrokenBarrierError", "CancelledError", "IncompleteReadError", "InvalidStateError",
+    "LimitOverrunError", "SendfileNotAvailableError", "TimeoutError",
+    # protocol and transport interfaces (shared with asyncio)
+    "BaseProtocol", "BufferedProtocol", "DatagramProtocol", "Protocol", "SubprocessProtocol",
+    "BaseTransport", "DatagramTransport", "ReadTransport", "SubprocessTransport",
+    "Transport", "WriteTransport",
+    # coroloop's own
+    "Clock", "MonotonicClock", "Poller", "Instrument",
+]
+del _asyncio

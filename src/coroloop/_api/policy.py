@@ -1,0 +1,20 @@
+"""Putting coroloop's loop under code that asks asyncio for a loop."""
+
+from __future__ import annotations
+
+from .. import _bridge
+from .._event_loop import EventLoop
+
+
+class EventLoopPolicy(_bridge.DefaultEventLoopPolicy):
+    """asyncio's default policy, except that new loops are coroloop's."""
+
+    def new_event_loop(self):
+        return EventLoop()
+
+
+def install() -> EventLoopPolicy:
+    """Make coroloop's loop the one ``asyncio.run()``/``new_event_loop()`` create."""
+    policy = EventLoopPolicy()
+    _bridge.set_event_loop_policy(policy)
+    return policy

@@ -1,0 +1,105 @@
+"""Everything that touches the standard library's private asyncio bookkeeping.
+
+coroloop shares asyncio's notion of "the running loop", "the current task" and
+"all tasks", so that code written against stdlib asyncio (``asyncio.current_task()``,
+``asyncio.timeout()``, anyio, aiohttp, ...) sees coroloop's loop and tasks, and so
+that coroloop's tasks work on a stdlib loop.  CPython keeps that state in private
+functions of ``asyncio.events`` / ``asyncio.tasks`` whose set changed in 3.12 (eager
+tasks) and again in 3.14.  This module is the only place that names them; every
+version difference of the rest of coroloop is gated here too.
+"""
+
+from __future__ import annotations
+
+import asyncio.events as _events
+import asyncio.tasks as _tasks
+import sys
+
+PY312 = sys.version_info >= (3, 12)
+PY313 = sys.version_info >= (3, 13)
+
+# -- running loop (C-accelerated, same on every supported version) ----------------
+get_running_loop = _events.get_running_loop
+get_running_loop_or_none = _events._get_running_loop
+set_running_loop = _events._set_running_loop
+
+# -- current task ------------------------------------------------------------------
+current_task = _tasks.current_task
+enter_task = _tasks._enter_task
+leave_task = _tasks._leave_task
+
+if PY312:
+    swap_current_task = _tasks._swap_current_task
+else:
+    def swap_current_task(loop, task):
+        """Make *task* (or None) the current task of *loop*; return the previous one.
+
+        3.11 has no primitive for this; eager task starts need it.
+        """
+        prev = current_task(loop)
+        if prev is not None:
+            leave_task(loop, prev)
+        if task is not None:
+            enter_task(loop, task)
+        return prev
+
+# -- all tasks ---------------------------------------------------------------------
+register_task = _tasks._register_task
+unregister_task = _tasks._unregister_task
+all_tasks = _tasks.all_tasks
+
+if PY312:
+    register_eager_task = _tasks._register_eager_task
+    unregister_eager_task = _tasks._unregister_eager_task
+else:
+    # 3.11 has one registry: an eager task is registered like any other.
+    register_eager_task = register_task
+
+    def unregister_eager_task(task):
+        pass
+
+# -- policies ----------------------------------------------------------------------
+get_event_loop_policy = _events.get_event_loop_policy
+set_event_loop_policy = _events.set_event_loop_policy
+get_event_loop = _events.get_event_loop
+set_event_loop = _events.set_event_loop
+DefaultEventLoopPolicy = _events.DefaultEventLoopPolicy if hasattr(_events, "DefaultEventLoopPolicy") else None
+
+import asyncio as _asyncio  # noqa: E402
+
+if DefaultEventLoopPolicy is None:
+    DefaultEventLoopPolicy = _asyncio.DefaultEventLoopPolicy
+
+# Does loop.create_task() / Task() accept eager_start=? (3.12+)
+TASK_ACCEPTS_EAGER_START = PY312
+
+# -- Future.set_exception(StopIteration) -------------------------------------------
+# 3.11/3.12 refuse it with TypeError; 3.13 stores a RuntimeError caused by it.
+STOP_ITERATION_BECOMES_RUNTIME_ERROR = PY313
+
+# -- Task.uncancel() ----------------------------------------------------------------
+# 3.13: when the count of cancellation requests drops to zero, a cancellation
+# that was requested but not yet delivered is withdrawn too.
+UNCANCEL_CLEARS_PENDING_CANCEL = PY313
+
+# -- QueueShutDown ------------------------------------------------------------------
+# Shared with asyncio where asyncio has it (3.13+), so `except asyncio.QueueShutDown`
+# catches coroloop's; on 3.11/3.12 asyncio has no such class and coroloop defines it.
+if PY313:
+    QueueShutDown = _asyncio.QueueShutDown
+else:
+    class QueueShutDown(Exception):
+        """Raised when putting on to or getting from a shut-down Queue."""
+
+
+def new_loop_from_policy(default):
+    """A loop for Runner/run() without loop_factory.
+
+    asyncio asks the event-loop policy.  coroloop does the same when a policy has
+    been installed (coroloop.install(), uvloop's, a test's), and otherwise uses
+    *default* (coroloop's loop) rather than the stdlib's default policy.
+    """
+    policy = get_event_loop_policy()
+    if type(policy) is DefaultEventLoopPolicy:
+        return default()
+    return policy.new_event_loop()

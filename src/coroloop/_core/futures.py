@@ -1,0 +1,302 @@
+"""Future: a result that will arrive later, following the asyncio future protocol.
+
+The protocol (what stdlib tasks, ``asyncio.wrap_future`` and third-party code rely
+on) is: ``_asyncio_future_blocking``, ``get_loop()``, ``add_done_callback(fn, *,
+context=None)``, ``done()``, ``result()``, ``__await__``.  coroloop's Future speaks
+it, so a stdlib Task can await it, and coroloop's Task can await stdlib futures.
+
+State machine: PENDING -> FINISHED (result or exception) or PENDING -> CANCELLED.
+Every transition happens once; trying again raises InvalidStateError naming the
+state.  Done callbacks are scheduled (never called synchronously) on the
+transition, in registration order.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import reprlib
+from asyncio import exceptions as _exc
+from types import GenericAlias
+
+from .. import _bridge
+from .._repr import format_callback
+from .handles import Handle, extract_source_traceback
+
+CancelledError = _exc.CancelledError
+InvalidStateError = _exc.InvalidStateError
+
+# The states are strings because asyncio's are: they show up in reprs and errors.
+PENDING = "PENDING"
+CANCELLED = "CANCELLED"
+FINISHED = "FINISHED"
+
+_copy_context = contextvars.copy_context
+
+
+class Future:
+    """An awaitable result of an operation that completes later on the loop."""
+
+    # _callbacks holds the done callbacks: None, one entry, or a list of 2+ entries
+    # (most futures have exactly one waiter, so no list is allocated for them).  An
+    # entry is an (fn, context) tuple, or a task's step Handle: a coroloop task on a
+    # coroloop loop is woken by putting its handle straight on the ready queue.
+    #
+    # Hot fields live in slots; rarely set ones are class-level defaults that an
+    # instance overrides in its (lazily created) __dict__.
+    __slots__ = ("_loop", "_result", "_callbacks", "_asyncio_future_blocking",
+                 "__dict__", "__weakref__")
+
+    # Not a slot, so that a future whose __init__ was skipped still reads as pending.
+    _state = PENDING
+
+    # Protocol marker (a slot here): True while a coroutine awaiting this future has
+    # yielded it to its task; the task resets it to False.  A class without the
+    # attribute is not a future.
+
+    _exception = None
+    _exception_tb = None
+    _source_traceback = None
+    _cancel_message = None
+    # A CancelledError raised inside a task, kept so that result() re-raises it with
+    # its original context instead of a fresh one.
+    _cancelled_exc = None
+    # True while an exception is set and nobody has looked at it; reported by __del__.
+    _unretrieved = False
+
+    def __init__(self, *, loop=None):
+        if loop is None:
+            loop = _bridge.get_event_loop()
+        self._loop = loop
+        self._state = PENDING
+        self._result = None
+        self._asyncio_future_blocking = False
+        self._callbacks = None
+        if loop.get_debug():
+            self._source_traceback = extract_source_traceback(1)
+
+    __class_getitem__ = classmethod(GenericAlias)
+
+    # -- introspection ---------------------------------------------------------------
+    def get_loop(self):
+        try:
+            return self._loop
+        except AttributeError:  # a subclass skipped Future.__init__
+            raise RuntimeError("Future object is not initialized.") from None
+
+    def done(self) -> bool:
+        return self._state is not PENDING
+
+    def cancelled(self) -> bool:
+        return self._state is CANCELLED
+
+    @property
+    def _log_traceback(self):
+        return self._unretrieved
+
+    @_log_traceback.setter
+    def _log_traceback(self, value):
+        if value:
+            raise ValueError("_log_traceback can only be set to False")
+        self._unretrieved = False
+
+    # -- reading the outcome ---------------------------------------------------------
+    def result(self):
+        state = self._state
+        if state is FINISHED:
+            self._unretrieved = False
+            if self._exception is not None:
+                raise self._exception.with_traceback(self._exception_tb)
+            return self._result
+        if state is CANCELLED:
+            raise self._make_cancelled_error()
+        raise InvalidStateError("Result is not ready.")
+
+    def exception(self):
+        state = self._state
+        if state is FINISHED:
+            self._unretrieved = False
+            return self._exception
+        if state is CANCELLED:
+            raise self._make_cancelled_error()
+        raise InvalidStateError("Exception is not set.")
+
+    def _make_cancelled_error(self):
+        """The CancelledError that result()/exception() raise for a cancelled future."""
+        exc = self._cancelled_exc
+        if exc is not None:
+            self._cancelled_exc = None
+            return exc
+        msg = self._cancel_message
+        return CancelledError() if msg is None else CancelledError(msg)
+
+    # -- completing ------------------------------------------------------------------
+    def set_result(self, result) -> None:
+        if self._state is not PENDING:
+            raise InvalidStateError(f"{self._state}: {self!r}")
+        self._result = result
+        self._state = FINISHED
+        if self._callbacks is not None:
+            self._schedule_callbacks()
+
+    def set_exception(self, exception) -> None:
+        if self._state is not PENDING:
+            raise InvalidStateError(f"{self._state}: {self!r}")
+        if isinstance(exception, type):
+            exception = exception()
+        if isinstance(exception, StopIteration):
+            exception = _stop_iteration_in_future(exception)
+        self._exception = exception
+        self._exception_tb = exception.__traceback__
+        self._state = FINISHED
+        self._unretrieved = True
+        if self._callbacks is not None:
+            self._schedule_callbacks()
+
+    def cancel(self, msg=None) -> bool:
+        self._unretrieved = False
+        if self._state is not PENDING:
+            return False
+        self._state = CANCELLED
+        self._cancel_message = msg
+        if self._callbacks is not None:
+            self._schedule_callbacks()
+        return True
+
+    # -- callbacks -------------------------------------------------------------------
+    def add_done_callback(self, fn, *, context=None) -> None:
+        if self._state is not PENDING:
+            self._loop.call_soon(fn, self, context=context)
+        else:
+            self._add_entry((fn, _copy_context() if context is None else context))
+
+    def _add_entry(self, entry) -> None:
+        callbacks = self._callbacks
+        if callbacks is None:
+            self._callbacks = entry
+        elif callbacks.__class__ is list:
+            callbacks.append(entry)
+        else:
+            self._callbacks = [callbacks, entry]
+
+    def _callback_entries(self) -> list:
+        callbacks = self._callbacks
+        if callbacks is None:
+            return []
+        return list(callbacks) if callbacks.__class__ is list else [callbacks]
+
+    def remove_done_callback(self, fn) -> int:
+        entries = self._callback_entries()
+        kept = [entry for entry in entries if entry.__class__ is Handle or entry[0] != fn]
+        removed = len(entries) - len(kept)
+        if removed:
+            self._callbacks = None
+            for entry in kept:
+                self._add_entry(entry)
+        return removed
+
+    def _schedule_callbacks(self) -> None:
+        callbacks = self._callbacks
+        self._callbacks = None
+        if callbacks.__class__ is not list:
+            callbacks = (callbacks,)
+        loop = self._loop
+        for entry in callbacks:
+            if entry.__class__ is Handle:
+                loop._ready.append(entry)   # a coroloop task waiting on us
+            else:
+                loop.call_soon(entry[0], self, context=entry[1])
+
+    # -- awaiting --------------------------------------------------------------------
+    def __await__(self):
+        if self._state is PENDING:
+            self._asyncio_future_blocking = True
+            yield self  # the task running us waits until we are done
+        if self._state is PENDING:
+            raise RuntimeError("await wasn't used with future")
+        return self.result()
+
+    __iter__ = __await__  # for `yield from` in generator-based coroutines
+
+    # -- reporting -------------------------------------------------------------------
+    def __del__(self):
+        if not self._unretrieved:
+            return
+        context = {
+            "message": f"{self.__class__.__name__} exception was never retrieved",
+            "exception": self._exception,
+            "future": self,
+        }
+        if self._source_traceback:
+            context["source_traceback"] = self._source_traceback
+        self._loop.call_exception_handler(context)
+
+    def _repr_info(self) -> list[str]:
+        info = [self._state.lower()]
+        if self._state is FINISHED:
+            if self._exception is not None:
+                info.append(f"exception={self._exception!r}")
+            else:
+                info.append(f"result={reprlib.repr(self._result)}")
+        if self._callbacks is not None:
+            info.append(f"cb=[{_format_callbacks(self._callback_entries())}]")
+        if self._source_traceback:
+            frame = self._source_traceback[-1]
+            info.append(f"created at {frame[0]}:{frame[1]}")
+        return info
+
+    def __repr__(self) -> str:
+        return f"<{self.__class__.__name__} {' '.join(self._repr_info())}>"
+
+
+def _format_callbacks(entries) -> str:
+    def one(entry):
+        if entry.__class__ is Handle:
+            return format_callback(entry._callback, ())
+        return format_callback(entry[0], ())
+    if len(entries) <= 2:
+        return ", ".join(one(e) for e in entries)
+    return f"{one(entries[0])}, <{len(entries) - 2} more>, {one(entries[-1])}"
+
+
+def _stop_iteration_in_future(exc):
+    """StopIteration would end the awaiting generator instead of raising there."""
+    message = "StopIteration interacts badly with generators and cannot be raised into a Future"
+    if _bridge.STOP_ITERATION_BECOMES_RUNTIME_ERROR:
+        wrapped = RuntimeError(message)
+        wrapped.__cause__ = wrapped.__context__ = exc
+        return wrapped
+    if type(exc) is StopIteration:
+        raise TypeError(message)
+    return exc
+
+
+def new_future(loop, _new=object.__new__):
+    """Future(loop=loop) without the generic checks, for coroloop's own loop."""
+    fut = _new(Future)
+    fut._loop = loop
+    fut._state = PENDING
+    fut._result = None
+    fut._asyncio_future_blocking = False
+    fut._callbacks = None
+    if loop._debug:
+        fut._source_traceback = extract_source_traceback(1)
+    return fut
+
+
+def isfuture(obj) -> bool:
+    """True for objects that follow the asyncio future protocol (any implementation)."""
+    return (hasattr(obj.__class__, "_asyncio_future_blocking")
+            and obj._asyncio_future_blocking is not None)
+
+
+def get_loop(fut):
+    """The loop of any protocol-following future."""
+    try:
+        return fut.get_loop()
+    except AttributeError:
+        return fut._loop
+
+
+def set_result_unless_cancelled(fut, result) -> None:
+    if not fut.cancelled():
+        fut.set_result(result)

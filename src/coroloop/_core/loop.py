@@ -1,0 +1,753 @@
+"""EventLoop: coroloop's scheduler.
+
+One iteration (``_run_once``) is:
+
+1. work out how long we may sleep: 0 if callbacks are ready, else until the next
+   timer (asked of the clock, so a virtual clock can jump instead of sleeping);
+2. ask the poller which descriptors are ready and queue their handlers — skipped
+   when nothing is registered and we would not sleep anyway, which saves a system
+   call per iteration for CPU-bound task churn;
+3. move due timers to the ready queue;
+4. run the callbacks that were ready when the iteration started (ones they add
+   wait for the next iteration, so I/O is never starved).
+
+The ready queue holds ``Handle`` objects (``_callback``, ``_args``, ``_context``,
+``_cancelled``); the timer heap holds ``(when, sequence, TimerHandle)`` tuples so
+ordering is done by C tuple comparison, with the sequence keeping FIFO order for
+equal deadlines.  Cancelled timers stay in the heap and are skipped; when they
+outnumber the live ones the heap is rebuilt.
+
+Everything networking-related (transports, servers, subprocesses) builds on
+``add_reader``/``add_writer`` and lives outside this module.
+"""
+
+from __future__ import annotations
+
+import asyncio.events as _aevents
+import asyncio.log as _alog
+import concurrent.futures
+import enum
+import heapq
+import os
+import socket
+import sys
+import threading
+import time as _time
+import traceback
+import warnings
+import weakref
+from collections import deque
+
+from .. import _bridge
+from .._repr import format_callback
+from .clock import Clock, MonotonicClock
+from .coroutines import iscoroutine, iscoroutinefunction
+from .futures import isfuture, new_future, set_result_unless_cancelled
+from .handles import Handle, TimerHandle, extract_source_traceback
+from .instrument import Instruments
+from .poller import Poller, default_poller
+from .sleep import SleepFuture
+from .tasks import Task, ensure_future
+from .threads import wrap_future
+
+logger = _alog.logger  # shared with asyncio, so existing logging setups keep working
+
+_heappush = heapq.heappush
+_heappop = heapq.heappop
+
+# Rebuild the timer heap when more than this many entries, and more than half of
+# them, are cancelled timers.
+_PURGE_MIN_CANCELLED = 64
+# Depth of coroutine origin tracking in debug mode.
+_DEBUG_STACK_DEPTH = 10
+_THREAD_JOIN_TIMEOUT = 300
+
+
+class LoopState(enum.Enum):
+    IDLE = "idle"          # open, not running
+    RUNNING = "running"    # inside run_forever()
+    CLOSED = "closed"      # close() was called; nothing may be scheduled
+
+
+class _Waker:
+    """Wakes the loop from another thread: an eventfd, or a socket pair."""
+
+    def __init__(self) -> None:
+        if hasattr(os, "eventfd"):
+            self._rfd = self._wfd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
+            self._pair = None
+        else:
+            self._pair = socket.socketpair()
+            for sock in self._pair:
+                sock.setblocking(False)
+            self._rfd = self._pair[0].fileno()
+            self._wfd = self._pair[1].fileno()
+
+    def fileno(self) -> int:
+        return self._rfd
+
+    def wake(self) -> None:
+        try:
+            if self._pair is None:
+                os.eventfd_write(self._wfd, 1)
+            else:
+                self._pair[1].send(b"\0")
+        except (BlockingIOError, OSError):
+            pass  # already pending, or closing: either way the loop will wake
+
+    def drain(self) -> None:
+        try:
+            if self._pair is None:
+                os.eventfd_read(self._rfd)
+            else:
+                while self._pair[0].recv(4096):
+                    pass
+        except (BlockingIOError, InterruptedError):
+            pass
+
+    def close(self) -> None:
+        if self._pair is None:
+            os.close(self._rfd)
+        else:
+            for sock in self._pair:
+                sock.close()
+
+
+def _fileobj_to_fd(fileobj) -> int:
+    if isinstance(fileobj, int):
+        fd = fileobj
+    else:
+        try:
+            fd = int(fileobj.fileno())
+        except (AttributeError, TypeError, ValueError):
+            raise ValueError(f"Invalid file object: {fileobj!r}") from None
+    if fd < 0:
+        raise ValueError(f"Invalid file descriptor: {fd}")
+    return fd
+
+
+def _stop_loop_when_done(fut):
+    # A SystemExit/KeyboardInterrupt escaping the task already unwinds the loop.
+    if fut.done() and not fut.cancelled() and \
+            isinstance(fut.exception(), (SystemExit, KeyboardInterrupt)):
+        return
+    fut.get_loop().stop()
+
+
+class CoreEventLoop(_aevents.AbstractEventLoop):
+    """The scheduler half of coroloop's event loop: callbacks, timers, readiness,
+    futures and tasks, executors.  ``coroloop.EventLoop`` adds networking on top."""
+
+    # Lets coroloop's Task and Future take the direct path to the ready queue.
+    _coroloop_native = True
+
+    def __init__(self, *, clock: Clock | None = None, poller: Poller | None = None):
+        self._clock = clock if clock is not None else MonotonicClock()
+        self._now = self._clock.time  # bound once: read on every iteration
+        self._poller = poller if poller is not None else default_poller()
+        self._state = LoopState.IDLE
+        # Set by stop(): the current iteration is the last one of run_forever().
+        self._stopping = False
+        self._ready: deque[Handle] = deque()
+        self._timers: list = []            # heap of (when, seq, TimerHandle)
+        self._timer_seq = 0
+        self._cancelled_timers = 0         # cancelled TimerHandles still in the heap
+        self._readers: dict[int, Handle] = {}
+        self._writers: dict[int, Handle] = {}
+        self._waker = _Waker()
+        self._poller.modify(self._waker.fileno(), True, False)
+        self._thread_id: int | None = None  # the thread running us, while running
+        self._debug = sys.flags.dev_mode or (
+            not sys.flags.ignore_environment and bool(os.environ.get("PYTHONASYNCIODEBUG")))
+        self.slow_callback_duration = 0.1
+        self._current_handle = None         # the handle running (debug mode only)
+        self._exception_handler = None
+        self._task_factory = None
+        self._default_executor = None
+        self._executor_shutdown_called = False
+        self._asyncgens = weakref.WeakSet()
+        self._asyncgens_shutdown_called = False
+        self._old_agen_hooks = None
+        self._instruments: Instruments | None = None
+
+    def __repr__(self) -> str:
+        return (f"<{self.__class__.__name__} running={self.is_running()} "
+                f"closed={self.is_closed()} debug={self.get_debug()}>")
+
+    # -- lifecycle -------------------------------------------------------------------
+    def is_running(self) -> bool:
+        return self._state is LoopState.RUNNING
+
+    def is_closed(self) -> bool:
+        return self._state is LoopState.CLOSED
+
+    def _check_closed(self) -> None:
+        if self._state is LoopState.CLOSED:
+            raise RuntimeError("Event loop is closed")
+
+    def _check_can_run(self) -> None:
+        self._check_closed()
+        if self._state is LoopState.RUNNING:
+            raise RuntimeError("This event loop is already running")
+        if _bridge.get_running_loop_or_none() is not None:
+            raise RuntimeError("Cannot run the event loop while another loop is running")
+
+    def run_forever(self) -> None:
+        self._check_can_run()
+        self._set_coroutine_origin_tracking(self._debug)
+        self._old_agen_hooks = sys.get_asyncgen_hooks()
+        sys.set_asyncgen_hooks(firstiter=self._asyncgen_firstiter_hook,
+                               finalizer=self._asyncgen_finalizer_hook)
+        self._thread_id = threading.get_ident()
+        self._state = LoopState.RUNNING
+        _bridge.set_running_loop(self)
+        try:
+            self._run_until_stopped()
+        finally:
+            self._stopping = False
+            self._state = LoopState.IDLE
+            self._thread_id = None
+            _bridge.set_running_loop(None)
+            self._set_coroutine_origin_tracking(False)
+            sys.set_asyncgen_hooks(*self._old_agen_hooks)
+
+    def run_until_complete(self, future):
+        self._check_can_run()
+        new_task = not isfuture(future)
+        future = ensure_future(future, loop=self)
+        if new_task:
+            # We own this task: an exception escaping run_until_complete is reported
+            # to the caller, not again by the task's destructor.
+            future._log_destroy_pending = False
+        future.add_done_callback(_stop_loop_when_done)
+        try:
+            self.run_forever()
+        except BaseException:
+            if new_task and future.done() and not future.cancelled():
+                future.exception()  # mark it retrieved
+            raise
+        finally:
+            future.remove_done_callback(_stop_loop_when_done)
+        if not future.done():
+            raise RuntimeError("Event loop stopped before Future completed.")
+        return future.result()
+
+    def stop(self) -> None:
+        self._stopping = True
+
+    def close(self) -> None:
+        if self._state is LoopState.RUNNING:
+            raise RuntimeError("Cannot close a running event loop")
+        if self._state is LoopState.CLOSED:
+            return
+        if self._debug:
+            logger.debug("Close %r", self)
+        self._state = LoopState.CLOSED
+        self._ready.clear()
+        self._timers.clear()
+        self._cancelled_timers = 0
+        self._executor_shutdown_called = True
+        executor = self._default_executor
+        if executor is not None:
+            self._default_executor = None
+            executor.shutdown(wait=False)
+        for fd in list(self._readers) + list(self._writers):
+            self._readers.pop(fd, None)
+            self._writers.pop(fd, None)
+        self._waker.close()
+        self._poller.close()
+
+    def __del__(self, _warn=warnings.warn):
+        if self._state is not LoopState.CLOSED:
+            _warn(f"unclosed event loop {self!r}", ResourceWarning, source=self)
+            if self._state is not LoopState.RUNNING:
+                self.close()
+
+    # -- the scheduler ---------------------------------------------------------------
+    def _run_until_stopped(self) -> None:
+        """Iterate until stop() is called: poll, fire timers, run what is ready.
+
+        One method with the iteration inlined and hot attributes held in locals:
+        with many short callbacks the per-iteration overhead is what we pay most.
+        """
+        ready = self._ready
+        popleft = ready.popleft
+        readers = self._readers
+        writers = self._writers
+        clock = self._clock
+        now = self._now
+        resolution = clock.resolution
+        run_ready = self._run_ready_watched
+        while True:
+            timers = self._timers  # rebound by _purge_cancelled_timers
+            if timers:
+                if self._cancelled_timers > _PURGE_MIN_CANCELLED and \
+                        self._cancelled_timers * 2 > len(timers):
+                    self._purge_cancelled_timers()
+                    timers = self._timers
+                # Cancelled timers at the head must not shorten our sleep.
+                while timers and timers[0][2]._cancelled:
+                    _heappop(timers)[2]._scheduled = False
+                    self._cancelled_timers -= 1
+
+            if ready or self._stopping:
+                if readers or writers:
+                    self._poll(0)
+            elif timers:
+                self._poll(clock.sleep_time(timers[0][0]))
+            else:
+                self._poll(clock.sleep_time(None))
+
+            if timers:
+                deadline = now() + resolution
+                while timers and timers[0][0] <= deadline:
+                    timer = _heappop(timers)[2]
+                    if timer._cancelled:
+                        timer._scheduled = False
+                        self._cancelled_timers -= 1
+                    elif timer.__class__ is TimerHandle:
+                        timer._scheduled = False
+                        ready.append(timer)
+                    else:
+                        timer._fire()  # a SleepFuture: wakes its task this iteration
+
+            # Only what is ready now runs in this iteration; callbacks it schedules
+            # wait for the next one, after I/O has been polled again.
+            if self._debug or self._instruments is not None:
+                run_ready(len(ready))
+            else:
+                for _ in range(len(ready)):
+                    handle = popleft()
+                    if handle._cancelled:
+                        continue
+                    try:
+                        handle._context.run(handle._callback, *handle._args)
+                    except (SystemExit, KeyboardInterrupt):
+                        raise
+                    except BaseException as exc:
+                        self._report_callback_error(handle, exc)
+            if self._stopping:
+                return
+
+    def _run_ready_watched(self, count: int) -> None:
+        """The ready queue with timing: debug mode and instruments."""
+        popleft = self._ready.popleft
+        clock = _time.perf_counter
+        for _ in range(count):
+            handle = popleft()
+            if handle._cancelled:
+                continue
+            self._current_handle = handle
+            started = clock()
+            try:
+                handle._context.run(handle._callback, *handle._args)
+            except (SystemExit, KeyboardInterrupt):
+                raise
+            except BaseException as exc:
+                self._report_callback_error(handle, exc)
+            finally:
+                self._current_handle = None
+            took = clock() - started
+            if self._debug and took >= self.slow_callback_duration:
+                logger.warning("Executing %s took %.3f seconds", _describe_handle(handle), took)
+            if self._instruments is not None:
+                self._instruments.callback_ran(handle, took)
+
+    def _run_handle(self, handle) -> None:
+        if handle._cancelled:
+            return
+        try:
+            handle._context.run(handle._callback, *handle._args)
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            self._report_callback_error(handle, exc)
+
+    def _report_callback_error(self, handle, exc) -> None:
+        context = {
+            "message": f"Exception in callback {format_callback(handle._callback, handle._args)}",
+            "exception": exc,
+            "handle": handle,
+        }
+        source_traceback = getattr(handle, "_source_traceback", None)
+        if source_traceback:
+            context["source_traceback"] = source_traceback
+        self.call_exception_handler(context)
+
+    def _poll(self, timeout) -> None:
+        hooks = self._instruments
+        if hooks is not None:
+            hooks.io_wait_started(timeout)
+        poller = self._poller
+        events = poller.poll(timeout)
+        if hooks is not None:
+            hooks.io_wait_ended(len(events))
+        if not events:
+            return
+        readable = poller.READABLE
+        writable = poller.WRITABLE
+        waker_fd = self._waker.fileno()
+        readers = self._readers
+        writers = self._writers
+        ready = self._ready
+        for fd, mask in events:
+            if mask & readable:
+                handle = readers.get(fd)
+                if handle is not None:
+                    ready.append(handle)
+                elif fd == waker_fd:
+                    self._waker.drain()
+            if mask & writable:
+                handle = writers.get(fd)
+                if handle is not None:
+                    ready.append(handle)
+
+    def _purge_cancelled_timers(self) -> None:
+        live = []
+        for entry in self._timers:
+            if entry[2]._cancelled:
+                entry[2]._scheduled = False
+            else:
+                live.append(entry)
+        heapq.heapify(live)
+        self._timers = live
+        self._cancelled_timers = 0
+
+    def _timer_handle_cancelled(self, handle) -> None:
+        self._cancelled_timers += 1
+
+    # -- scheduling ------------------------------------------------------------------
+    def time(self) -> float:
+        return self._now()
+
+    @property
+    def clock(self) -> Clock:
+        """The clock this loop reads time from (see ``coroloop.testing.VirtualClock``)."""
+        return self._clock
+
+    def call_soon(self, callback, *args, context=None):
+        if self._state is LoopState.CLOSED:
+            raise RuntimeError("Event loop is closed")
+        if not callable(callback) or self._debug:
+            self._check_callback(callback, "call_soon")
+        handle = Handle(callback, args, self, context)
+        if self._debug:
+            handle._source_traceback = extract_source_traceback(1)
+        self._ready.append(handle)
+        return handle
+
+    def call_later(self, delay, callback, *args, context=None):
+        if delay is None:
+            raise TypeError("delay must not be None")
+        return self.call_at(self._now() + delay, callback, *args, context=context)
+
+    def call_at(self, when, callback, *args, context=None):
+        if when is None:
+            raise TypeError("when cannot be None")
+        if self._state is LoopState.CLOSED:
+            raise RuntimeError("Event loop is closed")
+        if not callable(callback) or self._debug:
+            self._check_callback(callback, "call_at")
+        timer = TimerHandle(when, callback, args, self, context)
+        if self._debug:
+            timer._source_traceback = extract_source_traceback(1)
+        self._timer_seq += 1
+        _heappush(self._timers, (when, self._timer_seq, timer))
+        timer._scheduled = True
+        return timer
+
+    def _sleep_future(self, delay, result):
+        """The future sleep() awaits: completed with *result* after *delay* seconds."""
+        when = self._now() + delay
+        sleeper = SleepFuture(self, when, result)
+        self._timer_seq += 1
+        _heappush(self._timers, (when, self._timer_seq, sleeper))
+        return sleeper
+
+    def call_soon_threadsafe(self, callback, *args, context=None):
+        self._check_closed()
+        if not callable(callback) or self._debug:
+            self._check_callback(callback, "call_soon_threadsafe", check_thread=False)
+        handle = Handle(callback, args, self, context)
+        if self._debug:
+            handle._source_traceback = extract_source_traceback(1)
+        self._ready.append(handle)  # deque.append is atomic
+        self._waker.wake()
+        return handle
+
+    def _check_callback(self, callback, method: str, check_thread: bool = True) -> None:
+        if iscoroutine(callback) or iscoroutinefunction(callback):
+            raise TypeError(f"coroutines cannot be used with {method}()")
+        if not callable(callback):
+            raise TypeError(f"a callable object was expected by {method}(), got {callback!r}")
+        if check_thread and self._debug:
+            self._check_thread()
+
+    def _check_thread(self) -> None:
+        if self._thread_id is not None and self._thread_id != threading.get_ident():
+            raise RuntimeError(
+                "Non-thread-safe operation invoked on an event loop other than the current one")
+
+    # -- futures and tasks -----------------------------------------------------------
+    def create_future(self):
+        return new_future(self)
+
+    def create_task(self, coro, *, name=None, context=None, eager_start=None):
+        if self._state is LoopState.CLOSED:
+            if iscoroutine(coro):
+                coro.close()  # it will never run; don't warn it was never awaited
+            raise RuntimeError("Event loop is closed")
+        factory = self._task_factory
+        if factory is None:
+            if eager_start is None:
+                return Task(coro, loop=self, name=name, context=context)
+            return Task(coro, loop=self, name=name, context=context, eager_start=eager_start)
+        kwargs = {}
+        if context is not None:
+            kwargs["context"] = context
+        if eager_start is not None:
+            kwargs["eager_start"] = eager_start
+        task = factory(self, coro, **kwargs)
+        if name is not None:
+            task.set_name(name)
+        return task
+
+    def set_task_factory(self, factory) -> None:
+        if factory is not None and not callable(factory):
+            raise TypeError(f"task factory must be a callable or None, got {factory!r}")
+        self._task_factory = factory
+
+    def get_task_factory(self):
+        return self._task_factory
+
+    # -- errors ----------------------------------------------------------------------
+    def get_exception_handler(self):
+        return self._exception_handler
+
+    def set_exception_handler(self, handler) -> None:
+        if handler is not None and not callable(handler):
+            raise TypeError(f"A callable object or None is expected, got {handler!r}")
+        self._exception_handler = handler
+
+    def default_exception_handler(self, context) -> None:
+        message = context.get("message") or "Unhandled exception in event loop"
+        exception = context.get("exception")
+        exc_info = (type(exception), exception, exception.__traceback__) \
+            if exception is not None else False
+        handle = self._current_handle
+        handle_traceback = getattr(handle, "_source_traceback", None)
+        if "source_traceback" not in context and handle_traceback:
+            context["handle_traceback"] = handle_traceback
+        lines = [message]
+        for key in sorted(context):
+            if key in ("message", "exception"):
+                continue
+            value = context[key]
+            if key == "source_traceback":
+                value = ("Object created at (most recent call last):\n"
+                         + "".join(traceback.format_list(value)).rstrip())
+            elif key == "handle_traceback":
+                value = ("Handle created at (most recent call last):\n"
+                         + "".join(traceback.format_list(value)).rstrip())
+            else:
+                value = repr(value)
+            lines.append(f"{key}: {value}")
+        logger.error("\n".join(lines), exc_info=exc_info)
+
+    def call_exception_handler(self, context) -> None:
+        """Report *context* to the exception handler, in the context of the task or
+        callback it is about, so the handler sees its context variables (gh-96704)."""
+        owner = context.get("task") or context.get("future") or context.get("handle")
+        get_context = getattr(owner, "get_context", None)
+        owner_context = get_context() if get_context is not None else None
+        if owner_context is not None:
+            try:
+                owner_context.run(self._call_exception_handler, context)
+                return
+            except RuntimeError:
+                pass  # that context is entered right now (we are inside it)
+        self._call_exception_handler(context)
+
+    def _call_exception_handler(self, context) -> None:
+        handler = self._exception_handler
+        if handler is None:
+            try:
+                self.default_exception_handler(context)
+            except (SystemExit, KeyboardInterrupt):
+                raise
+            except BaseException:
+                logger.error("Exception in default exception handler", exc_info=True)
+            return
+        try:
+            handler(self, context)
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            try:
+                self.default_exception_handler({
+                    "message": "Unhandled error in exception handler",
+                    "exception": exc,
+                    "context": context,
+                })
+            except (SystemExit, KeyboardInterrupt):
+                raise
+            except BaseException:
+                logger.error("Exception in default exception handler while handling an "
+                             "unexpected error in custom exception handler", exc_info=True)
+
+    # -- debug -----------------------------------------------------------------------
+    def get_debug(self) -> bool:
+        return self._debug
+
+    def set_debug(self, enabled: bool) -> None:
+        self._debug = enabled
+        if self.is_running():
+            self.call_soon_threadsafe(self._set_coroutine_origin_tracking, enabled)
+
+    def _set_coroutine_origin_tracking(self, enabled: bool) -> None:
+        sys.set_coroutine_origin_tracking_depth(_DEBUG_STACK_DEPTH if enabled else 0)
+
+    # -- instruments -----------------------------------------------------------------
+    def add_instrument(self, instrument) -> None:
+        """Start calling *instrument*'s hooks (see ``coroloop.Instrument``)."""
+        if self._instruments is None:
+            instruments = Instruments(self)
+            instruments.add(instrument)
+            self._instruments = instruments
+        else:
+            self._instruments.add(instrument)
+
+    def remove_instrument(self, instrument) -> None:
+        if self._instruments is None or instrument not in self._instruments.members:
+            raise ValueError(f"{instrument!r} is not installed on {self!r}")
+        self._instruments.remove(instrument)
+        if not self._instruments.members:
+            self._instruments = None
+
+    @property
+    def instruments(self) -> tuple:
+        return tuple(self._instruments.members) if self._instruments is not None else ()
+
+    # -- readiness -------------------------------------------------------------------
+    def add_reader(self, fd, callback, *args) -> None:
+        self._add_watch(self._readers, fd, callback, args, "add_reader")
+
+    def add_writer(self, fd, callback, *args) -> None:
+        self._add_watch(self._writers, fd, callback, args, "add_writer")
+
+    def remove_reader(self, fd) -> bool:
+        return self._remove_watch(self._readers, fd)
+
+    def remove_writer(self, fd) -> bool:
+        return self._remove_watch(self._writers, fd)
+
+    def _add_watch(self, table, fileobj, callback, args, method) -> None:
+        self._check_closed()
+        fd = _fileobj_to_fd(fileobj)
+        if not callable(callback) or self._debug:
+            self._check_callback(callback, method)
+        handle = Handle(callback, args, self, None)
+        previous = table.get(fd)
+        table[fd] = handle
+        if previous is not None:
+            previous.cancel()
+        else:
+            self._poller.modify(fd, fd in self._readers, fd in self._writers)
+
+    def _remove_watch(self, table, fileobj) -> bool:
+        if self._state is LoopState.CLOSED:
+            return False
+        fd = _fileobj_to_fd(fileobj)
+        handle = table.pop(fd, None)
+        if handle is None:
+            return False
+        handle.cancel()
+        self._poller.modify(fd, fd in self._readers, fd in self._writers)
+        return True
+
+    # -- executors -------------------------------------------------------------------
+    def run_in_executor(self, executor, func, *args):
+        self._check_closed()
+        if self._debug:
+            self._check_callback(func, "run_in_executor")
+        if executor is None:
+            if self._executor_shutdown_called:
+                raise RuntimeError("Executor shutdown has been called")
+            executor = self._default_executor
+            if executor is None:
+                executor = concurrent.futures.ThreadPoolExecutor(thread_name_prefix="coroloop")
+                self._default_executor = executor
+        return wrap_future(executor.submit(func, *args), loop=self)
+
+    def set_default_executor(self, executor) -> None:
+        if not isinstance(executor, concurrent.futures.ThreadPoolExecutor):
+            raise TypeError(f"executor must be ThreadPoolExecutor, got {executor!r}")
+        self._default_executor = executor
+
+    async def shutdown_default_executor(self, timeout=None) -> None:
+        """Wait for the default executor's threads to finish (at most *timeout* s)."""
+        self._executor_shutdown_called = True
+        executor = self._default_executor
+        if executor is None:
+            return
+        finished = self.create_future()
+
+        def join_executor():
+            # The timeout is about OS threads, so it is measured in real time here,
+            # not with a loop timer (which a virtual clock would fire at once).
+            joiner = threading.Thread(target=executor.shutdown, kwargs={"wait": True},
+                                      name="coroloop-executor-join", daemon=True)
+            joiner.start()
+            joiner.join(timeout)
+            if not self.is_closed():
+                self.call_soon_threadsafe(set_result_unless_cancelled, finished,
+                                          not joiner.is_alive())
+
+        thread = threading.Thread(target=join_executor, name="coroloop-executor-shutdown")
+        thread.start()
+        joined = await finished
+        thread.join()
+        if not joined:
+            warnings.warn("The executor did not finish joining its threads within "
+                          f"{timeout} seconds.", RuntimeWarning, stacklevel=2)
+
+    # -- async generators ------------------------------------------------------------
+    def _asyncgen_firstiter_hook(self, agen) -> None:
+        if self._asyncgens_shutdown_called:
+            warnings.warn(f"asynchronous generator {agen!r} was scheduled after "
+                          "loop.shutdown_asyncgens() call", ResourceWarning, source=self)
+        self._asyncgens.add(agen)
+
+    def _asyncgen_finalizer_hook(self, agen) -> None:
+        self._asyncgens.discard(agen)
+        if not self.is_closed():
+            self.call_soon_threadsafe(self.create_task, agen.aclose())
+
+    async def shutdown_asyncgens(self) -> None:
+        """Close every asynchronous generator that is still suspended."""
+        self._asyncgens_shutdown_called = True
+        if not len(self._asyncgens):
+            return
+        generators = list(self._asyncgens)
+        self._asyncgens.clear()
+        closing = [self.create_task(agen.aclose()) for agen in generators]
+        for agen, task in zip(generators, closing):
+            try:
+                await task
+            except (SystemExit, KeyboardInterrupt):
+                raise
+            except BaseException as exc:
+                self.call_exception_handler({
+                    "message": f"an error occurred during closing of asynchronous "
+                               f"generator {agen!r}",
+                    "exception": exc,
+                    "asyncgen": agen,
+                })
+
+
+def _describe_handle(handle) -> str:
+    callback = handle._callback
+    owner = getattr(callback, "__self__", None)
+    if isinstance(owner, Task):
+        return repr(owner)
+    return str(handle)

@@ -1,0 +1,91 @@
+"""sleep(): give up the processor, or wait for a while.
+
+On coroloop's loop a sleep costs one object: a ``SleepFuture`` that sits in the
+loop's timer heap itself and is completed by the scheduler when due (no separate
+TimerHandle, callback arguments or context).  It is also what
+``task.waiting_on()`` reports for a sleeping task, with its deadline.
+On any other loop, sleep() uses the public call_later() + future protocol.
+"""
+
+from __future__ import annotations
+
+import math
+import types
+
+from .. import _bridge
+from .futures import PENDING, Future
+from .handles import extract_source_traceback
+
+
+class SleepFuture(Future):
+    """A future the loop resolves with ``value`` at loop time ``when``."""
+
+    __slots__ = ("_when", "_value", "_cancelled", "_scheduled")
+
+    def __init__(self, loop, when, value):
+        # Future.__init__ inlined (a hot path); only coroloop's loop creates these.
+        self._loop = loop
+        self._state = PENDING
+        self._result = None
+        self._asyncio_future_blocking = False
+        self._callbacks = None
+        if loop._debug:
+            self._source_traceback = extract_source_traceback(1)
+        self._when = when          # loop time at which it completes
+        self._value = value        # the result it completes with
+        # Timer-heap bookkeeping, as for TimerHandle: _cancelled marks a dead heap
+        # entry, _scheduled that the entry is still in the heap.
+        self._cancelled = False
+        self._scheduled = True
+
+    def when(self) -> float:
+        return self._when
+
+    def cancel(self, msg=None) -> bool:
+        if not Future.cancel(self, msg):
+            return False
+        self._cancelled = True
+        if self._scheduled:
+            self._loop._timer_handle_cancelled(self)
+        return True
+
+    def _fire(self) -> None:
+        """Called by the loop when the deadline has passed."""
+        self._scheduled = False
+        if self._state is PENDING:
+            Future.set_result(self, self._value)
+
+    def _repr_info(self):
+        info = Future._repr_info(self)
+        info.insert(1, f"when={self._when}")
+        return info
+
+
+@types.coroutine
+def _yield_now():
+    # A bare yield: the running task is re-queued behind everything already ready.
+    yield
+
+
+def _wake_sleeper(waiter, result) -> None:
+    if not waiter.done():  # it may have been cancelled with its task
+        waiter.set_result(result)
+
+
+async def sleep(delay, result=None):
+    """Suspend the current task for *delay* seconds, then return *result*."""
+    if delay <= 0:
+        await _yield_now()
+        return result
+    if math.isnan(delay):
+        raise ValueError("Invalid delay: NaN (not a number)")
+    loop = _bridge.get_running_loop()
+    if getattr(loop, "_coroloop_native", False):
+        return await loop._sleep_future(delay, result)
+    waiter = loop.create_future()
+    wake = loop.call_later(delay, _wake_sleeper, waiter, result)
+    try:
+        return await waiter
+    finally:
+        # A no-op once it fired; on cancellation it keeps the timer heap clean.
+        wake.cancel()

@@ -1,0 +1,447 @@
+"""Task: runs a coroutine on the loop, one step at a time.
+
+A step sends a value into (or throws an exception into) the coroutine and looks at
+what it yields:
+
+* a pending future (``_asyncio_future_blocking`` set): the task sleeps until that
+  future is done, then steps again;
+* None (a bare ``yield``, as ``sleep(0)`` does): the task steps again next iteration;
+* anything else: a programming error, thrown back into the coroutine.
+
+Each task owns one ``Handle`` for its steps (``_step_handle``) and re-queues it
+instead of allocating a handle per step; a task is never queued twice because it
+waits on at most one thing at a time.  When a coroloop task waits on a coroloop
+future on a coroloop loop, the future holds the handle itself and queues it when
+done; with any foreign future or loop the task uses the public
+``add_done_callback`` protocol, so tasks and futures of both libraries mix.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import itertools
+import linecache
+import sys
+import traceback
+import types
+
+from .. import _bridge
+from .._repr import coroutine_repr
+from .coroutines import iscoroutine
+from .futures import (FINISHED, PENDING, CancelledError, Future,
+                      InvalidStateError, isfuture)
+from .handles import Handle, extract_source_traceback
+from .sleep import SleepFuture
+
+_CoroutineType = types.CoroutineType
+_enter_task = _bridge.enter_task
+_leave_task = _bridge.leave_task
+_current_task = _bridge.current_task
+_register_task = _bridge.register_task
+_copy_context = contextvars.copy_context
+_names = itertools.count(1)
+
+
+class Task(Future):
+    """A coroutine scheduled on an event loop (``asyncio.Task``'s API)."""
+
+    __slots__ = ("_coro", "_context", "_name", "_fut_waiter", "_must_cancel",
+                 "_throw", "_parent", "_native", "_step_handle")
+
+    # How many cancel() calls are outstanding (decremented by uncancel()).
+    _num_cancels_requested = 0
+    _log_destroy_pending = True
+
+    def __init__(self, coro, *, loop=None, name=None, context=None, eager_start=False):
+        if loop is None:
+            loop = _bridge.get_event_loop()
+        native = getattr(loop, "_coroloop_native", False)
+        # Future's fields, set here rather than by Future.__init__ (hot path).
+        self._loop = loop
+        self._state = PENDING
+        self._result = None
+        self._asyncio_future_blocking = False
+        self._callbacks = None
+        if loop._debug if native else loop.get_debug():
+            self._source_traceback = extract_source_traceback(1)
+        if type(coro) is not _CoroutineType and not iscoroutine(coro):
+            # The task never started: nothing to report when it is collected.
+            self._log_destroy_pending = False
+            raise TypeError(f"a coroutine was expected, got {coro!r}")
+        # An int until someone asks for the name (formatting "Task-N" is not free).
+        self._name = next(_names) if name is None else str(name)
+        self._coro = coro
+        if context is None:
+            context = _copy_context()
+        self._context = context
+        # The future the coroutine is blocked on; None while runnable or done.
+        self._fut_waiter = None
+        # A cancel() not delivered by cancelling _fut_waiter: thrown in at next step.
+        self._must_cancel = False
+        # An exception to throw into the coroutine at the next step.
+        self._throw = None
+        # The task running when this one was created; dropped when this one finishes
+        # so long chains of finished tasks are not kept alive.
+        self._parent = _current_task(loop)
+        # coroloop's own loop: handles may go straight onto its ready queue.
+        self._native = native
+        if native:
+            self._step_handle = handle = Handle(self._step, (), loop, context)
+            if loop._instruments is not None:
+                loop._instruments.task_spawned(self)
+        else:
+            self._step_handle = None
+        if eager_start and loop.is_running():
+            self._eager_start()
+        else:
+            if native:
+                if loop.is_closed():
+                    # It will never run: no "destroyed but pending" or "never
+                    # awaited" noise on top of the error.
+                    self._log_destroy_pending = False
+                    coro.close()
+                    raise RuntimeError("Event loop is closed")
+                loop._ready.append(handle)
+            else:
+                loop.call_soon(self._step, context=context)
+            _register_task(self)
+
+    def __del__(self):
+        if self._state is PENDING:
+            if self._log_destroy_pending:
+                context = {
+                    "task": self,
+                    "message": "Task was destroyed but it is pending!",
+                }
+                if self._source_traceback:
+                    context["source_traceback"] = self._source_traceback
+                self._loop.call_exception_handler(context)
+        elif self._unretrieved:
+            context = {
+                "message": f"{self.__class__.__name__} exception was never retrieved",
+                "exception": self._exception,
+                "future": self,
+            }
+            if self._source_traceback:
+                context["source_traceback"] = self._source_traceback
+            self._loop.call_exception_handler(context)
+
+    # -- the step --------------------------------------------------------------------
+    def _step(self):
+        if self._state is not PENDING:
+            raise InvalidStateError(f"_step(): already done: {self!r}")
+        if self._must_cancel:
+            self._must_cancel = False
+            exc = self._make_cancelled_error()
+        else:
+            exc = self._throw
+            if exc is not None:
+                self._throw = None
+        self._fut_waiter = None
+        loop = self._loop
+        hooks = loop._instruments if self._native else None
+        if hooks is not None:
+            hooks.task_step_started(self)
+        _enter_task(loop, self)
+        try:
+            if exc is None:
+                result = self._coro.send(None)
+            else:
+                result = self._coro.throw(exc)
+        except StopIteration as stop:
+            if self._must_cancel:
+                # cancel() arrived after the coroutine's last await: honour it.
+                self._must_cancel = False
+                Future.cancel(self, msg=self._cancel_message)
+            else:
+                # Future.set_result, inlined: every task ends here.
+                self._result = stop.value
+                self._state = FINISHED
+                if self._callbacks is not None:
+                    self._schedule_callbacks()
+        except CancelledError as cancelled:
+            self._cancelled_exc = cancelled
+            Future.cancel(self)
+        except (KeyboardInterrupt, SystemExit) as fatal:
+            Future.set_exception(self, fatal)
+            raise
+        except BaseException as error:
+            # Drop this frame from the traceback: users need not see it, and it
+            # would hold `self` (a task -> exception -> frame -> task cycle), so a
+            # failed task would wait for the cyclic GC to report its exception.
+            if error.__traceback__ is not None:
+                error.__traceback__ = error.__traceback__.tb_next
+            Future.set_exception(self, error)
+        else:
+            self._wait_for(result)
+        finally:
+            _leave_task(loop, self)
+            if hooks is not None:
+                hooks.task_step_ended(self)
+        if self._state is not PENDING:
+            # Break the task -> handle -> bound method -> task cycle, so a finished
+            # task is freed by reference counting rather than by the cyclic GC.
+            self._step_handle = None
+            self._parent = None
+            if hooks is not None:
+                hooks.task_exited(self)
+            # A failed coroutine's frame outlives this step (its traceback holds it)
+            # and links back to this frame via f_back; this frame's locals must not
+            # keep the task alive, or "exception was never retrieved" would wait for
+            # the cyclic GC.
+            self = None
+
+    def _wait_for(self, result):
+        """Arrange the next step according to what the coroutine yielded."""
+        if result.__class__ in _FAST_WAIT_TYPES and self._native:
+            # Fast path: our own future on our own loop.
+            if result._loop is not self._loop:
+                self._reschedule_with(RuntimeError(
+                    f"Task {self!r} got Future {result!r} attached to a different loop"))
+            elif not result._asyncio_future_blocking:
+                self._reschedule_with(RuntimeError(
+                    f"yield was used instead of yield from in task {self!r} with {result!r}"))
+            elif result is self:
+                self._reschedule_with(RuntimeError(f"Task cannot await on itself: {self!r}"))
+            else:
+                result._asyncio_future_blocking = False
+                if result._state is PENDING:
+                    result._add_entry(self._step_handle)
+                else:
+                    self._loop._ready.append(self._step_handle)
+                self._fut_waiter = result
+                if self._must_cancel and result.cancel(msg=self._cancel_message):
+                    self._must_cancel = False
+            return
+        if result is None:
+            # Bare yield: run again on the next iteration.
+            if self._native:
+                self._loop._ready.append(self._step_handle)
+            else:
+                self._loop.call_soon(self._step, context=self._context)
+            return
+        blocking = getattr(result, "_asyncio_future_blocking", None)
+        if blocking is not None:
+            if _future_loop(result) is not self._loop:
+                self._reschedule_with(RuntimeError(
+                    f"Task {self!r} got Future {result!r} attached to a different loop"))
+            elif not blocking:
+                self._reschedule_with(RuntimeError(
+                    f"yield was used instead of yield from in task {self!r} with {result!r}"))
+            elif result is self:
+                self._reschedule_with(RuntimeError(f"Task cannot await on itself: {self!r}"))
+            else:
+                result._asyncio_future_blocking = False
+                result.add_done_callback(self._wakeup, context=self._context)
+                self._fut_waiter = result
+                if self._must_cancel and result.cancel(msg=self._cancel_message):
+                    self._must_cancel = False
+        elif isinstance(result, types.GeneratorType):
+            self._reschedule_with(RuntimeError(
+                f"yield was used instead of yield from for generator in task {self!r} "
+                f"with {result!r}"))
+        else:
+            self._reschedule_with(RuntimeError(f"Task got bad yield: {result!r}"))
+
+    def _reschedule_with(self, exc):
+        self._throw = exc
+        if self._native:
+            self._loop._ready.append(self._step_handle)
+        else:
+            self._loop.call_soon(self._step, context=self._context)
+
+    def _wakeup(self, future):
+        """Done callback for foreign futures: step, throwing the future's error in."""
+        try:
+            future.result()
+        except BaseException as exc:
+            self._throw = exc
+        self._step()
+        self = None  # see the end of _step
+
+    def _eager_start(self):
+        """Run the first step now, inside create_task() (3.12's eager tasks)."""
+        loop = self._loop
+        previous = _bridge.swap_current_task(loop, None)
+        _bridge.register_eager_task(self)
+        try:
+            self._context.run(self._step)
+        finally:
+            _bridge.unregister_eager_task(self)
+            _bridge.swap_current_task(loop, previous)
+            if self._state is PENDING:
+                _bridge.register_task(self)
+            else:
+                self._coro = None
+
+    # -- cancellation ----------------------------------------------------------------
+    def cancel(self, msg=None) -> bool:
+        """Ask the task to cancel itself: CancelledError is thrown into its coroutine."""
+        self._unretrieved = False
+        if self._state is not PENDING:
+            return False
+        self._num_cancels_requested += 1
+        waiter = self._fut_waiter
+        if waiter is not None and waiter.cancel(msg=msg):
+            # Keep _fut_waiter: if it is a task that swallows the cancellation we may
+            # have to cancel it again.
+            return True
+        self._must_cancel = True
+        self._cancel_message = msg
+        return True
+
+    def cancelling(self) -> int:
+        return self._num_cancels_requested
+
+    def uncancel(self) -> int:
+        if self._num_cancels_requested > 0:
+            self._num_cancels_requested -= 1
+            if self._num_cancels_requested == 0 and _bridge.UNCANCEL_CLEARS_PENDING_CANCEL:
+                self._must_cancel = False
+        return self._num_cancels_requested
+
+    # -- Future methods a task does not allow ------------------------------------
+    def set_result(self, result):
+        raise RuntimeError("Task does not support set_result operation")
+
+    def set_exception(self, exception):
+        raise RuntimeError("Task does not support set_exception operation")
+
+    # -- introspection ---------------------------------------------------------------
+    def get_coro(self):
+        return self._coro
+
+    def get_context(self):
+        return self._context
+
+    def get_name(self) -> str:
+        name = self._name
+        if name.__class__ is int:
+            name = self._name = f"Task-{name}"
+        return name
+
+    def set_name(self, value) -> None:
+        self._name = str(value)
+
+    def waiting_on(self):
+        """The future (or task) this task is blocked on, or None if it is runnable or done."""
+        return self._fut_waiter
+
+    def spawned_by(self):
+        """The task that was running when this one was created (None: created
+        outside any task, or this task has finished)."""
+        return self._parent
+
+    def get_stack(self, *, limit=None):
+        """The frames of this task: the await chain while suspended, the traceback
+        frames if it failed; oldest first."""
+        frames = []
+        if self._exception is not None and self._state is FINISHED:
+            tb = self._exception.__traceback__
+            while tb is not None:
+                frames.append(tb.tb_frame)
+                tb = tb.tb_next
+        else:
+            awaitable = self._coro
+            while awaitable is not None:
+                frame = (getattr(awaitable, "cr_frame", None)
+                         or getattr(awaitable, "gi_frame", None))
+                if frame is None:
+                    break
+                frames.append(frame)
+                awaitable = (getattr(awaitable, "cr_await", None)
+                             or getattr(awaitable, "gi_yieldfrom", None))
+        if limit is not None:
+            frames = frames[-limit:] if limit < 0 else frames[:limit]
+        return frames
+
+    def print_stack(self, *, limit=None, file=None):
+        file = sys.stderr if file is None else file
+        frames = self.get_stack(limit=limit)
+        entries = []
+        for frame in frames:
+            code = frame.f_code
+            linecache.checkcache(code.co_filename)
+            entries.append((code.co_filename, frame.f_lineno, code.co_name, None))
+        exc = self._exception
+        if not entries:
+            print(f"No stack for {self!r}", file=file)
+        elif exc is not None:
+            print(f"Traceback for {self!r} (most recent call last):", file=file)
+        else:
+            print(f"Stack for {self!r} (most recent call last):", file=file)
+        for line in traceback.format_list(
+                traceback.StackSummary.from_list(
+                    [traceback.FrameSummary(f, l, n) for f, l, n, _ in entries])):
+            print(line, file=file, end="")
+        if exc is not None:
+            for line in traceback.format_exception_only(exc.__class__, exc):
+                print(line, file=file, end="")
+
+    def _repr_info(self):
+        info = Future._repr_info(self)
+        if self._num_cancels_requested and self._state is PENDING:
+            info[0] = "cancelling"
+        info.insert(1, f"name={self.get_name()!r}")
+        if self._coro is not None:
+            info.insert(2, f"coro=<{coroutine_repr(self._coro)}>")
+        if self._fut_waiter is not None:
+            info.insert(3, f"wait_for={self._fut_waiter!r}")
+        return info
+
+
+# Our own future classes, whose callbacks list a task may append its handle to.
+_FAST_WAIT_TYPES = frozenset({Future, Task, SleepFuture})
+
+
+def _future_loop(fut):
+    get_loop = getattr(fut, "get_loop", None)
+    return get_loop() if get_loop is not None else fut._loop
+
+
+def current_task(loop=None):
+    """The task running on *loop* (default: the running loop), or None."""
+    return _current_task(loop)
+
+
+def all_tasks(loop=None):
+    """The not-yet-done tasks of *loop* (default: the running loop)."""
+    return _bridge.all_tasks(loop)
+
+
+def create_task(coro, *, name=None, context=None, **kwargs):
+    """Schedule *coro* on the running loop and return its Task."""
+    loop = _bridge.get_running_loop()
+    if context is None:
+        return loop.create_task(coro, name=name, **kwargs)
+    return loop.create_task(coro, name=name, context=context, **kwargs)
+
+
+def ensure_future(coro_or_future, *, loop=None):
+    """Return a future for *coro_or_future*: futures as they are, coroutines and
+    awaitables wrapped in a Task."""
+    if isfuture(coro_or_future):
+        if loop is not None and loop is not _future_loop(coro_or_future):
+            raise ValueError("The future belongs to a different loop than "
+                             "the one specified as the loop argument")
+        return coro_or_future
+    is_coro = iscoroutine(coro_or_future)
+    if not is_coro:
+        if hasattr(coro_or_future, "__await__"):
+            coro_or_future = _wrap_awaitable(coro_or_future)
+            is_coro = True
+        else:
+            raise TypeError("An asyncio.Future, a coroutine or an awaitable is required")
+    if loop is None:
+        loop = _bridge.get_event_loop()
+    try:
+        return loop.create_task(coro_or_future)
+    except RuntimeError:
+        coro_or_future.close()
+        raise
+
+
+async def _wrap_awaitable(awaitable):
+    return await awaitable
+
+

@@ -1,0 +1,126 @@
+"""Crossing threads: concurrent.futures <-> loop futures, and coroutines submitted
+from other threads."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import contextvars
+import functools
+
+from asyncio import exceptions as _exc
+
+from .. import _bridge
+from .coroutines import iscoroutine
+from .futures import isfuture
+from .tasks import ensure_future
+
+
+def _loop_of(fut):
+    """The loop a future belongs to; None for a concurrent.futures.Future."""
+    return fut.get_loop() if isfuture(fut) else None
+
+
+def _as_loop_exception(exc):
+    # concurrent.futures has its own CancelledError and InvalidStateError classes.
+    if isinstance(exc, concurrent.futures.CancelledError):
+        return _exc.CancelledError(*exc.args)
+    if isinstance(exc, concurrent.futures.InvalidStateError):
+        return _exc.InvalidStateError(*exc.args)
+    return exc
+
+
+def _copy_outcome(source, dest) -> None:
+    """Make *dest* end the way the (done) *source* ended."""
+    if isinstance(dest, concurrent.futures.Future):
+        if source.cancelled():
+            dest.cancel()
+        if not dest.set_running_or_notify_cancel():
+            return  # cancelled, by the source or by its owner
+        exc = source.exception()
+        if exc is not None:
+            dest.set_exception(_as_loop_exception(exc) if isfuture(dest) else exc)
+        else:
+            dest.set_result(source.result())
+        return
+    if dest.cancelled():
+        return
+    if source.cancelled():
+        dest.cancel()
+        return
+    exc = source.exception()
+    if exc is not None:
+        dest.set_exception(_as_loop_exception(exc))
+    else:
+        dest.set_result(source.result())
+
+
+def chain_future(source, dest) -> None:
+    """Propagate *source*'s outcome to *dest*, and *dest*'s cancellation to *source*.
+
+    Either may be a loop future or a concurrent.futures.Future; each side is only
+    touched from its own loop's thread.
+    """
+    for fut in (source, dest):
+        if not isfuture(fut) and not isinstance(fut, concurrent.futures.Future):
+            raise TypeError(f"A future is required, got {fut!r}")
+    source_loop = _loop_of(source)
+    dest_loop = _loop_of(dest)
+
+    def on_dest_done(_):
+        if not dest.cancelled():
+            return
+        if source_loop is None or source_loop is dest_loop:
+            source.cancel()
+        elif not source_loop.is_closed():
+            source_loop.call_soon_threadsafe(source.cancel)
+
+    def on_source_done(_):
+        if dest.cancelled() and dest_loop is not None and dest_loop.is_closed():
+            return
+        if dest_loop is None or dest_loop is source_loop:
+            _copy_outcome(source, dest)
+        elif not dest_loop.is_closed():
+            dest_loop.call_soon_threadsafe(_copy_outcome, source, dest)
+
+    dest.add_done_callback(on_dest_done)
+    source.add_done_callback(on_source_done)
+
+
+def wrap_future(future, *, loop=None):
+    """A loop future that follows *future* (a concurrent.futures.Future)."""
+    if isfuture(future):
+        return future
+    if not isinstance(future, concurrent.futures.Future):
+        raise TypeError(f"concurrent.futures.Future is expected, got {future!r}")
+    if loop is None:
+        loop = _bridge.get_event_loop()
+    new_future = loop.create_future()
+    chain_future(future, new_future)
+    return new_future
+
+
+def run_coroutine_threadsafe(coro, loop):
+    """Run *coro* on *loop* from another thread; returns a concurrent.futures.Future."""
+    if not iscoroutine(coro):
+        raise TypeError(f"A coroutine object is required, got {coro!r}")
+    result = concurrent.futures.Future()
+
+    def start():
+        try:
+            chain_future(ensure_future(coro, loop=loop), result)
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            if result.set_running_or_notify_cancel():
+                result.set_exception(exc)
+            raise
+
+    loop.call_soon_threadsafe(start)
+    return result
+
+
+async def to_thread(func, /, *args, **kwargs):
+    """Run *func* in the default executor, with the caller's context variables."""
+    loop = _bridge.get_running_loop()
+    call = functools.partial(contextvars.copy_context().run, func, *args, **kwargs)
+    return await loop.run_in_executor(None, call)

@@ -1,0 +1,701 @@
+"""Socket transports: a stream transport (TCP, Unix) and a datagram transport (UDP).
+
+A transport owns a non-blocking socket and moves bytes between it and a protocol:
+
+* **read path** (kept short, it runs once per received chunk): when the socket is
+  readable, one ``recv`` (or ``recv_into`` the buffer of a ``BufferedProtocol``)
+  straight into ``data_received``/``buffer_updated``.  The method registered with the
+  loop is chosen once per protocol, not tested on every read.
+* **write path**: ``write()`` tries ``send()`` at once when nothing is queued; only the
+  remainder goes to a :class:`~coroloop._net.writebuf.WriteBuffer`, which then drives
+  flow control (``pause_writing``/``resume_writing`` at the watermarks) and is flushed
+  with ``sendmsg`` when the socket turns writable.
+
+Lifecycle of a transport (``_Lifecycle``)::
+
+    STARTING --connection_made--> OPEN --close()--> CLOSING --buffer flushed--> LOST
+        \\___________________________\\___abort() / fatal error / close() w/o data__/^
+
+``connection_lost`` is scheduled exactly once, on entering LOST, and the socket is closed
+right after it runs.  Reading and the write side's EOF are separate facts (a protocol may
+pause reading; either peer may half-close), kept in their own fields.
+"""
+
+from __future__ import annotations
+
+import collections
+import enum
+import os
+import socket
+import warnings
+from asyncio import protocols, transports
+from asyncio.log import logger
+from asyncio.trsock import TransportSocket
+
+from .writebuf import WriteBuffer
+
+__all__ = ["SocketTransport", "DatagramSocketTransport"]
+
+_RETRY = (BlockingIOError, InterruptedError)
+_HAS_SENDMSG = hasattr(socket.socket, "sendmsg")
+# sendmsg() refuses more buffers than the system's IOV_MAX (1024 on Linux).
+try:
+    _IOV_MAX = min(os.sysconf("SC_IOV_MAX"), 1024)
+except (AttributeError, ValueError, OSError):  # pragma: no cover
+    _IOV_MAX = 16
+# As asyncio: after this many writes to a lost connection, say so (once per write).
+_LOST_WRITES_WARN_AFTER = 5
+
+
+class _Lifecycle(enum.Enum):
+    STARTING = "starting"  # created; protocol.connection_made() not called yet
+    OPEN = "open"          # connected: reading (unless paused) and writing
+    CLOSING = "closing"    # close() called: not reading; flushing the write buffer
+    LOST = "lost"          # connection_lost() scheduled or done; socket (being) closed
+
+
+class _WriteSide(enum.Enum):
+    OPEN = "open"
+    EOF_PENDING = "eof-pending"  # write_eof() called; shut down once the buffer is empty
+    SHUT = "shut"                # shutdown(SHUT_WR) done: the peer has seen our EOF
+
+
+def _addresses(sock) -> dict:
+    extra = {"socket": TransportSocket(sock)}
+    try:
+        extra["sockname"] = sock.getsockname()
+    except OSError:
+        extra["sockname"] = None
+    try:
+        extra["peername"] = sock.getpeername()
+    except OSError:
+        extra["peername"] = None
+    return extra
+
+
+class _SocketTransportBase:
+    """What the stream and datagram transports share: ownership of the socket, the
+    loop's fd->transport registry, closing, fatal errors, extra info."""
+
+    __slots__ = ()
+
+    def _init_base(self, loop, sock, protocol, extra, server) -> None:
+        self._loop = loop
+        self._sock = sock                    # None once closed
+        self._fd = sock.fileno()
+        self._protocol = protocol
+        self._extra = _addresses(sock)
+        if extra:
+            self._extra.update(extra)
+        self._server = server
+        self._state = _Lifecycle.STARTING
+        self._paused = False                 # pause_reading() in effect
+        self._lost_writes = 0                # writes attempted after the connection was lost
+        loop._register_transport(self._fd, self)
+        if server is not None:
+            server._attach(self)
+
+    def __repr__(self) -> str:
+        info = [self.__class__.__name__, f"fd={self._fd}", self._state.value]
+        if self._state is _Lifecycle.OPEN:
+            info.append("reading" if self.is_reading() else "paused")
+            info.append(f"buffered={self.get_write_buffer_size()}")
+        return "<{}>".format(" ".join(info))
+
+    def __del__(self, _warn=warnings.warn):
+        sock = getattr(self, "_sock", None)
+        if sock is not None:
+            _warn(f"unclosed transport {self!r}", ResourceWarning, source=self)
+            sock.close()
+
+    # -- BaseTransport ---------------------------------------------------------------
+    def get_extra_info(self, name, default=None):
+        return self._extra.get(name, default)
+
+    def is_closing(self) -> bool:
+        return self._state is _Lifecycle.CLOSING or self._state is _Lifecycle.LOST
+
+    def get_protocol(self):
+        return self._protocol
+
+    def set_protocol(self, protocol) -> None:
+        self._protocol = protocol
+
+    def is_reading(self) -> bool:
+        return not self._paused and (
+            self._state is _Lifecycle.OPEN or self._state is _Lifecycle.STARTING)
+
+    def abort(self) -> None:
+        self._force_close(None)
+
+    # -- startup ---------------------------------------------------------------------
+    def _start(self, waiter) -> None:
+        """Call connection_made, start reading, complete *waiter* (if any)."""
+        try:
+            self._protocol.connection_made(self)
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            if waiter is not None and not waiter.done():
+                # create_connection & co. raise it to their caller: no need to log it.
+                waiter.set_exception(exc)
+                self._force_close(exc)
+            else:
+                self._fatal_error(exc, "Fatal error: protocol.connection_made() call failed.")
+            return
+        if self._state is _Lifecycle.STARTING:
+            self._state = _Lifecycle.OPEN
+            if not self._paused:
+                self._loop._add_reader_raw(self._fd, self._read_ready)
+        if waiter is not None and not waiter.cancelled():
+            waiter.set_result(None)
+
+    # -- ending ----------------------------------------------------------------------
+    def _fatal_error(self, exc, message) -> None:
+        if isinstance(exc, OSError):
+            # Resets, broken pipes, timeouts: a network's normal failures, reported to
+            # the protocol through connection_lost(exc); logged only when debugging.
+            if self._loop.get_debug():
+                logger.debug("%r: %s", self, message, exc_info=True)
+        else:
+            self._loop.call_exception_handler({
+                "message": message,
+                "exception": exc,
+                "transport": self,
+                "protocol": self._protocol,
+            })
+        self._force_close(exc)
+
+    def _force_close(self, exc) -> None:
+        if self._state is _Lifecycle.LOST:
+            return
+        self._drop_write_buffer()
+        self._loop._remove_writer_raw(self._fd)
+        self._loop._remove_reader_raw(self._fd)
+        self._state = _Lifecycle.LOST
+        self._loop.call_soon(self._call_connection_lost, exc)
+
+    def _call_connection_lost(self, exc) -> None:
+        try:
+            self._protocol.connection_lost(exc)
+        finally:
+            sock = self._sock
+            self._sock = None
+            self._loop._forget_transport(self._fd, self)
+            sock.close()
+            server = self._server
+            if server is not None:
+                self._server = None
+                server._detach(self)
+
+    def _release_at_loop_close(self) -> None:
+        """The loop is closing under us: connection_lost can never run; free the fd."""
+        sock = self._sock
+        if sock is not None:
+            self._sock = None
+            self._state = _Lifecycle.LOST
+            sock.close()
+
+    def _count_lost_write(self) -> None:
+        self._lost_writes += 1
+        if self._lost_writes >= _LOST_WRITES_WARN_AFTER:
+            logger.warning("socket.send() raised exception.")
+
+    def _drop_write_buffer(self) -> None:
+        raise NotImplementedError
+
+
+class SocketTransport(_SocketTransportBase, transports.Transport):
+    """A connected stream socket (TCP or Unix) driving a Protocol or BufferedProtocol."""
+
+    # loop.start_tls() may run TLS over this transport (see tls_transport.start_tls).
+    _start_tls_compatible = True
+
+    __slots__ = ("_loop", "_sock", "_fd", "_protocol", "_server", "_state", "_paused",
+                 "_lost_writes", "_buffer", "_write_side", "_read_eof", "_read_ready",
+                 "_empty_waiter", "__weakref__")
+
+    #: Bytes asked of one recv() for a plain Protocol (asyncio's value).
+    max_size = 256 * 1024
+
+    def __init__(self, loop, sock, protocol, waiter=None, extra=None, server=None):
+        self._init_base(loop, sock, protocol, extra, server)
+        self._buffer = WriteBuffer()
+        self._write_side = _WriteSide.OPEN
+        self._read_eof = False
+        self._read_ready = self._pick_reader(protocol)
+        # Set while loop.sendfile() waits for the buffer to drain or sends the file.
+        self._empty_waiter = None
+        if sock.family != getattr(socket, "AF_UNIX", None):
+            # Latency over batching: a request/response protocol must not wait ~40 ms
+            # for Nagle (asyncio does the same).
+            try:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            except (OSError, AttributeError):
+                pass
+        loop.call_soon(self._start, waiter)
+
+    def _pick_reader(self, protocol):
+        if isinstance(protocol, protocols.BufferedProtocol):
+            return self._read_into_protocol_buffer
+        return self._read_data
+
+    def set_protocol(self, protocol) -> None:
+        reading = self._reader_registered()
+        self._protocol = protocol
+        self._read_ready = self._pick_reader(protocol)
+        if reading:  # re-register: the old bound method feeds the old protocol's way
+            self._loop._add_reader_raw(self._fd, self._read_ready)
+
+    def _reader_registered(self) -> bool:
+        return self._state is _Lifecycle.OPEN and not self._paused and not self._read_eof
+
+    # -- reading ---------------------------------------------------------------------
+    def pause_reading(self) -> None:
+        if not self.is_reading():
+            return
+        self._paused = True
+        self._loop._remove_reader_raw(self._fd)
+        if self._loop.get_debug():
+            logger.debug("%r pauses reading", self)
+
+    def resume_reading(self) -> None:
+        if not self._paused or self.is_closing():
+            return
+        self._paused = False
+        if self._state is _Lifecycle.OPEN and not self._read_eof:
+            self._loop._add_reader_raw(self._fd, self._read_ready)
+        if self._loop.get_debug():
+            logger.debug("%r resumes reading", self)
+
+    def _read_data(self) -> None:
+        view = self._loop._net_recv_view  # the loop's shared buffer (see mixin.py)
+        try:
+            nbytes = self._sock.recv_into(view, self.max_size)
+            data = view[:nbytes].tobytes()
+        except _RETRY:
+            return
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            self._fatal_error(exc, "Fatal read error on socket transport")
+            return
+        if not data:
+            self._eof_received()
+            return
+        try:
+            self._protocol.data_received(data)
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            self._fatal_error(exc, "Fatal error: protocol.data_received() call failed.")
+
+    def _read_into_protocol_buffer(self) -> None:
+        protocol = self._protocol
+        try:
+            buf = protocol.get_buffer(-1)
+            if not len(buf):
+                raise RuntimeError(f"{protocol!r}.get_buffer() returned an empty buffer")
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            self._fatal_error(exc, "Fatal error: protocol.get_buffer() call failed.")
+            return
+        try:
+            n = self._sock.recv_into(buf)
+        except _RETRY:
+            return
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            self._fatal_error(exc, "Fatal read error on socket transport")
+            return
+        if not n:
+            self._eof_received()
+            return
+        try:
+            protocol.buffer_updated(n)
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            self._fatal_error(exc, "Fatal error: protocol.buffer_updated() call failed.")
+
+    def _eof_received(self) -> None:
+        if self._loop.get_debug():
+            logger.debug("%r received EOF", self)
+        self._read_eof = True
+        self._loop._remove_reader_raw(self._fd)
+        try:
+            keep_open = self._protocol.eof_received()
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            self._fatal_error(exc, "Error calling protocol.eof_received()")
+            return
+        if not keep_open:
+            self.close()
+
+    # -- writing ---------------------------------------------------------------------
+    def write(self, data) -> None:
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise TypeError("data argument must be a bytes-like object, "
+                            f"not {type(data).__name__!r}")
+        if self._write_side is not _WriteSide.OPEN:
+            raise RuntimeError(f"Cannot call write() after write_eof() on {self!r}")
+        if self._empty_waiter is not None:
+            raise RuntimeError(f"unable to write on {self!r}: sendfile is in progress")
+        if not data:
+            return
+        if self._state is _Lifecycle.LOST:
+            self._count_lost_write()
+            return
+        buffer = self._buffer
+        if not buffer:
+            # Nothing queued: hand it to the kernel now, usually all of it.
+            try:
+                sent = self._sock.send(data)
+            except _RETRY:
+                sent = 0
+            except (SystemExit, KeyboardInterrupt):
+                raise
+            except BaseException as exc:
+                self._fatal_error(exc, "Fatal write error on socket transport")
+                return
+            if type(data) is not bytes:
+                data = memoryview(data)
+                if data.format != "B" or data.ndim != 1:
+                    data = data.cast("B")
+            if sent == len(data):
+                return
+            if sent:
+                data = memoryview(data)[sent:]
+            self._loop._add_writer_raw(self._fd, self._on_writable)
+        if buffer.append(data):
+            self._pause_protocol()
+
+    def writelines(self, list_of_data) -> None:
+        if self._write_side is not _WriteSide.OPEN:
+            raise RuntimeError(f"Cannot call writelines() after write_eof() on {self!r}")
+        if self._empty_waiter is not None:
+            raise RuntimeError(f"unable to write on {self!r}: sendfile is in progress")
+        list_of_data = list(list_of_data)
+        for data in list_of_data:  # all or nothing: check before queueing any
+            if not isinstance(data, (bytes, bytearray, memoryview)):
+                raise TypeError("data argument must be a bytes-like object, "
+                                f"not {type(data).__name__!r}")
+        if self._state is _Lifecycle.LOST:
+            if any(list_of_data):
+                self._count_lost_write()
+            return
+        buffer = self._buffer
+        was_empty = not buffer
+        pause = False
+        for data in list_of_data:
+            pause = buffer.append(data) or pause
+        if pause:
+            self._pause_protocol()
+        if was_empty and buffer:
+            # One sendmsg() for all of it; the writer is only needed for a remainder.
+            if self._flush() and buffer:
+                self._loop._add_writer_raw(self._fd, self._on_writable)
+
+    def _flush(self) -> bool:
+        """Send what the kernel takes from the buffer; False after a fatal error."""
+        buffer = self._buffer
+        chunks = buffer.chunks(_IOV_MAX)
+        try:
+            if len(chunks) == 1 or not _HAS_SENDMSG:
+                sent = self._sock.send(chunks[0])
+            else:
+                sent = self._sock.sendmsg(chunks)
+        except _RETRY:
+            return True
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            self._fatal_error(exc, "Fatal write error on socket transport")
+            return False
+        if buffer.consume(sent):
+            self._resume_protocol()
+        return True
+
+    def _on_writable(self) -> None:
+        if not self._flush() or self._buffer:
+            return
+        self._loop._remove_writer_raw(self._fd)
+        self._buffer_drained()
+
+    def _buffer_drained(self) -> None:
+        """The last buffered byte went out: finish what waited for it."""
+        waiter = self._empty_waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+        if self._state is _Lifecycle.CLOSING:
+            self._state = _Lifecycle.LOST
+            self._call_connection_lost(None)
+        elif self._write_side is _WriteSide.EOF_PENDING:
+            self._shutdown_write()
+
+    def _shutdown_write(self) -> None:
+        self._write_side = _WriteSide.SHUT
+        try:
+            self._sock.shutdown(socket.SHUT_WR)
+        except OSError as exc:
+            self._fatal_error(exc, "Fatal error on socket shutdown")
+
+    def _pause_protocol(self) -> None:
+        try:
+            self._protocol.pause_writing()
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            self._loop.call_exception_handler({
+                "message": "protocol.pause_writing() failed",
+                "exception": exc, "transport": self, "protocol": self._protocol})
+
+    def _resume_protocol(self) -> None:
+        try:
+            self._protocol.resume_writing()
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            self._loop.call_exception_handler({
+                "message": "protocol.resume_writing() failed",
+                "exception": exc, "transport": self, "protocol": self._protocol})
+
+    def can_write_eof(self) -> bool:
+        return True
+
+    def write_eof(self) -> None:
+        if self._write_side is not _WriteSide.OPEN or self.is_closing():
+            return
+        if self._buffer:
+            self._write_side = _WriteSide.EOF_PENDING
+        else:
+            self._write_side = _WriteSide.SHUT
+            self._sock.shutdown(socket.SHUT_WR)
+
+    def set_write_buffer_limits(self, high=None, low=None) -> None:
+        if self._buffer.set_write_buffer_limits(high, low):
+            self._pause_protocol()
+
+    def get_write_buffer_size(self) -> int:
+        return len(self._buffer)
+
+    def get_write_buffer_limits(self) -> tuple[int, int]:
+        return self._buffer.get_write_buffer_limits()
+
+    # -- closing ---------------------------------------------------------------------
+    def close(self) -> None:
+        if self.is_closing():
+            return
+        self._state = _Lifecycle.CLOSING
+        self._loop._remove_reader_raw(self._fd)
+        if not self._buffer:
+            self._state = _Lifecycle.LOST
+            self._loop._remove_writer_raw(self._fd)
+            self._loop.call_soon(self._call_connection_lost, None)
+
+    def _drop_write_buffer(self) -> None:
+        self._buffer.clear()
+        waiter = self._empty_waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_exception(ConnectionError(f"{self!r} was closed during sendfile"))
+
+    # -- loop.sendfile() support -----------------------------------------------------
+    async def _sendfile_native(self, file, offset, count):
+        """os.sendfile() straight to our socket, after the write buffer has drained.
+
+        Reading is paused and the transport leaves the loop's fd registry meanwhile,
+        so the loop's sock_sendfile may wait on our descriptor.
+        """
+        loop = self._loop
+        resume = self.is_reading()
+        self.pause_reading()
+        self._empty_waiter = loop.create_future()
+        if not self._buffer:
+            self._empty_waiter.set_result(None)
+        loop._forget_transport(self._fd, self)
+        try:
+            await self._empty_waiter
+            return await loop.sock_sendfile(self._sock, file, offset, count, fallback=False)
+        finally:
+            self._empty_waiter = None
+            if self._sock is not None:
+                loop._register_transport(self._fd, self)
+            if resume:
+                self.resume_reading()
+
+
+def _check_datagram_limits(high, low) -> tuple[int, int]:
+    if high is None:
+        high = 64 * 1024 if low is None else 4 * low
+    if low is None:
+        low = high // 4
+    if not high >= low >= 0:
+        raise ValueError(f"high ({high!r}) must be >= low ({low!r}) must be >= 0")
+    return high, low
+
+
+class DatagramSocketTransport(_SocketTransportBase, transports.DatagramTransport):
+    """A datagram socket (UDP or Unix datagram) driving a DatagramProtocol.
+
+    Datagrams that the kernel does not take at once wait in a queue with their
+    addresses; the queue's byte size drives pause_writing/resume_writing.
+    """
+
+    __slots__ = ("_loop", "_sock", "_fd", "_protocol", "_server", "_state", "_paused",
+                 "_lost_writes", "_address", "_connected", "_queue", "_queued_bytes",
+                 "_high", "_low", "_protocol_paused", "__weakref__")
+
+    #: Largest datagram received (asyncio's value).
+    max_size = 256 * 1024
+
+    def __init__(self, loop, sock, protocol, address=None, waiter=None, extra=None):
+        self._init_base(loop, sock, protocol, extra, None)
+        self._address = address            # the remote address sendto() must use, if any
+        self._connected = self._extra.get("peername") is not None
+        self._queue: collections.deque = collections.deque()  # (bytes, address)
+        self._queued_bytes = 0
+        self._high, self._low = _check_datagram_limits(None, None)
+        self._protocol_paused = False
+        loop.call_soon(self._start, waiter)
+
+    def _read_ready(self) -> None:
+        try:
+            data, addr = self._sock.recvfrom(self.max_size)
+        except _RETRY:
+            return
+        except OSError as exc:
+            self._protocol.error_received(exc)
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            self._fatal_error(exc, "Fatal read error on datagram transport")
+        else:
+            self._protocol.datagram_received(data, addr)
+
+    def pause_reading(self) -> None:
+        if not self.is_reading():
+            return
+        self._paused = True
+        self._loop._remove_reader_raw(self._fd)
+
+    def resume_reading(self) -> None:
+        if not self._paused or self.is_closing():
+            return
+        self._paused = False
+        if self._state is _Lifecycle.OPEN:
+            self._loop._add_reader_raw(self._fd, self._read_ready)
+
+    def get_write_buffer_size(self) -> int:
+        return self._queued_bytes
+
+    def get_write_buffer_limits(self) -> tuple[int, int]:
+        return self._low, self._high
+
+    def set_write_buffer_limits(self, high=None, low=None) -> None:
+        self._high, self._low = _check_datagram_limits(high, low)
+        self._maybe_pause()
+
+    def sendto(self, data, addr=None) -> None:
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise TypeError("data argument must be a bytes-like object, "
+                            f"not {type(data).__name__!r}")
+        if self._address is not None:
+            if addr not in (None, self._address):
+                raise ValueError(f"Invalid address: must be None or {self._address}")
+            addr = self._address
+        if self._state is _Lifecycle.LOST:
+            if self._address is not None:
+                self._count_lost_write()
+            return
+        if not self._queue:
+            # Empty datagrams are sent too: they are valid UDP (as asyncio 3.13 does).
+            try:
+                if self._connected:
+                    self._sock.send(data)
+                else:
+                    self._sock.sendto(data, addr)
+                return
+            except _RETRY:
+                self._loop._add_writer_raw(self._fd, self._on_writable)
+            except OSError as exc:
+                self._protocol.error_received(exc)
+                return
+            except (SystemExit, KeyboardInterrupt):
+                raise
+            except BaseException as exc:
+                self._fatal_error(exc, "Fatal write error on datagram transport")
+                return
+        data = bytes(data)  # the caller may reuse a mutable buffer
+        self._queue.append((data, addr))
+        self._queued_bytes += len(data)
+        self._maybe_pause()
+
+    def _on_writable(self) -> None:
+        queue = self._queue
+        while queue:
+            data, addr = queue[0]
+            try:
+                if self._connected:
+                    self._sock.send(data)
+                else:
+                    self._sock.sendto(data, addr)
+            except _RETRY:
+                break
+            except OSError as exc:
+                queue.popleft()
+                self._queued_bytes -= len(data)
+                self._protocol.error_received(exc)
+                break
+            except (SystemExit, KeyboardInterrupt):
+                raise
+            except BaseException as exc:
+                self._fatal_error(exc, "Fatal write error on datagram transport")
+                return
+            queue.popleft()
+            self._queued_bytes -= len(data)
+        self._maybe_resume()
+        if not queue:
+            self._loop._remove_writer_raw(self._fd)
+            if self._state is _Lifecycle.CLOSING:
+                self._state = _Lifecycle.LOST
+                self._call_connection_lost(None)
+
+    def _maybe_pause(self) -> None:
+        if not self._protocol_paused and self._queued_bytes > self._high:
+            self._protocol_paused = True
+            try:
+                self._protocol.pause_writing()
+            except (SystemExit, KeyboardInterrupt):
+                raise
+            except BaseException as exc:
+                self._loop.call_exception_handler({
+                    "message": "protocol.pause_writing() failed",
+                    "exception": exc, "transport": self, "protocol": self._protocol})
+
+    def _maybe_resume(self) -> None:
+        if self._protocol_paused and self._queued_bytes <= self._low:
+            self._protocol_paused = False
+            try:
+                self._protocol.resume_writing()
+            except (SystemExit, KeyboardInterrupt):
+                raise
+            except BaseException as exc:
+                self._loop.call_exception_handler({
+                    "message": "protocol.resume_writing() failed",
+                    "exception": exc, "transport": self, "protocol": self._protocol})
+
+    def close(self) -> None:
+        if self.is_closing():
+            return
+        self._state = _Lifecycle.CLOSING
+        self._loop._remove_reader_raw(self._fd)
+        if not self._queue:
+            self._state = _Lifecycle.LOST
+            self._loop.call_soon(self._call_connection_lost, None)
+
+    def _drop_write_buffer(self) -> None:
+        self._queue.clear()
+        self._queued_bytes = 0

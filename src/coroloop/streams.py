@@ -1,0 +1,521 @@
+"""Streams: ``async``/``await`` reading and writing on top of transports and protocols.
+
+The same API as ``asyncio.streams``: :class:`StreamReader`, :class:`StreamWriter`,
+:class:`StreamReaderProtocol`, :func:`open_connection`, :func:`start_server` and their
+Unix-socket twins.  The pieces:
+
+* :class:`StreamReader` is a thin async shell around the sans-I/O
+  :class:`~coroloop._net.buffers.ReadBuffer`, which does all the parsing (line
+  splitting, separators, limits, EOF errors).  The shell only waits for data and keeps
+  the transport's reading paused while more than ``2 * limit`` bytes are buffered.
+* :class:`StreamReaderProtocol` feeds a reader from a transport and implements the
+  write-side flow control that :meth:`StreamWriter.drain` waits on.
+* :class:`StreamWriter` wraps the transport.
+
+The functions call ``create_connection`` / ``create_server`` / ``create_unix_*`` on the
+running loop, so they work unchanged on coroloop's loop and on the standard library's.
+The exceptions (``IncompleteReadError``, ``LimitOverrunError``) are asyncio's own.
+
+Differences from asyncio
+------------------------
+* ``readuntil()`` accepts a tuple of separators on every Python version (3.13 API).
+* ``read(-1)`` keeps the bytes in the buffer until EOF (see ``_net/buffers.py``): if it
+  is cancelled, no data is lost.
+* ``feed_data()`` after ``feed_eof()`` raises RuntimeError (asyncio: ``assert``).
+* After ``start_tls()`` the reader pauses and resumes the new (TLS) transport; 3.11's
+  asyncio kept pausing the plain one.
+"""
+
+from __future__ import annotations
+
+import socket
+import warnings
+from asyncio import Protocol, get_running_loop
+
+from . import _bridge
+from ._core.coroutines import iscoroutine
+from ._core.sleep import sleep
+from ._net.buffers import DEFAULT_LIMIT, NEED_DATA, ReadBuffer
+
+__all__ = [
+    "StreamReader", "StreamWriter", "StreamReaderProtocol",
+    "open_connection", "start_server",
+]
+if hasattr(socket, "AF_UNIX"):
+    __all__ += ["open_unix_connection", "start_unix_server"]
+
+
+_ALREADY_WAITING = "{}() called while another coroutine is already waiting for incoming data"
+
+
+def _settle(fut, exc: BaseException | None) -> None:
+    if exc is None:
+        fut.set_result(None)
+        return
+    fut.set_exception(exc)
+    # Marked as retrieved: not awaiting wait_closed() is no error ("exception was never
+    # retrieved"), and wait_closed() still raises it.
+    fut.exception()
+
+
+def _resolve_loop(loop):
+    if loop is not None:
+        return loop
+    try:
+        return get_running_loop()
+    except RuntimeError:
+        # Outside a running loop, as asyncio: the current loop of the policy.
+        return _bridge.get_event_loop()
+
+
+# -- connecting and serving ----------------------------------------------------------------
+
+async def _open(connect: str, limit: int, *args, **kwds):
+    # open_connection and open_unix_connection: one protocol, one reader, one writer.
+    loop = get_running_loop()
+    reader = StreamReader(limit, loop)
+    protocol = StreamReaderProtocol(reader, loop=loop)
+    transport, _ = await getattr(loop, connect)(lambda: protocol, *args, **kwds)
+    return reader, StreamWriter(transport, protocol, reader, loop)
+
+
+async def _serve(create: str, callback, limit: int, *args, **kwds):
+    loop = get_running_loop()
+    return await getattr(loop, create)(
+        lambda: StreamReaderProtocol(StreamReader(limit, loop), callback, loop=loop),
+        *args, **kwds)
+
+
+async def open_connection(host=None, port=None, *, limit=DEFAULT_LIMIT, **kwds):
+    """Connect to ``host``:``port``; return a ``(StreamReader, StreamWriter)`` pair.
+
+    Keyword arguments go to ``loop.create_connection`` (``ssl``, ``server_hostname``,
+    ``local_addr``, ``happy_eyeballs_delay``, ...); ``limit`` is the reader's limit.
+    """
+    return await _open("create_connection", limit, host, port, **kwds)
+
+
+async def start_server(client_connected_cb, host=None, port=None, *,
+                       limit=DEFAULT_LIMIT, **kwds):
+    """Serve on ``host``:``port``; call ``client_connected_cb(reader, writer)`` per client.
+
+    A coroutine function callback runs as a task per connection.  Keyword arguments go
+    to ``loop.create_server``; the result is its Server object.
+    """
+    return await _serve("create_server", client_connected_cb, limit, host, port, **kwds)
+
+
+if hasattr(socket, "AF_UNIX"):
+
+    async def open_unix_connection(path=None, *, limit=DEFAULT_LIMIT, **kwds):
+        """open_connection() for a Unix domain socket at ``path``."""
+        return await _open("create_unix_connection", limit, path, **kwds)
+
+    async def start_unix_server(client_connected_cb, path=None, *,
+                                limit=DEFAULT_LIMIT, **kwds):
+        """start_server() on a Unix domain socket at ``path``."""
+        return await _serve("create_unix_server", client_connected_cb, limit, path, **kwds)
+
+
+# -- protocols -------------------------------------------------------------------------------
+
+class FlowControlMixin(Protocol):
+    """Write-side flow control for StreamWriter.drain() (also for subprocess pipes).
+
+    Implements pause_writing(), resume_writing() and connection_lost(); a subclass that
+    overrides them must call these.  ``StreamWriter.drain()`` awaits
+    ``protocol._drain_helper()`` and ``wait_closed()`` awaits
+    ``protocol._get_close_waiter(writer)``: the names asyncio's StreamWriter uses, so
+    that the two implementations can be mixed.
+    """
+
+    def __init__(self, loop=None) -> None:
+        self._loop = _resolve_loop(loop)
+        #: Between the transport's pause_writing() and resume_writing().
+        self._paused = False
+        #: One future per drain() blocked on the pause.  Each drain() removes its own in
+        #: a ``finally``, so a cancelled drain() leaves nothing behind.
+        self._drain_waiters: set = set()
+        #: connection_lost() was called: drain() fails from now on.
+        self._connection_lost = False
+
+    def _wake_drainers(self, exc: BaseException | None = None) -> None:
+        for fut in self._drain_waiters:
+            if fut.done():
+                continue
+            if exc is None:
+                fut.set_result(None)
+            else:
+                fut.set_exception(exc)
+
+    def pause_writing(self) -> None:
+        self._paused = True
+
+    def resume_writing(self) -> None:
+        self._paused = False
+        self._wake_drainers()
+
+    def connection_lost(self, exc) -> None:
+        self._connection_lost = True
+        if self._paused:
+            self._wake_drainers(exc)
+
+    async def _drain_helper(self) -> None:
+        if self._connection_lost:
+            raise ConnectionResetError("Connection lost")
+        if self._paused:
+            fut = self._loop.create_future()
+            self._drain_waiters.add(fut)
+            try:
+                await fut
+            finally:
+                self._drain_waiters.discard(fut)
+
+    def _get_close_waiter(self, stream):
+        raise NotImplementedError
+
+
+class StreamReaderProtocol(FlowControlMixin, Protocol):
+    """Adapts a transport to a StreamReader (and, for servers, a callback).
+
+    ``client_connected_cb(reader, writer)``, if given, is called on connection_made with
+    a new StreamWriter; a coroutine it returns runs as a task (an exception in it is
+    reported to the loop's exception handler and closes the connection).
+    """
+
+    def __init__(self, stream_reader, client_connected_cb=None, loop=None) -> None:
+        super().__init__(loop=loop)
+        self._stream_reader = stream_reader
+        self._client_connected_cb = client_connected_cb
+        self._transport = None
+        #: The client_connected_cb task (kept referenced while it runs).
+        self._task = None
+        #: The transport is TLS: its eof_received result is ignored (must be falsy).
+        self._over_ssl = False
+        #: Resolved by connection_lost(); awaited by StreamWriter.wait_closed().
+        self._closed = self._loop.create_future()
+
+    def __repr__(self) -> str:
+        return f"<StreamReaderProtocol transport={self._transport!r}>"
+
+    def _replace_transport(self, transport) -> None:
+        # StreamWriter.start_tls(): from now on everything goes through ``transport``.
+        self._transport = transport
+        self._over_ssl = transport.get_extra_info("sslcontext") is not None
+        if self._stream_reader is not None:
+            self._stream_reader._replace_transport(transport)
+
+    def connection_made(self, transport) -> None:
+        self._transport = transport
+        self._over_ssl = transport.get_extra_info("sslcontext") is not None
+        reader = self._stream_reader
+        if reader is not None:
+            reader.set_transport(transport)
+        callback = self._client_connected_cb
+        if callback is None:
+            return  # a client connection: open_connection() makes the writer
+        result = callback(reader, StreamWriter(transport, self, reader, self._loop))
+        if iscoroutine(result):
+            loop = self._loop
+
+            def client_task_done(task):
+                # A failed or cancelled handler must not leave the connection open.
+                exc = None if task.cancelled() else task.exception()
+                if exc is not None:
+                    message = "Unhandled exception in client_connected_cb"
+                    loop.call_exception_handler(
+                        {"message": message, "exception": exc, "transport": transport})
+                if exc is not None or task.cancelled():
+                    transport.close()
+
+            self._task = loop.create_task(result)
+            self._task.add_done_callback(client_task_done)
+
+    def data_received(self, data) -> None:
+        if self._stream_reader is not None:
+            self._stream_reader.feed_data(data)
+
+    def eof_received(self) -> bool:
+        if self._stream_reader is not None:
+            self._stream_reader.feed_eof()
+        # Keep the transport open so the writer can still send (half-close); a TLS
+        # transport cannot half-close and warns about a true result.
+        return not self._over_ssl
+
+    def connection_lost(self, exc) -> None:
+        reader = self._stream_reader
+        if reader is not None:
+            reader.set_exception(exc) if exc is not None else reader.feed_eof()
+        if not self._closed.done():
+            _settle(self._closed, exc)
+        super().connection_lost(exc)
+        self._stream_reader = None
+        self._transport = None
+        self._task = None
+
+    def _get_close_waiter(self, stream):
+        return self._closed
+
+
+# -- reader ----------------------------------------------------------------------------------
+
+class StreamReader:
+    """Buffered reading of one connection; fed by a StreamReaderProtocol.
+
+    ``limit`` bounds a line (readline/readuntil, separator excluded) and, times two,
+    the buffered bytes before the transport's reading is paused.
+    """
+
+    def __init__(self, limit: int = DEFAULT_LIMIT, loop=None) -> None:
+        self._buf = ReadBuffer(limit)  # raises ValueError('Limit cannot be <= 0')
+        self._loop = _resolve_loop(loop)
+        #: Future of the one read*() call waiting for data, else None.
+        self._waiter = None
+        self._transport = None
+        #: We paused the transport's reading (buffer above 2 * limit).
+        self._paused = False
+
+    def __repr__(self) -> str:
+        info = ["StreamReader"]
+        buf = self._buf
+        if len(buf):
+            info.append(f"{len(buf)} bytes")
+        if buf.eof:
+            info.append("eof")
+        if buf.limit != DEFAULT_LIMIT:
+            info.append(f"limit={buf.limit}")
+        if self._waiter is not None:
+            info.append(f"waiter={self._waiter!r}")
+        if buf.exception() is not None:
+            info.append(f"exception={buf.exception()!r}")
+        if self._transport is not None:
+            info.append(f"transport={self._transport!r}")
+        if self._paused:
+            info.append("paused")
+        return f"<{' '.join(info)}>"
+
+    @property
+    def _limit(self) -> int:
+        # asyncio's attribute name; some libraries read it.
+        return self._buf.limit
+
+    @property
+    def _buffer(self) -> bytes:
+        # asyncio's attribute, read by CPython's test_streams (the conformance suite)
+        # and by some libraries; a read-only snapshot of the unconsumed bytes.
+        return bytes(self._buf._buffer)
+
+    # -- feeding (protocol side) --------------------------------------------------------
+
+    def exception(self):
+        return self._buf.exception()
+
+    def set_exception(self, exc) -> None:
+        """Make every read fail with ``exc``; wakes a waiting read."""
+        self._buf.set_exception(exc)
+        self._wake(exc)
+
+    def _wake(self, exc: BaseException | None = None) -> None:
+        # Resolve the pending read's future (if any is still waiting).
+        waiter, self._waiter = self._waiter, None
+        if waiter is None or waiter.done():
+            return
+        if exc is not None:
+            waiter.set_exception(exc)
+        else:
+            waiter.set_result(None)
+
+    def set_transport(self, transport) -> None:
+        if self._transport is not None:
+            raise RuntimeError(f"{self!r}: transport already set")
+        self._transport = transport
+
+    def _replace_transport(self, transport) -> None:
+        self._transport = transport
+        self._paused = False
+
+    def feed_eof(self) -> None:
+        self._buf.feed_eof()
+        self._wake()
+
+    def at_eof(self) -> bool:
+        """True when feed_eof() was called and the buffer is empty."""
+        return self._buf.at_eof()
+
+    def feed_data(self, data) -> None:
+        buf = self._buf
+        buf.feed(data)
+        if not data:
+            return
+        self._wake()
+        if self._paused or self._transport is None or len(buf) <= 2 * buf.limit:
+            return
+        try:
+            self._transport.pause_reading()
+            self._paused = True
+        except NotImplementedError:
+            self._transport = None  # it cannot pause: buffer everything, stop trying
+
+    def _resume_transport(self) -> None:
+        self._paused = False
+        self._transport.resume_reading()
+
+    def _maybe_resume_transport(self) -> None:
+        if self._paused and len(self._buf) <= self._buf.limit:
+            self._resume_transport()
+
+    async def _wait_for_data(self, func_name: str) -> None:
+        # One waiter at a time: with two, which one would get the next bytes?
+        if self._waiter is not None:
+            raise RuntimeError(_ALREADY_WAITING.format(func_name))
+        if self._paused:
+            # Waiting while paused would deadlock (readexactly(n) with n > 2 * limit).
+            self._resume_transport()
+        waiter = self._waiter = self._loop.create_future()
+        try:
+            await waiter
+        finally:
+            # Cleared also when cancelled: the next read may wait again.
+            if self._waiter is waiter:
+                self._waiter = None
+
+    # -- reading (application side) -----------------------------------------------------
+
+    async def readline(self) -> bytes:
+        """A line ending with b'\\n'; the partial last line at EOF; b'' at EOF.
+
+        ValueError if the line (without its newline) is longer than the limit; the line
+        is dropped (or the whole buffer, if no newline arrived yet).
+        """
+        while (result := self._buf.readline()) is NEED_DATA:
+            await self._wait_for_data("readline")
+        self._maybe_resume_transport()
+        return result
+
+    async def readuntil(self, separator=b"\n") -> bytes:
+        """Read up to and including ``separator`` (bytes, or a tuple of bytes).
+
+        IncompleteReadError at EOF without a separator (the partial data is consumed);
+        LimitOverrunError when the chunk exceeds the limit (the data stays buffered).
+        """
+        while (result := self._buf.readuntil(separator)) is NEED_DATA:
+            await self._wait_for_data("readuntil")
+        self._maybe_resume_transport()
+        return result
+
+    async def read(self, n: int = -1) -> bytes:
+        """Up to ``n`` bytes (at least one, unless at EOF); ``n < 0``: all until EOF."""
+        while (result := self._buf.read(n)) is NEED_DATA:
+            await self._wait_for_data("read")
+        self._maybe_resume_transport()
+        return result
+
+    async def readexactly(self, n: int) -> bytes:
+        """Exactly ``n`` bytes; IncompleteReadError if EOF comes first."""
+        while (result := self._buf.readexactly(n)) is NEED_DATA:
+            await self._wait_for_data("readexactly")
+        self._maybe_resume_transport()
+        return result
+
+    def __aiter__(self):
+        return self
+
+    async def __anext__(self) -> bytes:
+        line = await self.readline()
+        if line == b"":
+            raise StopAsyncIteration
+        return line
+
+
+# -- writer ----------------------------------------------------------------------------------
+
+class StreamWriter:
+    """Writes to a transport; ``drain()`` waits for its flow control."""
+
+    def __init__(self, transport, protocol, reader, loop) -> None:
+        if reader is not None and not hasattr(reader, "exception"):
+            raise TypeError(
+                f"StreamWriter reader must be a StreamReader or None, got {reader!r}")
+        self._transport = transport
+        self._protocol = protocol
+        self._reader = reader
+        self._loop = loop
+
+    def __repr__(self) -> str:
+        info = [type(self).__name__, f"transport={self._transport!r}"]
+        if self._reader is not None:
+            info.append(f"reader={self._reader!r}")
+        return f"<{' '.join(info)}>"
+
+    @property
+    def transport(self):
+        return self._transport
+
+    def write(self, data) -> None:
+        self._transport.write(data)
+
+    def writelines(self, data) -> None:
+        self._transport.writelines(data)
+
+    def write_eof(self):
+        return self._transport.write_eof()
+
+    def can_write_eof(self) -> bool:
+        return self._transport.can_write_eof()
+
+    def close(self):
+        return self._transport.close()
+
+    def is_closing(self) -> bool:
+        return self._transport.is_closing()
+
+    async def wait_closed(self) -> None:
+        """Wait until the connection is closed; raises the error that closed it."""
+        await self._protocol._get_close_waiter(self)
+
+    def get_extra_info(self, name, default=None):
+        return self._transport.get_extra_info(name, default)
+
+    async def drain(self) -> None:
+        """Wait until the transport's write buffer is below its low-water mark.
+
+        Raises the reader's exception, or ConnectionResetError once the connection is
+        lost, so that a ``write(); await drain()`` loop notices a closed peer.
+        """
+        reader = self._reader
+        if reader is not None and (exc := reader.exception()) is not None:
+            raise exc
+        transport = self._transport
+        if transport.is_closing():
+            # Let connection_lost() run, so that _drain_helper() sees the loss.
+            await sleep(0)
+        await self._protocol._drain_helper()
+
+    async def start_tls(self, sslcontext, *, server_hostname=None,
+                        ssl_handshake_timeout=None, ssl_shutdown_timeout=None) -> None:
+        """Upgrade the connection to TLS in place (``loop.start_tls``).
+
+        The server side of a start_server() connection does the server handshake.
+        """
+        protocol = self._protocol
+        server_side = getattr(protocol, "_client_connected_cb", None) is not None
+        await self.drain()
+        kwargs = {}
+        if ssl_shutdown_timeout is not None:
+            kwargs["ssl_shutdown_timeout"] = ssl_shutdown_timeout
+        new_transport = await self._loop.start_tls(
+            self._transport, protocol, sslcontext, server_side=server_side,
+            server_hostname=server_hostname,
+            ssl_handshake_timeout=ssl_handshake_timeout, **kwargs)
+        self._transport = new_transport
+        protocol._replace_transport(new_transport)
+
+    def __del__(self, _warn=warnings.warn) -> None:
+        transport = getattr(self, "_transport", None)
+        if transport is None or transport.is_closing():
+            return
+        if self._loop.is_closed():
+            _warn("loop is closed", ResourceWarning)
+        else:
+            self.close()
+            _warn(f"unclosed {self!r}", ResourceWarning)

@@ -1,0 +1,88 @@
+"""Test helpers for the sans-I/O networking objects: a fake link between TLS engines."""
+
+from __future__ import annotations
+
+import pathlib
+import ssl
+
+from coroloop._net.tls import NEED_DATA, TLSEngine, TLSState
+
+CERTS = pathlib.Path(__file__).parent / "certs"
+CA = str(CERTS / "ca.pem")
+SERVER_CERT = str(CERTS / "server.pem")
+SERVER_KEY = str(CERTS / "server.key")
+CLIENT_CERT = str(CERTS / "client.pem")
+CLIENT_KEY = str(CERTS / "client.key")
+
+
+def server_context(**versions: ssl.TLSVersion) -> ssl.SSLContext:
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(SERVER_CERT, SERVER_KEY)
+    for name, value in versions.items():
+        setattr(ctx, name, value)
+    return ctx
+
+
+def client_context(**versions: ssl.TLSVersion) -> ssl.SSLContext:
+    # The real default client context, trusting only the test CA.
+    ctx = ssl.create_default_context(cafile=CA)
+    for name, value in versions.items():
+        setattr(ctx, name, value)
+    return ctx
+
+
+class TLSPair:
+    """A client and a server engine joined by a fake link (h11's ConnectionPair idea).
+
+    Ciphertext moves only when the test says so (``transfer``/``pump``), optionally cut
+    into chunks by a ``chunker(data) -> iterable of bytes``, so tests control exactly
+    which records arrive together.  Received plaintext and EOFs are collected per side.
+    """
+
+    def __init__(self, client: TLSEngine | None = None, server: TLSEngine | None = None):
+        self.client = client or TLSEngine(client_context(), server_hostname="localhost")
+        self.server = server or TLSEngine(server_context(), server_side=True)
+        self.received = {self.client: bytearray(), self.server: bytearray()}
+        self.eof = {self.client: False, self.server: False}
+
+    def other(self, engine: TLSEngine) -> TLSEngine:
+        return self.server if engine is self.client else self.client
+
+    def drive(self, engine: TLSEngine) -> None:
+        """What a transport does after feeding data: advance handshake, read plaintext."""
+        if engine.state is TLSState.HANDSHAKING:
+            if not engine.do_handshake():
+                return
+        while True:
+            chunk = engine.read_plaintext()
+            if chunk is NEED_DATA:
+                return
+            if chunk == b"":
+                self.eof[engine] = True
+                return
+            self.received[engine] += chunk
+
+    def transfer(self, sender: TLSEngine, chunker=None) -> int:
+        """Move the sender's pending ciphertext to its peer and drive the peer."""
+        data = sender.outgoing()
+        receiver = self.other(sender)
+        pieces = chunker(data) if chunker else ([data] if data else [])
+        for piece in pieces:
+            receiver.feed_incoming(piece)
+            self.drive(receiver)
+        return len(data)
+
+    def pump(self, chunker=None) -> None:
+        """Move bytes both ways until the link is quiet."""
+        for _ in range(1000):
+            moved = self.transfer(self.client, chunker) + self.transfer(self.server, chunker)
+            if not moved:
+                return
+        raise AssertionError("the link never went quiet")
+
+    def handshake(self, chunker=None) -> None:
+        self.client.do_handshake()
+        self.server.do_handshake()
+        self.pump(chunker)
+        assert self.client.state is TLSState.WRAPPED
+        assert self.server.state is TLSState.WRAPPED
