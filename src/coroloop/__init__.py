@@ -17,10 +17,15 @@ from asyncio.transports import (BaseTransport, DatagramTransport, ReadTransport,
                                 SubprocessTransport, Transport, WriteTransport)
 
 from . import _bridge, streams, subprocess
+from ._api.combinators import (ALL_COMPLETED, FIRST_COMPLETED, FIRST_EXCEPTION, as_completed,
+                               gather, shield, wait, wait_for)
+from ._api.eager import create_eager_task_factory, eager_task_factory
 from ._api.locks import Barrier, BoundedSemaphore, Condition, Event, Lock, Semaphore
 from ._api.policy import EventLoopPolicy, install
 from ._api.queues import LifoQueue, PriorityQueue, Queue, QueueEmpty, QueueFull, QueueShutDown
 from ._api.runners import Runner, run
+from ._api.taskgroups import TaskGroup, TaskGroupState
+from ._api.timeouts import Timeout, TimeoutState, timeout, timeout_at
 from ._core.clock import Clock, MonotonicClock
 from ._core.coroutines import coroutine, iscoroutine, iscoroutinefunction
 from ._core.futures import Future, isfuture
@@ -56,6 +61,10 @@ __all__ = [
     "Future", "Task", "create_task", "current_task", "all_tasks", "ensure_future",
     "wrap_future", "run_coroutine_threadsafe", "to_thread", "sleep", "isfuture",
     "iscoroutine", "iscoroutinefunction", "coroutine",
+    # combinators, timeouts, structured concurrency
+    "gather", "wait", "wait_for", "as_completed", "shield", "FIRST_COMPLETED",
+    "FIRST_EXCEPTION", "ALL_COMPLETED", "timeout", "timeout_at", "Timeout", "TaskGroup",
+    "eager_task_factory", "create_eager_task_factory",
     # synchronization and queues
     "Lock", "Event", "Condition", "Semaphore", "BoundedSemaphore", "Barrier",
     "Queue", "PriorityQueue", "LifoQueue", "QueueEmpty", "QueueFull", "QueueShutDown",
@@ -71,6 +80,6 @@ __all__ = [
     "BaseTransport", "DatagramTransport", "ReadTransport", "SubprocessTransport",
     "Transport", "WriteTransport",
     # coroloop's own
-    "Clock", "MonotonicClock", "Poller", "Instrument",
+    "Clock", "MonotonicClock", "Poller", "Instrument", "TimeoutState", "TaskGroupState",
 ]
 del _asyncio

@@ -91,6 +91,15 @@ else:
     class QueueShutDown(Exception):
         """Raised when putting on to or getting from a shut-down Queue."""
 
+# -- as_completed() -----------------------------------------------------------------
+# 3.13 checks its argument when called; 3.11/3.12 at the first iteration.
+AS_COMPLETED_CHECKS_ARGUMENTS_AT_CALL = PY313
+
+# -- iscoroutine() ------------------------------------------------------------------
+# 3.11 still counts plain generator objects as coroutines (a leftover of the removed
+# @asyncio.coroutine): Task, ensure_future and gather accept them there.
+ISCOROUTINE_ACCEPTS_GENERATORS = not PY312
+
 
 def new_loop_from_policy(default):
     """A loop for Runner/run() without loop_factory.

@@ -475,6 +475,9 @@ def test_create_task_rejects_non_coroutines(loop, bad):
         Task(bad, loop=loop)
 
 
+@pytest.mark.skipif(sys.version_info < (3, 12),
+                    reason="3.11's asyncio still accepts generator objects as coroutines; "
+                           "test_task_of_generator_runs_on_311 covers that version")
 def test_task_of_generator_is_refused(loop):
     def gen():
         yield
@@ -482,6 +485,16 @@ def test_task_of_generator_is_refused(loop):
     g = gen()
     with pytest.raises(TypeError):
         loop.create_task(g)
+    g.close()
+
+
+@pytest.mark.skipif(sys.version_info >= (3, 12), reason="3.11-only behaviour")
+def test_task_of_generator_runs_on_311(loop):
+    def gen():
+        yield
+        return "from a generator"
+
+    assert loop.run_until_complete(loop.create_task(gen())) == "from a generator"
 
 
 def test_task_awaits_task(loop):

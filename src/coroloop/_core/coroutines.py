@@ -13,7 +13,10 @@ import functools
 import inspect
 import types
 
-_COROUTINE_TYPES = (types.CoroutineType, collections.abc.Coroutine)
+from .. import _bridge
+
+_COROUTINE_TYPES = (types.CoroutineType, collections.abc.Coroutine) + (
+    (types.GeneratorType,) if _bridge.ISCOROUTINE_ACCEPTS_GENERATORS else ())
 _seen_types: dict[type, bool] = {types.CoroutineType: True}
 
 

@@ -46,11 +46,10 @@ class Task(Future):
     """A coroutine scheduled on an event loop (``asyncio.Task``'s API)."""
 
     __slots__ = ("_coro", "_context", "_name", "_fut_waiter", "_must_cancel",
-                 "_throw", "_parent", "_native", "_step_handle")
+                 "_throw", "_parent", "_native", "_step_handle", "_log_destroy_pending")
 
     # How many cancel() calls are outstanding (decremented by uncancel()).
     _num_cancels_requested = 0
-    _log_destroy_pending = True
 
     def __init__(self, coro, *, loop=None, name=None, context=None, eager_start=False):
         if loop is None:
@@ -64,6 +63,9 @@ class Task(Future):
         self._callbacks = None
         if loop._debug if native else loop.get_debug():
             self._source_traceback = extract_source_traceback(1)
+        # Report "destroyed but pending" if collected unfinished (gather and
+        # run_until_complete turn it off for tasks they own).
+        self._log_destroy_pending = True
         if type(coro) is not _CoroutineType and not iscoroutine(coro):
             # The task never started: nothing to report when it is collected.
             self._log_destroy_pending = False
@@ -193,7 +195,10 @@ class Task(Future):
 
     def _wait_for(self, result):
         """Arrange the next step according to what the coroutine yielded."""
-        if result.__class__ in _FAST_WAIT_TYPES and self._native:
+        fast = _FAST_WAIT.get(result.__class__)
+        if fast is None:
+            fast = _takes_fast_path(result.__class__)
+        if fast and self._native:
             # Fast path: our own future on our own loop.
             if result._loop is not self._loop:
                 self._reschedule_with(RuntimeError(
@@ -390,8 +395,18 @@ class Task(Future):
         return info
 
 
-# Our own future classes, whose callbacks list a task may append its handle to.
-_FAST_WAIT_TYPES = frozenset({Future, Task, SleepFuture})
+# Future classes whose callbacks a task may append its step handle to directly:
+# ours, and subclasses that keep Future's callback machinery (e.g. gather's).
+_FAST_WAIT = {Future: True, Task: True, SleepFuture: True}
+_CALLBACK_MACHINERY = ("add_done_callback", "_add_entry", "_schedule_callbacks")
+
+
+def _takes_fast_path(cls) -> bool:
+    fast = issubclass(cls, Future) and all(
+        getattr(cls, name) is getattr(Future, name) for name in _CALLBACK_MACHINERY)
+    if len(_FAST_WAIT) < 256:  # a cache per class, bounded
+        _FAST_WAIT[cls] = fast
+    return fast
 
 
 def _future_loop(fut):

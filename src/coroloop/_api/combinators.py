@@ -1,0 +1,525 @@
+"""Combinators: run several awaitables together or bound one in time.
+
+    gather(*aws, return_exceptions=False)   results in argument order
+    wait(fs, timeout=None, return_when=...)  (done, pending) sets
+    wait_for(aw, timeout)                    one awaitable, with a deadline
+    as_completed(aws, timeout=None)          in completion order (plain and async iterator)
+    shield(aw)                               protect an awaitable from the caller's cancellation
+
+Built on the core's public API only (Future, ensure_future, add_done_callback,
+create_future, call_later) plus ``timeouts``.  Every future accepted here may be
+coroloop's or the standard library's.
+
+Differences from asyncio, all deliberate:
+
+* ``wait_for`` is asyncio 3.12's (``async with timeout(...)``, the coroutine runs
+  in the caller's task) on every version, and inherits coroloop's Timeout
+  handling of the deadline-versus-completion race: a result that arrives in the
+  same iteration as the deadline is returned, not discarded (CPython #81917,
+  #86296).  A cancel() of the caller always wins over a completed inner
+  operation: it raises CancelledError (the inner future keeps its result), also
+  when the inner *task* suppresses that cancellation and returns a value
+  (asyncio 3.12+ returns the value and loses the cancellation).
+* ``as_completed`` returns an object that is both a plain iterator (of
+  coroutines, as in every version) and an async iterator yielding the original
+  futures (as in 3.13), on every version.  An iteration that is cancelled gives
+  its turn, and any future already handed to it, back to the next one.
+* ``wait`` refuses an empty iterable after reading it (an empty generator would
+  otherwise wait forever).
+* ``gather`` handles children that are already done (eager tasks, finished
+  futures) at once, as 3.12+ does, on every version.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import contextvars
+import types
+from collections import deque
+
+from asyncio import exceptions as _exc
+
+from .. import _bridge
+from .._core.coroutines import iscoroutine
+from .._core.futures import Future, isfuture
+from .._core.tasks import ensure_future
+from . import timeouts
+
+__all__ = ("FIRST_COMPLETED", "FIRST_EXCEPTION", "ALL_COMPLETED",
+           "gather", "wait", "wait_for", "as_completed", "shield")
+
+# The same objects as asyncio's (and concurrent.futures'), so either spelling works.
+FIRST_COMPLETED, FIRST_EXCEPTION, ALL_COMPLETED = (
+    concurrent.futures.FIRST_COMPLETED, concurrent.futures.FIRST_EXCEPTION,
+    concurrent.futures.ALL_COMPLETED)
+
+CancelledError = _exc.CancelledError
+_CoroutineType = types.CoroutineType
+_copy_context = contextvars.copy_context
+
+
+def _cancelled_error(fut) -> CancelledError:
+    """The CancelledError a cancelled *fut* raises (carrying its message)."""
+    try:
+        fut.result()
+    except CancelledError as exc:
+        return exc
+    raise AssertionError(f"{fut!r} is not cancelled")
+
+
+def _loop_of(fut):
+    get_loop = getattr(fut, "get_loop", None)
+    return get_loop() if get_loop is not None else fut._loop
+
+
+# ==================================================================================
+# gather
+# ==================================================================================
+
+class _GatheringFuture(Future):
+    """The future gather() returns.
+
+    Cancelling it cancels the children rather than itself, like Task.cancel(): it
+    ends when they do.  It is also the children's done callback (``_child_done``,
+    bound once per gather), so a gather costs no closure per child.
+    """
+
+    __slots__ = ("_children", "_unfinished", "_return_exceptions", "_cancel_requested")
+
+    def __init__(self, children, unfinished, return_exceptions, loop):
+        Future.__init__(self, loop=loop)
+        self._children = children                  # one entry per argument (dupes repeat)
+        self._unfinished = unfinished               # distinct children not done yet
+        self._return_exceptions = return_exceptions
+        # Set when cancel() reached a child: we then end with CancelledError even if
+        # the children swallowed it or return_exceptions collected it (bpo-32684).
+        self._cancel_requested = False
+
+    def cancel(self, msg=None) -> bool:
+        if self.done():
+            return False
+        cancelled_any = False
+        for child in self._children:
+            if child.cancel(msg=msg):
+                cancelled_any = True
+        if cancelled_any:
+            self._cancel_requested = True
+        return cancelled_any
+
+    def _child_done(self, child) -> None:
+        # A hot path (once per child): one method call on the child when all is well.
+        self._unfinished -= 1
+        if self.done():
+            if not child.cancelled():
+                child.exception()   # we failed early; don't report it as unretrieved
+            return
+        if not self._return_exceptions:
+            try:
+                exc = child.exception()
+            except CancelledError as cancelled:
+                # A cancelled child surfaces as CancelledError; gather itself is
+                # not marked cancelled (the other children go on).
+                self.set_exception(cancelled)
+                return
+            if exc is not None:
+                self.set_exception(exc)
+                return
+            if self._unfinished == 0:
+                if self._cancel_requested:
+                    # Cancelled through us, but the children swallowed it.
+                    self.set_exception(CancelledError())
+                else:
+                    # Every child succeeded (a failure would have ended us above).
+                    self.set_result([child.result() for child in self._children])
+            return
+        if self._unfinished == 0:
+            self._finish_collecting()
+
+    def _finish_collecting(self) -> None:
+        """All children are done and return_exceptions is set: results and errors."""
+        results = []
+        first_cancel = None
+        for child in self._children:
+            try:
+                outcome = child.exception()
+            except CancelledError as cancelled:
+                outcome = cancelled
+                if first_cancel is None:
+                    first_cancel = cancelled
+            else:
+                if outcome is None:
+                    outcome = child.result()
+            results.append(outcome)
+        if self._cancel_requested:
+            # Cancelled through us: propagate that, whatever the children did.
+            self.set_exception(first_cancel if first_cancel is not None else CancelledError())
+        else:
+            self.set_result(results)
+
+
+def gather(*coros_or_futures, return_exceptions=False):
+    """Run the awaitables concurrently; a future of their results in argument order.
+
+    With ``return_exceptions=False`` the first exception (or a child's
+    cancellation, as CancelledError) is propagated at once and the other children
+    keep running; with True, exceptions are collected in the result list.
+    Cancelling the returned future cancels every child that is not done.
+    """
+    if not coros_or_futures:
+        nothing = _bridge.get_event_loop().create_future()
+        nothing.set_result([])
+        return nothing
+
+    loop = None
+    children = []
+    seen = {}
+    for arg in coros_or_futures:
+        fut = seen.get(arg)
+        if fut is None:
+            if arg.__class__ is _CoroutineType:
+                # The common case, without ensure_future()'s generic checks.
+                if loop is None:
+                    loop = _bridge.get_event_loop()
+                try:
+                    fut = loop.create_task(arg)
+                except RuntimeError:
+                    arg.close()
+                    raise
+            else:
+                fut = ensure_future(arg, loop=loop)
+                if loop is None:
+                    loop = _loop_of(fut)
+            if fut is not arg:
+                # Nobody else holds this task: don't warn if it is destroyed pending.
+                fut._log_destroy_pending = False
+            seen[arg] = fut
+        children.append(fut)
+
+    outer = _GatheringFuture(children, len(seen), return_exceptions, loop)
+    on_done = outer._child_done
+    context = None
+    finished = None
+    for fut in seen.values():
+        if fut.done():
+            if finished is None:
+                finished = []
+            finished.append(fut)
+        else:
+            if context is None:
+                # One context for all children: the callback reads no variables.
+                context = _copy_context()
+            fut.add_done_callback(on_done, context=context)
+    if finished is not None:
+        # Children that are done already (eager tasks, finished futures): account
+        # for them now rather than an iteration later.
+        for fut in finished:
+            on_done(fut)
+    return outer
+
+
+# ==================================================================================
+# shield
+# ==================================================================================
+
+def shield(arg):
+    """A future following *arg* that, when cancelled, leaves *arg* running.
+
+    ``await shield(aw)`` raises CancelledError if the caller is cancelled, but
+    the operation behind *aw* goes on.  Keep a reference to the task you shield.
+    """
+    operation = ensure_future(arg)
+    if operation.done():
+        return operation      # nothing left to protect
+    link = _ShieldLink(operation, _loop_of(operation).create_future())
+    operation.add_done_callback(link.inner_done)
+    link.outer.add_done_callback(link.outer_done)
+    return link.outer
+
+
+class _ShieldLink:
+    """Copies the inner outcome to the outer future, unless the outer was cancelled."""
+
+    __slots__ = ("inner", "outer")
+
+    def __init__(self, inner, outer):
+        self.inner = inner
+        self.outer = outer
+
+    def inner_done(self, inner) -> None:
+        outer = self.outer
+        if outer.cancelled():
+            # The caller went away: nobody will look at the outcome.
+            if not inner.cancelled():
+                inner.exception()   # mark it retrieved
+        elif inner.cancelled():
+            outer.cancel()
+        elif (error := inner.exception()) is not None:
+            outer.set_exception(error)
+        else:
+            outer.set_result(inner.result())
+
+    def outer_done(self, outer) -> None:
+        if not self.inner.done():
+            # Outer cancelled: the inner operation goes on alone.
+            self.inner.remove_done_callback(self.inner_done)
+
+
+# ==================================================================================
+# wait
+# ==================================================================================
+
+async def wait(fs, *, timeout=None, return_when=ALL_COMPLETED):
+    """Wait for futures/tasks in *fs*; returns ``(done, pending)`` sets.
+
+    Never raises TimeoutError: what is not done by *timeout* is in ``pending``.
+    """
+    if isfuture(fs) or iscoroutine(fs):
+        raise TypeError(f"expect a list of futures, not {type(fs).__name__}")
+    if return_when not in (FIRST_COMPLETED, FIRST_EXCEPTION, ALL_COMPLETED):
+        raise ValueError(f"Invalid return_when value: {return_when}")
+    fs = set(fs)
+    if not fs:
+        # Checked after set(): an empty generator would otherwise wait forever.
+        raise ValueError("Set of Tasks/Futures is empty.")
+    if any(iscoroutine(f) for f in fs):
+        raise TypeError("Passing coroutines is forbidden, use tasks explicitly.")
+    for f in fs:
+        if not isfuture(f):
+            raise TypeError(f"wait() expects futures or tasks, got {f!r}; "
+                            "wrap awaitables with create_task()")
+    loop = _bridge.get_running_loop()
+    return await _wait(fs, timeout, return_when, loop)
+
+
+class _WaitState:
+    """The bookkeeping of one wait(): counts completions, releases the waiter."""
+
+    __slots__ = ("waiter", "remaining", "return_when", "timer")
+
+    def __init__(self, waiter, remaining, return_when):
+        self.waiter = waiter
+        self.remaining = remaining
+        self.return_when = return_when
+        self.timer = None
+
+    def on_done(self, fut) -> None:
+        self.remaining -= 1
+        if (self.remaining <= 0 or self.return_when is FIRST_COMPLETED
+                or (self.return_when is FIRST_EXCEPTION and not fut.cancelled()
+                    and fut.exception() is not None)):
+            self.release()
+
+    def release(self, *_) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        if not self.waiter.done():
+            self.waiter.set_result(None)
+
+
+async def _wait(fs, timeout, return_when, loop):
+    # return_when is compared by identity in on_done(); normalise equal strings.
+    for constant in (FIRST_COMPLETED, FIRST_EXCEPTION, ALL_COMPLETED):
+        if return_when == constant:
+            return_when = constant
+    state = _WaitState(loop.create_future(), len(fs), return_when)
+    if timeout is not None:
+        state.timer = loop.call_later(timeout, state.release)
+    on_done = state.on_done
+    for f in fs:
+        f.add_done_callback(on_done)
+    try:
+        await state.waiter
+    finally:
+        if state.timer is not None:
+            state.timer.cancel()
+        for f in fs:
+            f.remove_done_callback(on_done)
+    done, pending = set(), set()
+    for f in fs:
+        (done if f.done() else pending).add(f)
+    return done, pending
+
+
+async def _cancel_and_wait(fut) -> None:
+    """Cancel *fut* and wait until it is done, staying cancellable ourselves."""
+    state = _WaitState(_bridge.get_running_loop().create_future(), 1, ALL_COMPLETED)
+    fut.add_done_callback(state.release)
+    fut.cancel()
+    try:
+        # We wait on our own future, not on fut: if *we* are cancelled meanwhile,
+        # awaiting fut would cancel it a second time.
+        await state.waiter
+    finally:
+        fut.remove_done_callback(state.release)
+
+
+# ==================================================================================
+# wait_for
+# ==================================================================================
+
+async def wait_for(fut, timeout):
+    """Await *fut* (a coroutine, future or awaitable) for at most *timeout* seconds.
+
+    On timeout the operation is cancelled, waited for, and TimeoutError raised.
+    A coroutine runs in the calling task (asyncio 3.12 semantics).  If the
+    operation suppresses the cancellation and returns a value, that value is
+    returned.  See the module docstring for how races are resolved.
+    """
+    if timeout is not None and timeout <= 0:
+        # No time at all: a coroutine is not even started, just cancelled.
+        operation = ensure_future(fut)
+        stopped_by_us = not operation.done()
+        if stopped_by_us:
+            await _cancel_and_wait(operation)
+        try:
+            return operation.result()
+        except CancelledError as cancelled:
+            if not stopped_by_us:
+                raise
+            # Raised here so that it is both __cause__ and __context__.
+            raise TimeoutError from cancelled
+    if not isfuture(fut):
+        # A coroutine or other awaitable runs inline, in our task: whatever it
+        # does with a cancellation (even suppress it) is its own decision.
+        async with timeouts.timeout(timeout):
+            return await fut
+    task = _bridge.current_task()
+    requests = task.cancelling() if task is not None else 0
+    async with timeouts.timeout(timeout):
+        result = await fut
+    if task.cancelling() > requests:
+        # Someone cancelled us while we waited, and *fut* (another task)
+        # suppressed that cancellation and returned a value: don't let it swallow
+        # ours.  The value stays available as fut.result().
+        raise CancelledError
+    return result
+
+
+# ==================================================================================
+# as_completed
+# ==================================================================================
+
+class _AsCompleted:
+    """What as_completed() returns.
+
+    As a plain iterator it yields coroutines, each returning (or raising) the
+    outcome of the next future to finish.  As an async iterator it yields the
+    finished futures themselves -- the caller's own objects when futures or tasks
+    were passed in.  Both raise TimeoutError once *timeout* has passed.
+
+    Up to 3.12 as_completed() was a generator: it looked at its arguments (and
+    for a loop) only when first iterated.  On those versions so does this object,
+    so that errors surface where programs written for them expect.
+    """
+
+    def __init__(self, aws, timeout, *, lazy):
+        self._aws = aws
+        self._timeout = timeout
+        self._started = False
+        if not lazy:
+            self._start()
+
+    def _start(self) -> None:
+        self._started = True
+        aws, self._aws = self._aws, None
+        if isfuture(aws) or iscoroutine(aws):
+            raise TypeError(f"expect an iterable of futures, not {type(aws).__name__}")
+        loop = _bridge.get_event_loop()
+        todo = {ensure_future(aw, loop=loop) for aw in set(aws)}
+        self._loop = loop
+        self._todo = todo                # not finished yet (emptied on timeout)
+        self._finished = deque()         # finished, not handed out; None = timed out
+        self._consumers = deque()        # futures of callers waiting for the next one
+        self._left = len(todo)           # how many more items iteration will produce
+        self._timer = None
+        for fut in todo:
+            fut.add_done_callback(self._on_done)
+        if todo and self._timeout is not None:
+            self._timer = loop.call_later(self._timeout, self._on_timeout)
+
+    def __iter__(self):
+        return self
+
+    def __aiter__(self):
+        return self
+
+    def __next__(self):
+        if not self._started:
+            self._start()
+        if not self._left:
+            raise StopIteration
+        self._left -= 1
+        return self._next_outcome()
+
+    async def __anext__(self):
+        if not self._started:
+            self._start()
+        if not self._left:
+            raise StopAsyncIteration
+        self._left -= 1
+        return await self._next_finished()
+
+    async def _next_outcome(self):
+        return (await self._next_finished()).result()
+
+    async def _next_finished(self):
+        if self._finished:
+            fut = self._finished.popleft()
+        else:
+            consumer = self._loop.create_future()
+            self._consumers.append(consumer)
+            try:
+                fut = await consumer
+            except CancelledError:
+                # This iteration is abandoned: give its turn back, and the item
+                # too if one was handed over in the meantime.
+                self._left += 1
+                if consumer.done() and not consumer.cancelled():
+                    self._deliver(consumer.result(), first=True)
+                raise
+        if fut is None:
+            raise TimeoutError
+        return fut
+
+    def _deliver(self, item, first=False) -> None:
+        """Hand *item* to the longest-waiting consumer, or keep it (at the front
+        if it is one handed back by a cancelled consumer)."""
+        while self._consumers:
+            consumer = self._consumers.popleft()
+            if not consumer.done():    # a cancelled consumer passes its turn on
+                consumer.set_result(item)
+                return
+        if first:
+            self._finished.appendleft(item)
+        else:
+            self._finished.append(item)
+
+    def _on_done(self, fut) -> None:
+        if not self._todo:
+            return   # timed out already
+        self._todo.discard(fut)
+        self._deliver(fut)
+        if not self._todo and self._timer is not None:
+            self._timer.cancel()
+
+    def _on_timeout(self) -> None:
+        for fut in self._todo:
+            fut.remove_done_callback(self._on_done)
+            self._deliver(None)
+        self._todo.clear()
+
+
+def as_completed(fs, *, timeout=None):
+    """Iterate over the awaitables in *fs* in the order they finish.
+
+        for next_done in as_completed(aws):      # coroutines
+            result = await next_done
+        async for fut in as_completed(aws):      # the finished futures themselves
+            result = fut.result()
+    """
+    if not _bridge.AS_COMPLETED_CHECKS_ARGUMENTS_AT_CALL:
+        return _AsCompleted(fs, timeout, lazy=True)
+    if isfuture(fs) or iscoroutine(fs) or hasattr(fs, "__await__"):
+        raise TypeError(f"expects an iterable of awaitables, not {type(fs).__name__}")
+    return _AsCompleted(fs, timeout, lazy=False)

@@ -1,0 +1,240 @@
+"""TaskGroup: structured concurrency, with asyncio 3.11+'s API and semantics.
+
+    async with TaskGroup() as group:
+        group.create_task(a())
+        group.create_task(b())
+    # here every task of the group is done
+
+The first child that fails (with anything but CancelledError) aborts the group:
+the other children are cancelled, and so is the body (the parent task) if it is
+still running inside ``async with``.  When everything has finished, the failures
+are raised together as an ExceptionGroup (a BaseExceptionGroup if one is not an
+Exception).  KeyboardInterrupt and SystemExit are raised as they are, not
+grouped.  The parent's cancellation count is restored (``uncancel()``) so a
+cancel() that came from outside the group still propagates, and one that the
+group made does not.
+
+The semantics are those of asyncio 3.13 on every supported version (3.11 and
+3.12 restore the parent's cancellation count before waiting for the children
+rather than after, and 3.11 does not close a coroutine it refuses).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import enum
+
+from asyncio import exceptions as _exc
+
+from .. import _bridge
+
+__all__ = ("TaskGroup", "TaskGroupState")
+
+_CancelledError = _exc.CancelledError
+
+
+class TaskGroupState(enum.Enum):
+    """Where a TaskGroup is in its life (whether it is aborting is kept apart:
+    a group can abort while its body runs or while it exits)."""
+
+    CREATED = "created"      # not entered yet
+    RUNNING = "entered"      # the body of 'async with' is running
+    EXITING = "exiting"      # the body is done; waiting for the children to finish
+    FINISHED = "finished"    # 'async with' has exited
+
+
+_CREATED = TaskGroupState.CREATED
+_RUNNING = TaskGroupState.RUNNING
+_EXITING = TaskGroupState.EXITING
+_FINISHED = TaskGroupState.FINISHED
+
+
+def _is_fatal(exc: BaseException) -> bool:
+    # These stop the program rather than the group: raised as-is, never grouped.
+    return isinstance(exc, (SystemExit, KeyboardInterrupt))
+
+
+class TaskGroup:
+    """An async context manager that owns the tasks created through it."""
+
+    def __init__(self) -> None:
+        self._state = _CREATED
+        # The loop and the task running 'async with' (set on entry).
+        self._parent_task = None
+        self._loop = None
+        # Set by the first failure or cancellation: children are being cancelled
+        # and no new task is accepted.  Never reset.
+        self._aborting = False
+        # Children not done yet.
+        self._tasks: set = set()
+        # Exceptions of failed children (and of the body), in order of arrival.
+        self._errors: list = []
+        # The first KeyboardInterrupt/SystemExit seen: raised instead of a group.
+        self._fatal_error = None
+        # True when the group itself cancelled the parent (a child failed while
+        # the body was running): __aexit__ must uncancel() it exactly once.
+        self._parent_cancel_requested = False
+        # __aexit__ waits on this until the last child is done.
+        self._all_done = None
+        # Done callback and its context, made once per group rather than per task.
+        self._on_done = None
+        self._callback_context = None
+
+    def __repr__(self) -> str:
+        info = []
+        if self._tasks:
+            info.append(f"tasks={len(self._tasks)}")
+        if self._errors:
+            info.append(f"errors={len(self._errors)}")
+        if self._aborting:
+            info.append("cancelling")
+        elif self._state is not _CREATED:
+            info.append(self._state.value)
+        return f"<TaskGroup{''.join(' ' + part for part in info)}>"
+
+    # -- entering ----------------------------------------------------------------------
+    async def __aenter__(self) -> TaskGroup:
+        if self._state is not _CREATED:
+            raise RuntimeError(f"TaskGroup {self!r} has already been entered; "
+                               "use a new TaskGroup for each 'async with'")
+        loop = _bridge.get_running_loop()
+        parent = _bridge.current_task(loop)
+        if parent is None:
+            raise RuntimeError(f"TaskGroup {self!r} cannot determine the parent task; "
+                               "use it inside a coroutine run by a task")
+        self._loop = loop
+        self._parent_task = parent
+        self._on_done = self._on_task_done
+        self._callback_context = contextvars.copy_context()
+        self._state = _RUNNING
+        return self
+
+    # -- creating tasks ----------------------------------------------------------------
+    def create_task(self, coro, *, name=None, context=None):
+        """Start *coro* as a task of this group (asyncio.create_task's arguments)."""
+        if self._state is not _RUNNING or self._aborting:
+            refusal = self._refusal()
+            if refusal is not None:
+                coro.close()   # it will never run: no "never awaited" warning
+                raise RuntimeError(refusal)
+        task = (self._loop.create_task(coro, name=name) if context is None
+                else self._loop.create_task(coro, name=name, context=context))
+        if not task.done():
+            self._tasks.add(task)
+            task.add_done_callback(self._on_done, context=self._callback_context)
+        else:
+            # Finished eagerly, inside create_task(): no callback needed.
+            self._on_task_done(task)
+        return task
+
+    def _refusal(self):
+        """Why create_task() is refused now, or None if it is accepted."""
+        state = self._state
+        if state is _CREATED:
+            return (f"TaskGroup {self!r} has not been entered; create tasks inside "
+                    "'async with'")
+        if state is _FINISHED or (state is _EXITING and not self._tasks):
+            return f"TaskGroup {self!r} is finished; it accepts no new tasks"
+        if self._aborting:
+            return f"TaskGroup {self!r} is shutting down; it accepts no new tasks"
+        return None
+
+    # -- children finishing --------------------------------------------------------------
+    def _on_task_done(self, task) -> None:
+        tasks = self._tasks
+        tasks.discard(task)
+        if not tasks and self._all_done is not None and not self._all_done.done():
+            self._all_done.set_result(None)
+        if task.cancelled() or (exc := task.exception()) is None:
+            return
+        self._errors.append(exc)
+        if self._fatal_error is None and _is_fatal(exc):
+            self._fatal_error = exc
+        parent = self._parent_task
+        if parent.done():
+            # The parent left without waiting for us (it cannot happen through
+            # 'async with'; report rather than lose the error).
+            self._loop.call_exception_handler({
+                "message": f"Task {task!r} has errored out but its parent "
+                           f"task {parent!r} is already completed",
+                "exception": exc,
+                "task": task,
+            })
+            return
+        if self._aborting or self._parent_cancel_requested:
+            return
+        # First failure: stop the siblings, and interrupt the body if it is still
+        # awaiting something inside 'async with' (__aexit__ withdraws this cancel).
+        self._parent_cancel_requested = True
+        self._abort()
+        parent.cancel()
+
+    def _abort(self) -> None:
+        self._aborting = True
+        for task in self._tasks:
+            if not task.done():
+                task.cancel()
+
+    # -- exiting -------------------------------------------------------------------------
+    async def __aexit__(self, exc_type, exc_val, exc_tb):
+        try:
+            return await self._exit(exc_type, exc_val)
+        finally:
+            # Exceptions hold frames that may hold us: break the cycles now.
+            self._parent_task = None
+            self._errors = None
+            self._fatal_error = None
+            self._on_done = None
+            exc_val = None
+
+    async def _exit(self, exc_type, exc_val):
+        self._state = _EXITING
+        if exc_val is not None and self._fatal_error is None and _is_fatal(exc_val):
+            self._fatal_error = exc_val
+        # A CancelledError out of the body: ours to pass on unless something
+        # more important happened.
+        propagate_cancel = exc_val if (exc_type is not None and
+                                       issubclass(exc_type, _CancelledError)) else None
+        if exc_type is not None and not self._aborting:
+            # The body failed or was cancelled: stop the children.
+            self._abort()
+
+        while self._tasks:
+            self._all_done = self._loop.create_future()
+            try:
+                await self._all_done
+            except _CancelledError as cancelled:
+                # The parent was cancelled while we wait (possibly repeatedly):
+                # cancel the children once, and keep waiting for them.
+                if not self._aborting:
+                    propagate_cancel = cancelled
+                    self._abort()
+            self._all_done = None
+
+        fatal = self._fatal_error
+        self._state = _FINISHED
+        if fatal is not None:
+            raise fatal
+
+        if self._parent_cancel_requested:
+            # Withdraw the cancel() we made; if no other request is left, the
+            # CancelledError it caused is not to be propagated.
+            if self._parent_task.uncancel() == 0:
+                propagate_cancel = None
+
+        errors = self._errors
+        if propagate_cancel is not None and not errors:
+            raise propagate_cancel
+
+        if exc_type is not None and not issubclass(exc_type, _CancelledError):
+            errors.append(exc_val)
+
+        if errors:
+            parent = self._parent_task
+            if parent.cancelling():
+                # Cancelled from outside as well: keep that request pending, so
+                # it is delivered at the parent's next await (as 3.12+).
+                parent.uncancel()
+                parent.cancel()
+            raise BaseExceptionGroup("unhandled errors in a TaskGroup", errors) from None
+        return None

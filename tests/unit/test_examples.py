@@ -1,0 +1,175 @@
+"""The examples of the concurrency guide run and print the same transcript every time.
+
+Each runs in a subprocess (``python examples/NAME.py``), as a reader would run it.
+The transcripts are exact: examples order their output by scheduler steps or by
+timer gaps of tens of milliseconds, never by racing threads.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+
+pytestmark = pytest.mark.timeout(60)
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+EXAMPLES = ROOT / "examples"
+
+EXPECTED = {
+    "coroutines_and_run": """\
+calling fetch() made a coroutine; nothing ran yet
+fetch('config') started
+fetch('config') finished
+await gave <config>
+fetch('a') started
+fetch('a') finished
+fetch('b') started
+fetch('b') finished
+sequential results: <a> <b>
+the exception came through await: negative value: -1
+running on coroloop's loop
+run() returned 42
+""",
+    "tasks_concurrently": """\
+create_task: both run while main() waits
+created task-a and task-b; none has run yet
+  a: step 1/2
+  b: step 1/3
+  a: step 2/2
+  b: step 2/3
+  b: step 3/3
+a done / b done
+TaskGroup: the block waits for all of them
+  x: step 1/1
+  y: step 1/2
+  y: step 2/2
+['x done', 'y done']
+TaskGroup with a failure: the sibling is cancelled
+  slow: step 1/10
+  slow: step 2/10
+  slow: step 3/10
+caught 1 error(s): bad broke
+slow cancelled: True
+""",
+    "gather": """\
+results in argument order:
+  square(2) finished
+  square(1) finished
+  square(3) finished
+  [9, 4, 1]
+first exception propagates:
+  caught ValueError(bad input); survivor still running: True
+  square(4) finished
+  survivor result: 16
+return_exceptions=True:
+  square(5) finished
+  [25, ValueError('oops')]
+cancelling a gather cancels its children:
+  gather cancelled; children cancelled: [True, True, True]
+""",
+    "wait": """\
+FIRST_COMPLETED: done=['fast'] pending=['medium', 'slow']
+timeout=0.2:     done=['medium'] pending=['slow']
+after cancel():  slow cancelled=True
+FIRST_EXCEPTION: done=['bad', 'ok'] pending=['slow']
+  bad raised RuntimeError('bad failed')
+coroutines are refused: Passing coroutines is forbidden, use tasks explicitly.
+""",
+    "wait_for_cancellation": """\
+wait_for in time:
+  db1: closed
+  db1: 42 rows
+wait_for too slow:
+  db2: query cancelled, cleaning up
+  db2: closed
+  TimeoutError; cleanup already done: open=False
+timeout() around a block:
+  db3: closed
+  db4: query cancelled, cleaning up
+  db4: closed
+  TimeoutError; expired=True
+cancelling a task:
+  db5: query cancelled, cleaning up
+  db5: closed
+  task cancelled=True, connection open=False
+a result that arrives with the deadline is kept:
+  got 'reply', expired=False
+""",
+    "shield": """\
+handler: saving 'order-17'
+  save('order-17'): write
+  save('order-17'): flush
+handler: cancelled while waiting; the save goes on
+  save('order-17'): commit
+main: request cancelled=True
+main: order-17 saved
+main: cancelling the inner task cancels the shield too
+""",
+    "async_context_iterators": """\
+open db
+using db
+close db (error: None)
+open cache
+close cache (error: KeyError)
+the KeyError went through __aexit__
+acquire resource
+holding resource
+release resource
+countdown: [3, 2, 1]
+tick 0
+tick 1
+ticker(2) finalized
+ticker(4) finalized
+squares: [0, 4]
+ticker(100) finalized
+left the loop early
+""",
+    "executors": """\
+settings.toml read in request r-17
+['a.txt read in request -', 'b.txt read in request -']
+primes below 10k and 100k: [1229, 9592]
+the loop kept running meanwhile: True
+""",
+}
+
+
+def _run(name):
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(
+        [str(ROOT / "src")] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
+    env.pop("PYTHONASYNCIODEBUG", None)
+    return subprocess.run([sys.executable, str(EXAMPLES / f"{name}.py")], env=env,
+                          capture_output=True, text=True, timeout=50, cwd=ROOT)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_example_transcript(name):
+    done = _run(name)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+    assert done.stdout == EXPECTED[name]
+
+
+ALL_EXAMPLES = sorted(p.stem for p in EXAMPLES.glob("*.py"))
+
+
+@pytest.mark.parametrize("name", sorted(set(ALL_EXAMPLES) - set(EXPECTED)))
+def test_example_runs_cleanly(name):
+    """Examples without a fixed transcript here (some have their own test) must at
+    least run to completion without a warning or an error."""
+    done = _run(name)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+    assert done.stdout.strip()
+
+
+def test_every_example_is_documented():
+    docs = [ROOT / "README.md", *(ROOT / "docs").rglob("*.md")]
+    linked = "".join(p.read_text() for p in docs)
+    for name in ALL_EXAMPLES:
+        assert f"examples/{name}.py" in linked, f"no doc page links examples/{name}.py"
