@@ -10,7 +10,9 @@ PYENV_ROOT ?= $(shell pyenv root 2>/dev/null || echo $(HOME)/.pyenv)
 # Other interpreters the conformance suite runs on, when present.
 EXTRA_PYTHONS := $(wildcard $(PYENV_ROOT)/versions/3.12.*/bin/python3.12) \
                  $(wildcard $(PYENV_ROOT)/versions/3.13.*/bin/python3.13)
-TEST_DEPS := pytest pytest-timeout
+TEST_DEPS := pytest pytest-timeout uvloop
+# Third-party libraries the interop tests run on coroloop's loop.
+INTEROP_REQUIREMENTS := tests/interop/requirements.txt
 
 .PHONY: demo test test-unit conformance bench clean
 
@@ -20,8 +22,8 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q -e .
 	touch $@
 
-$(VENV)/.test-deps: $(VENV)/.installed Makefile
-	$(PY) -m pip install -q $(TEST_DEPS)
+$(VENV)/.test-deps: $(VENV)/.installed Makefile $(INTEROP_REQUIREMENTS)
+	$(PY) -m pip install -q $(TEST_DEPS) -r $(INTEROP_REQUIREMENTS)
 	touch $@
 
 demo: $(VENV)/.installed

@@ -25,6 +25,10 @@ set_running_loop = _events._set_running_loop
 
 # -- current task ------------------------------------------------------------------
 current_task = _tasks.current_task
+# current_task_of(loop): the same answer without the argument handling; on 3.11
+# asyncio.current_task is a Python function, but the dict behind it (shared with
+# the C _enter_task/_leave_task) is there on 3.11-3.13.
+current_task_of = _tasks._current_tasks.get
 enter_task = _tasks._enter_task
 leave_task = _tasks._leave_task
 
@@ -50,12 +54,19 @@ all_tasks = _tasks.all_tasks
 
 if PY312:
     register_eager_task = _tasks._register_eager_task
-    unregister_eager_task = _tasks._unregister_eager_task
+    _unregister_eager_task = _tasks._unregister_eager_task
+
+    def finish_eager_registration(task, still_pending):
+        """After an eager first step: move a still-pending task to the main registry."""
+        _unregister_eager_task(task)
+        if still_pending:
+            register_task(task)
 else:
-    # 3.11 has one registry: an eager task is registered like any other.
+    # 3.11 has one (weak) registry: an eager task is registered once, before its
+    # first step, and stays there like any other task.
     register_eager_task = register_task
 
-    def unregister_eager_task(task):
+    def finish_eager_registration(task, still_pending):
         pass
 
 # -- policies ----------------------------------------------------------------------

@@ -36,14 +36,14 @@ _copy_context = contextvars.copy_context
 class Future:
     """An awaitable result of an operation that completes later on the loop."""
 
-    # _callbacks holds the done callbacks: None, one entry, or a list of 2+ entries
+    # _entries holds the done callbacks: None, one entry, or a list of 2+ entries
     # (most futures have exactly one waiter, so no list is allocated for them).  An
-    # entry is an (fn, context) tuple, or a task's step Handle: a coroloop task on a
-    # coroloop loop is woken by putting its handle straight on the ready queue.
+    # entry is an (fn, context) tuple, or a coroloop task waiting on us on a
+    # coroloop loop, which is woken by putting it straight on the ready queue.
     #
     # Hot fields live in slots; rarely set ones are class-level defaults that an
     # instance overrides in its (lazily created) __dict__.
-    __slots__ = ("_loop", "_result", "_callbacks", "_asyncio_future_blocking",
+    __slots__ = ("_loop", "_result", "_entries", "_asyncio_future_blocking",
                  "__dict__", "__weakref__")
 
     # Not a slot, so that a future whose __init__ was skipped still reads as pending.
@@ -70,7 +70,7 @@ class Future:
         self._state = PENDING
         self._result = None
         self._asyncio_future_blocking = False
-        self._callbacks = None
+        self._entries = None
         if loop.get_debug():
             self._source_traceback = extract_source_traceback(1)
 
@@ -135,7 +135,7 @@ class Future:
             raise InvalidStateError(f"{self._state}: {self!r}")
         self._result = result
         self._state = FINISHED
-        if self._callbacks is not None:
+        if self._entries is not None:
             self._schedule_callbacks()
 
     def set_exception(self, exception) -> None:
@@ -149,7 +149,7 @@ class Future:
         self._exception_tb = exception.__traceback__
         self._state = FINISHED
         self._unretrieved = True
-        if self._callbacks is not None:
+        if self._entries is not None:
             self._schedule_callbacks()
 
     def cancel(self, msg=None) -> bool:
@@ -158,7 +158,7 @@ class Future:
             return False
         self._state = CANCELLED
         self._cancel_message = msg
-        if self._callbacks is not None:
+        if self._entries is not None:
             self._schedule_callbacks()
         return True
 
@@ -170,39 +170,55 @@ class Future:
             self._add_entry((fn, _copy_context() if context is None else context))
 
     def _add_entry(self, entry) -> None:
-        callbacks = self._callbacks
+        callbacks = self._entries
         if callbacks is None:
-            self._callbacks = entry
+            self._entries = entry
         elif callbacks.__class__ is list:
             callbacks.append(entry)
         else:
-            self._callbacks = [callbacks, entry]
+            self._entries = [callbacks, entry]
 
     def _callback_entries(self) -> list:
-        callbacks = self._callbacks
+        callbacks = self._entries
         if callbacks is None:
             return []
         return list(callbacks) if callbacks.__class__ is list else [callbacks]
 
+    @property
+    def _callbacks(self) -> list:
+        """The done callbacks as asyncio's Future lists them: [(fn, context), ...].
+
+        Read-only and private, but libraries read it (anyio's find_root_task does),
+        so it keeps asyncio's shape whatever the internal representation.
+        """
+        return [entry if entry.__class__ is tuple else (entry._step, entry._context)
+                for entry in self._callback_entries()]
+
     def remove_done_callback(self, fn) -> int:
         entries = self._callback_entries()
-        kept = [entry for entry in entries if entry.__class__ is Handle or entry[0] != fn]
+        kept = [entry for entry in entries if entry.__class__ is not tuple or entry[0] != fn]
         removed = len(entries) - len(kept)
         if removed:
-            self._callbacks = None
+            self._entries = None
             for entry in kept:
                 self._add_entry(entry)
         return removed
 
     def _schedule_callbacks(self) -> None:
-        callbacks = self._callbacks
-        self._callbacks = None
-        if callbacks.__class__ is not list:
-            callbacks = (callbacks,)
+        entries = self._entries
+        self._entries = None
+        if entries.__class__ is not list:
+            entries = (entries,)
         loop = self._loop
-        for entry in callbacks:
-            if entry.__class__ is Handle:
+        # On coroloop's (open) loop, handles go straight onto the ready queue: the
+        # checks call_soon makes are for callers we do not control.
+        direct = getattr(loop, "_coroloop_native", False) and not loop.is_closed()
+        ready = loop._ready if direct else None
+        for entry in entries:
+            if entry.__class__ is not tuple:
                 loop._ready.append(entry)   # a coroloop task waiting on us
+            elif direct:
+                ready.append(Handle(entry[0], (self,), loop, entry[1]))
             else:
                 loop.call_soon(entry[0], self, context=entry[1])
 
@@ -237,7 +253,7 @@ class Future:
                 info.append(f"exception={self._exception!r}")
             else:
                 info.append(f"result={reprlib.repr(self._result)}")
-        if self._callbacks is not None:
+        if self._entries is not None:
             info.append(f"cb=[{_format_callbacks(self._callback_entries())}]")
         if self._source_traceback:
             frame = self._source_traceback[-1]
@@ -250,8 +266,8 @@ class Future:
 
 def _format_callbacks(entries) -> str:
     def one(entry):
-        if entry.__class__ is Handle:
-            return format_callback(entry._callback, ())
+        if entry.__class__ is not tuple:
+            return format_callback(entry._step, ())
         return format_callback(entry[0], ())
     if len(entries) <= 2:
         return ", ".join(one(e) for e in entries)
@@ -277,7 +293,7 @@ def new_future(loop, _new=object.__new__):
     fut._state = PENDING
     fut._result = None
     fut._asyncio_future_blocking = False
-    fut._callbacks = None
+    fut._entries = None
     if loop._debug:
         fut._source_traceback = extract_source_traceback(1)
     return fut

@@ -26,7 +26,6 @@ from __future__ import annotations
 import asyncio.events as _aevents
 import asyncio.log as _alog
 import concurrent.futures
-import enum
 import heapq
 import os
 import socket
@@ -45,6 +44,7 @@ from .coroutines import iscoroutine, iscoroutinefunction
 from .futures import isfuture, new_future, set_result_unless_cancelled
 from .handles import Handle, TimerHandle, extract_source_traceback
 from .instrument import Instruments
+from .loopstate import LoopState
 from .poller import Poller, default_poller
 from .sleep import SleepFuture
 from .tasks import Task, ensure_future
@@ -61,12 +61,6 @@ _PURGE_MIN_CANCELLED = 64
 # Depth of coroutine origin tracking in debug mode.
 _DEBUG_STACK_DEPTH = 10
 _THREAD_JOIN_TIMEOUT = 300
-
-
-class LoopState(enum.Enum):
-    IDLE = "idle"          # open, not running
-    RUNNING = "running"    # inside run_forever()
-    CLOSED = "closed"      # close() was called; nothing may be scheduled
 
 
 class _Waker:
@@ -745,9 +739,8 @@ class CoreEventLoop(_aevents.AbstractEventLoop):
                 })
 
 
-def _describe_handle(handle) -> str:
-    callback = handle._callback
-    owner = getattr(callback, "__self__", None)
-    if isinstance(owner, Task):
-        return repr(owner)
-    return str(handle)
+def _describe_handle(item) -> str:
+    """What a ready-queue item is, for the slow-callback warning."""
+    if isinstance(item, Task):  # a task step
+        return repr(item)
+    return str(item)

@@ -28,7 +28,7 @@ class SleepFuture(Future):
         self._state = PENDING
         self._result = None
         self._asyncio_future_blocking = False
-        self._callbacks = None
+        self._entries = None
         if loop._debug:
             self._source_traceback = extract_source_traceback(1)
         self._when = when          # loop time at which it completes

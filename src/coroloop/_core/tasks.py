@@ -8,12 +8,14 @@ what it yields:
 * None (a bare ``yield``, as ``sleep(0)`` does): the task steps again next iteration;
 * anything else: a programming error, thrown back into the coroutine.
 
-Each task owns one ``Handle`` for its steps (``_step_handle``) and re-queues it
-instead of allocating a handle per step; a task is never queued twice because it
-waits on at most one thing at a time.  When a coroloop task waits on a coroloop
-future on a coroloop loop, the future holds the handle itself and queues it when
-done; with any foreign future or loop the task uses the public
-``add_done_callback`` protocol, so tasks and futures of both libraries mix.
+On coroloop's loop a task is **its own ready-queue item**: it has the four fields
+the scheduler reads from a Handle (``_callback`` = the step function, ``_args`` =
+``(task,)``, ``_context``, ``_cancelled`` = False), so scheduling a step allocates
+nothing.  A task is never queued twice because it waits on at most one thing at a
+time.  When it waits on a coroloop future, the future keeps the task itself among
+its done callbacks and queues it when done.  With any foreign future or loop the
+task uses the public ``add_done_callback`` protocol, so tasks and futures of both
+libraries mix.
 """
 
 from __future__ import annotations
@@ -30,23 +32,29 @@ from .._repr import coroutine_repr
 from .coroutines import iscoroutine
 from .futures import (FINISHED, PENDING, CancelledError, Future,
                       InvalidStateError, isfuture)
-from .handles import Handle, extract_source_traceback
+from .handles import extract_source_traceback
+from .loopstate import LoopState
 from .sleep import SleepFuture
 
 _CoroutineType = types.CoroutineType
 _enter_task = _bridge.enter_task
 _leave_task = _bridge.leave_task
-_current_task = _bridge.current_task
+_current_task_of = _bridge.current_task_of
 _register_task = _bridge.register_task
 _copy_context = contextvars.copy_context
 _names = itertools.count(1)
+_CLOSED = LoopState.CLOSED
 
 
 class Task(Future):
     """A coroutine scheduled on an event loop (``asyncio.Task``'s API)."""
 
     __slots__ = ("_coro", "_context", "_name", "_fut_waiter", "_must_cancel",
-                 "_throw", "_parent", "_native", "_step_handle", "_log_destroy_pending")
+                 "_throw", "_parent", "_native", "_args", "_log_destroy_pending")
+
+    # Ready-queue item fields (see the module docstring); _callback is set below
+    # the class, _args is (self,) while the task is unfinished on coroloop's loop.
+    _cancelled = False
 
     # How many cancel() calls are outstanding (decremented by uncancel()).
     _num_cancels_requested = 0
@@ -60,7 +68,7 @@ class Task(Future):
         self._state = PENDING
         self._result = None
         self._asyncio_future_blocking = False
-        self._callbacks = None
+        self._entries = None
         if loop._debug if native else loop.get_debug():
             self._source_traceback = extract_source_traceback(1)
         # Report "destroyed but pending" if collected unfinished (gather and
@@ -84,26 +92,26 @@ class Task(Future):
         self._throw = None
         # The task running when this one was created; dropped when this one finishes
         # so long chains of finished tasks are not kept alive.
-        self._parent = _current_task(loop)
+        self._parent = _current_task_of(loop)
         # coroloop's own loop: handles may go straight onto its ready queue.
         self._native = native
         if native:
-            self._step_handle = handle = Handle(self._step, (), loop, context)
+            self._args = (self,)
             if loop._instruments is not None:
                 loop._instruments.task_spawned(self)
         else:
-            self._step_handle = None
+            self._args = None
         if eager_start and loop.is_running():
             self._eager_start()
         else:
             if native:
-                if loop.is_closed():
+                if loop._state is _CLOSED:
                     # It will never run: no "destroyed but pending" or "never
                     # awaited" noise on top of the error.
                     self._log_destroy_pending = False
                     coro.close()
                     raise RuntimeError("Event loop is closed")
-                loop._ready.append(handle)
+                loop._ready.append(self)
             else:
                 loop.call_soon(self._step, context=context)
             _register_task(self)
@@ -159,7 +167,7 @@ class Task(Future):
                 # Future.set_result, inlined: every task ends here.
                 self._result = stop.value
                 self._state = FINISHED
-                if self._callbacks is not None:
+                if self._entries is not None:
                     self._schedule_callbacks()
         except CancelledError as cancelled:
             self._cancelled_exc = cancelled
@@ -181,9 +189,9 @@ class Task(Future):
             if hooks is not None:
                 hooks.task_step_ended(self)
         if self._state is not PENDING:
-            # Break the task -> handle -> bound method -> task cycle, so a finished
-            # task is freed by reference counting rather than by the cyclic GC.
-            self._step_handle = None
+            # Break the task -> (task,) cycle, so a finished task is freed by
+            # reference counting rather than by the cyclic GC.
+            self._args = None
             self._parent = None
             if hooks is not None:
                 hooks.task_exited(self)
@@ -211,9 +219,9 @@ class Task(Future):
             else:
                 result._asyncio_future_blocking = False
                 if result._state is PENDING:
-                    result._add_entry(self._step_handle)
+                    result._add_entry(self)
                 else:
-                    self._loop._ready.append(self._step_handle)
+                    self._loop._ready.append(self)
                 self._fut_waiter = result
                 if self._must_cancel and result.cancel(msg=self._cancel_message):
                     self._must_cancel = False
@@ -221,7 +229,7 @@ class Task(Future):
         if result is None:
             # Bare yield: run again on the next iteration.
             if self._native:
-                self._loop._ready.append(self._step_handle)
+                self._loop._ready.append(self)
             else:
                 self._loop.call_soon(self._step, context=self._context)
             return
@@ -251,7 +259,7 @@ class Task(Future):
     def _reschedule_with(self, exc):
         self._throw = exc
         if self._native:
-            self._loop._ready.append(self._step_handle)
+            self._loop._ready.append(self)
         else:
             self._loop.call_soon(self._step, context=self._context)
 
@@ -272,11 +280,9 @@ class Task(Future):
         try:
             self._context.run(self._step)
         finally:
-            _bridge.unregister_eager_task(self)
             _bridge.swap_current_task(loop, previous)
-            if self._state is PENDING:
-                _bridge.register_task(self)
-            else:
+            _bridge.finish_eager_registration(self, self._state is PENDING)
+            if self._state is not PENDING:
                 self._coro = None
 
     # -- cancellation ----------------------------------------------------------------
@@ -395,7 +401,10 @@ class Task(Future):
         return info
 
 
-# Future classes whose callbacks a task may append its step handle to directly:
+# The scheduler calls item._callback(*item._args): for a task, Task._step(task).
+Task._callback = staticmethod(Task._step)
+
+# Future classes whose callbacks a task may add itself to directly:
 # ours, and subclasses that keep Future's callback machinery (e.g. gather's).
 _FAST_WAIT = {Future: True, Task: True, SleepFuture: True}
 _CALLBACK_MACHINERY = ("add_done_callback", "_add_entry", "_schedule_callbacks")
@@ -416,7 +425,7 @@ def _future_loop(fut):
 
 def current_task(loop=None):
     """The task running on *loop* (default: the running loop), or None."""
-    return _current_task(loop)
+    return _bridge.current_task(loop)
 
 
 def all_tasks(loop=None):
@@ -427,6 +436,8 @@ def all_tasks(loop=None):
 def create_task(coro, *, name=None, context=None, **kwargs):
     """Schedule *coro* on the running loop and return its Task."""
     loop = _bridge.get_running_loop()
+    if not kwargs and getattr(loop, "_coroloop_native", False) and loop._task_factory is None:
+        return Task(coro, loop=loop, name=name, context=context)  # what create_task does
     if context is None:
         return loop.create_task(coro, name=name, **kwargs)
     return loop.create_task(coro, name=name, context=context, **kwargs)
