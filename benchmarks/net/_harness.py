@@ -1,0 +1,424 @@
+"""Shared machinery of the network benchmarks (echo.py, httpbench.py).
+
+Three kinds of processes take part in a measurement:
+
+* the **orchestrator** (``python benchmarks/net/echo.py``) starts servers and
+  clients, tells them *when* to measure and prints the tables;
+* one **server** process per (round, api, implementation): it binds
+  127.0.0.1:0, prints its port, serves on its own event loop in the main thread
+  and runs a small control thread that reads commands from stdin;
+* a fixed number of **client** processes per measurement, each with a fixed
+  number of blocking-socket connections (one thread each) doing ping-pong.
+  Clients use only the standard library's blocking sockets, so the client load
+  is identical whatever loop the server runs.
+
+A measurement is a time window ``[t0, t1)`` on the system-wide monotonic clock
+(CLOCK_MONOTONIC is shared by all processes on Linux).  The orchestrator picks
+t0 far enough ahead for the clients to start, connect and warm up; clients count
+the requests *completed* inside the window; the server's control thread sleeps
+until t0, takes ``resource.getrusage(RUSAGE_SELF)``, sleeps until t1 and takes it
+again.  Clients keep the load on until a little after t1, so the server is
+saturated during the whole window.
+
+    req/s            = requests completed in the window / window length
+    server CPU/req   = (user + sys CPU seconds of the server) / server wall
+                       seconds / (req/s)
+
+The CPU figure is per request, so it is less sensitive than req/s to the
+clients competing with the server for the machine's cores.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import select
+import shlex
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+IMPLS = ("asyncio", "uvloop", "coroloop")
+PREFIX = "@@net-bench "
+HOST = "127.0.0.1"
+CLIENT_START = 0.35   # seconds allowed for client processes to start and connect
+
+
+# -- implementations (same mapping as benchmarks/run.py) ---------------------------
+
+def make_impl(name):
+    """Return (aio module, loop factory) for an implementation name."""
+    if name == "asyncio":
+        import asyncio as aio
+        return aio, aio.new_event_loop
+    if name == "uvloop":
+        import asyncio as aio
+        import uvloop
+        return aio, uvloop.new_event_loop
+    if name == "coroloop":
+        import coroloop as aio
+        return aio, aio.new_event_loop
+    raise ValueError(f"unknown implementation {name!r}; choose from {', '.join(IMPLS)}")
+
+
+def emit(obj):
+    sys.stdout.write(PREFIX + json.dumps(obj) + "\n")
+    sys.stdout.flush()
+
+
+def listening_socket():
+    import socket
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((HOST, 0))
+    sock.listen(128)
+    return sock
+
+
+# -- server side ---------------------------------------------------------------------
+
+def _sleep_until(t):
+    while True:
+        d = t - time.monotonic()
+        if d <= 0:
+            return
+        time.sleep(d)
+
+
+def start_control(stop):
+    """Run the control thread of a server process.
+
+    Commands on stdin, one per line:
+      ``window T0 T1`` -- sleep until T0, getrusage, sleep until T1, getrusage,
+                          print the difference;
+      ``quit`` (or EOF) -- call ``stop()`` (which must be thread-safe, e.g. via
+                          loop.call_soon_threadsafe).
+    """
+    def run():
+        try:
+            for line in sys.stdin:
+                cmd = line.split()
+                if not cmd:
+                    continue
+                if cmd[0] == "window":
+                    t0, t1 = float(cmd[1]), float(cmd[2])
+                    _sleep_until(t0)
+                    w0 = time.monotonic()
+                    r0 = resource.getrusage(resource.RUSAGE_SELF)
+                    _sleep_until(t1)
+                    w1 = time.monotonic()
+                    r1 = resource.getrusage(resource.RUSAGE_SELF)
+                    emit({"user": r1.ru_utime - r0.ru_utime, "sys": r1.ru_stime - r0.ru_stime,
+                          "wall": w1 - w0, "late": w0 - t0,
+                          "ctx_vol": r1.ru_nvcsw - r0.ru_nvcsw,
+                          "ctx_invol": r1.ru_nivcsw - r0.ru_nivcsw})
+                elif cmd[0] == "quit":
+                    break
+        finally:
+            stop()
+    threading.Thread(target=run, name="bench-control", daemon=True).start()
+
+
+# -- client side ---------------------------------------------------------------------
+
+def run_client(conn_fn, conns, t0, t1, t_end):
+    """In a client process: run ``conn_fn(counter_slot)`` in ``conns`` threads.
+
+    ``conn_fn(state)`` connects, then loops doing one request after another; after
+    each completed request it calls ``state.tick()`` which returns False once
+    t_end has passed.  Prints {"requests": N, "ready": T, ...} as a result line.
+    """
+    states = [_ConnState(t0, t1, t_end) for _ in range(conns)]
+    threads = [threading.Thread(target=_guard, args=(conn_fn, s)) for s in states]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    errors = [s.error for s in states if s.error]
+    out = {"requests": sum(s.count for s in states),
+           "per_conn": [s.count for s in states],
+           "ready": max((s.ready or float("inf")) for s in states)}
+    if errors:
+        out["error"] = errors[0]
+    emit(out)
+
+
+class _ConnState:
+    __slots__ = ("t0", "t1", "t_end", "count", "ready", "error")
+
+    def __init__(self, t0, t1, t_end):
+        self.t0, self.t1, self.t_end = t0, t1, t_end
+        self.count = 0
+        self.ready = None   # time the first request completed
+        self.error = None
+
+    def tick(self, now):
+        if self.ready is None:
+            self.ready = now
+        if now < self.t0:
+            return True
+        if now < self.t1:
+            self.count += 1
+            return True
+        return now < self.t_end
+
+
+def _guard(conn_fn, state):
+    try:
+        conn_fn(state)
+    except BaseException as exc:
+        state.error = f"{type(exc).__name__}: {exc}"
+
+
+# -- orchestrator side ---------------------------------------------------------------
+
+class ProcError(Exception):
+    pass
+
+
+class _Lines:
+    """Read PREFIX result lines from a subprocess's stdout with a deadline."""
+
+    def __init__(self, proc):
+        self.proc = proc
+        self.fd = proc.stdout.fileno()
+        self.buf = b""
+
+    def next_result(self, timeout):
+        deadline = time.monotonic() + timeout
+        while True:
+            while b"\n" in self.buf:
+                line, self.buf = self.buf.split(b"\n", 1)
+                text = line.decode("utf-8", "replace")
+                if text.startswith(PREFIX):
+                    return json.loads(text[len(PREFIX):])
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise ProcError(f"no answer within {timeout:g} s")
+            r, _, _ = select.select([self.fd], [], [], remaining)
+            if r:
+                chunk = os.read(self.fd, 65536)
+                if not chunk:
+                    raise ProcError("exited without answering")
+                self.buf += chunk
+
+
+def _stderr_tail(f, n=1):
+    try:
+        f.seek(0)
+        lines = [l for l in f.read().decode("utf-8", "replace").splitlines() if l.strip()]
+    except Exception:
+        return ""
+    return " | ".join(lines[-n:])
+
+
+class ServerProc:
+    """A server subprocess speaking the control protocol of start_control()."""
+
+    def __init__(self, cmd, start_timeout=30.0):
+        self.cmd = cmd
+        self.stderr = tempfile.TemporaryFile()
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=self.stderr)
+        self.lines = _Lines(self.proc)
+        try:
+            hello = self.lines.next_result(start_timeout)
+        except ProcError as exc:
+            self.kill()
+            raise ProcError(f"server {exc}: {_stderr_tail(self.stderr, 3)}") from None
+        if "error" in hello:
+            self.kill()
+            raise ProcError(f"server: {hello['error']}")
+        self.info = hello
+        self.port = hello["port"]
+
+    def send(self, line):
+        self.proc.stdin.write(line.encode() + b"\n")
+        self.proc.stdin.flush()
+
+    def window(self, t0, t1, timeout):
+        self.send(f"window {t0!r} {t1!r}")
+        try:
+            return self.lines.next_result(timeout)
+        except ProcError as exc:
+            raise ProcError(f"server {exc}: {_stderr_tail(self.stderr, 3)}") from None
+
+    def quit(self, timeout=10.0):
+        """Stop the server; return None or a note if it did not exit cleanly."""
+        try:
+            self.send("quit")
+            self.proc.stdin.close()
+        except OSError:
+            pass
+        try:
+            rc = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            return f"server did not exit within {timeout:g} s after quit (killed)"
+        finally:
+            self.proc.stdout.close()
+        if rc != 0:
+            return f"server exited {rc}: {_stderr_tail(self.stderr, 2)}"
+        tail = _stderr_tail(self.stderr, 2)
+        if "Traceback" in _stderr_tail(self.stderr, 1000):
+            return f"server printed a traceback: {tail}"
+        return None
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def measure_window(server, client_cmd, n_clients, warmup, duration, timeout=30.0):
+    """One measurement: start n_clients client processes, time a window.
+
+    ``client_cmd(t0, t1, t_end)`` returns the argv of one client process.
+    Returns a dict with rps, us_per_req, user/sys us per request, cpu utilisation.
+    Raises ProcError on any failure (server died, client error, late clients).
+    """
+    launch = time.monotonic()
+    t0 = launch + CLIENT_START + warmup
+    t1 = t0 + duration
+    t_end = t1 + 0.1
+    errs = [tempfile.TemporaryFile() for _ in range(n_clients)]
+    clients = [subprocess.Popen(client_cmd(t0, t1, t_end), stdout=subprocess.PIPE,
+                                stderr=errs[k], stdin=subprocess.DEVNULL)
+               for k in range(n_clients)]
+    try:
+        srv = server.window(t0, t1, timeout=t1 - time.monotonic() + timeout)
+        results = []
+        for c, e in zip(clients, errs):
+            try:
+                res = _Lines(c).next_result(max(t_end - time.monotonic(), 0) + timeout)
+            except ProcError as exc:
+                raise ProcError(f"client {exc}: {_stderr_tail(e, 2)}") from None
+            c.wait(timeout)
+            if "error" in res:
+                raise ProcError(f"client: {res['error']}")
+            results.append(res)
+    finally:
+        for c in clients:
+            if c.poll() is None:
+                c.kill()
+                c.wait()
+            c.stdout.close()
+    ready = max(r["ready"] for r in results)
+    if ready > t0:
+        raise ProcError(f"clients were not ready {ready - t0:.2f} s after the window "
+                        "opened (raise --warmup)")
+    reqs = sum(r["requests"] for r in results)
+    if reqs == 0:
+        raise ProcError("no request completed in the window")
+    rps = reqs / duration
+    per_sec = lambda x: x / srv["wall"]
+    return {
+        "requests": reqs, "rps": rps,
+        "us_per_req": per_sec(srv["user"] + srv["sys"]) / rps * 1e6,
+        "user_us": per_sec(srv["user"]) / rps * 1e6,
+        "sys_us": per_sec(srv["sys"]) / rps * 1e6,
+        "cpu_util": per_sec(srv["user"] + srv["sys"]),
+        "late_ms": srv["late"] * 1e3,
+        "per_conn": [n for r in results for n in r["per_conn"]],
+    }
+
+
+# -- results and tables --------------------------------------------------------------
+
+METRICS = ("rps", "us_per_req", "user_us", "sys_us", "cpu_util")
+
+
+def summarize(samples, failure):
+    if failure:
+        return {"error": failure}
+    if not samples:
+        return None
+    cell = {m: statistics.median(s[m] for s in samples) for m in METRICS}
+    rps = [s["rps"] for s in samples]
+    cpu = [s["us_per_req"] for s in samples]
+    cell["rps_spread"] = (max(rps) - min(rps)) / cell["rps"]
+    cell["cpu_spread"] = (max(cpu) - min(cpu)) / cell["us_per_req"]
+    cell["samples"] = samples
+    return cell
+
+
+def fmt_rate(v):
+    if v >= 1e6:
+        return f"{v / 1e6:.2f}M"
+    if v >= 1e3:
+        return f"{v / 1e3:.1f}k"
+    return f"{v:.0f}"
+
+
+def print_table(key_names, keys, impls, cells):
+    """cells[(key..., impl)] -> summarized cell; one row per (key, impl)."""
+    header = list(key_names) + ["impl", "req/s", "server CPU µs/req", "user / sys µs",
+                                "server CPU", "req/s vs asyncio", "CPU/req vs asyncio"]
+    print("| " + " | ".join(header) + " |")
+    print("|" + "|".join("---" if k <= len(key_names) else "---:"
+                         for k in range(len(header))) + "|")
+    for key in keys:
+        base = cells.get((*key, "asyncio"))
+        for impl in impls:
+            c = cells.get((*key, impl))
+            row = [str(k) for k in key] + [impl]
+            if c is None:
+                row += ["—"] * 6
+            elif "error" in c:
+                msg = c["error"].replace("|", "\\|").replace("\n", " ")
+                row += [f"n/a ({msg[:80]})"] + [""] * 5
+            else:
+                row += [fmt_rate(c["rps"]), f"{c['us_per_req']:.1f}",
+                        f"{c['user_us']:.1f} / {c['sys_us']:.1f}", f"{c['cpu_util']:.0%}"]
+                if impl != "asyncio" and base and "rps" in base:
+                    row += [f"{c['rps'] / base['rps']:.2f}x",
+                            f"{c['us_per_req'] / base['us_per_req']:.2f}"]
+                else:
+                    row += ["", ""]
+            print("| " + " | ".join(row) + " |")
+
+
+def noisy_note(cells, limit=0.2):
+    out = []
+    for key, c in cells.items():
+        if c and "cpu_spread" in c and (c["cpu_spread"] > limit or c["rps_spread"] > limit):
+            out.append(f"{'/'.join(map(str, key))} (req/s ±{c['rps_spread'] / 2:.0%}, "
+                       f"CPU ±{c['cpu_spread'] / 2:.0%})")
+    return out
+
+
+def header_lines(argv, script):
+    import platform
+    command = " ".join(shlex.quote(a) for a in [sys.executable, str(script)] + list(argv))
+    print(f"Command: `{command}`")
+    print(f"Python:  {sys.version.split()[0]} ({platform.python_implementation()}, "
+          f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs)")
+    sys.stdout.flush()
+    return command
+
+
+def write_json(path, command, extra, cells):
+    import platform
+    out = {"command": command, "python": sys.version, "platform": platform.platform(),
+           **extra,
+           "results": [{"key": list(k), **(c or {})} for k, c in cells.items()]}
+    Path(path).write_text(json.dumps(out, indent=2) + "\n")
+    print(f"Wrote {path}")
+
+
+def check_failed(keys, cells):
+    """Keys where coroloop errors or spends more server CPU per request than asyncio."""
+    bad = []
+    for key in keys:
+        c, a = cells.get((*key, "coroloop")), cells.get((*key, "asyncio"))
+        if c and "error" in c:
+            bad.append("/".join(map(str, key)))
+        elif c and a and "us_per_req" in c and "us_per_req" in a \
+                and c["us_per_req"] > a["us_per_req"]:
+            bad.append("/".join(map(str, key)))
+    return bad
