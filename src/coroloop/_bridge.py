@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio.events as _events
 import asyncio.tasks as _tasks
 import sys
+import weakref as _weakref
 
 PY312 = sys.version_info >= (3, 12)
 PY313 = sys.version_info >= (3, 13)
@@ -49,6 +50,27 @@ else:
 
 # -- all tasks ---------------------------------------------------------------------
 register_task = _tasks._register_task
+
+# asyncio.all_tasks() reads a WeakSet (3.11: _all_tasks; 3.12/3.13: _scheduled_tasks).
+# Registering goes through WeakSet.add, a Python function; adding the weak reference
+# to the set underneath ourselves, with the WeakSet's own removal callback, is the
+# same operation without the call (a task is registered on every create_task).
+_weak_registry = getattr(_tasks, "_scheduled_tasks" if PY312 else "_all_tasks", None)
+if type(_weak_registry) is _weakref.WeakSet:
+    def _make_fast_register(registry):
+        add = registry.data.add
+        ref = _weakref.ref
+        remove = registry._remove
+
+        def register_task_fast(task):
+            if registry._pending_removals:
+                registry._commit_removals()
+            add(ref(task, remove))
+        return register_task_fast
+
+    register_task_fast = _make_fast_register(_weak_registry)
+else:  # an asyncio whose registry is not a WeakSet (3.14+): the public way
+    register_task_fast = register_task
 unregister_task = _tasks._unregister_task
 all_tasks = _tasks.all_tasks
 

@@ -227,8 +227,10 @@ class Future:
         if self._state is PENDING:
             self._asyncio_future_blocking = True
             yield self  # the task running us waits until we are done
-        if self._state is PENDING:
-            raise RuntimeError("await wasn't used with future")
+            if self._state is PENDING:
+                raise RuntimeError("await wasn't used with future")
+        if self._state is FINISHED and self._exception is None:
+            return self._result  # result(), without the call
         return self.result()
 
     __iter__ = __await__  # for `yield from` in generator-based coroutines

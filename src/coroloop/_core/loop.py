@@ -324,13 +324,17 @@ class CoreEventLoop(_aevents.AbstractEventLoop):
                 return
 
     def _run_ready_watched(self, count: int) -> None:
-        """The ready queue with timing: debug mode and instruments."""
+        """The ready queue with timing and hooks: debug mode and instruments."""
         popleft = self._ready.popleft
         clock = _time.perf_counter
         for _ in range(count):
             handle = popleft()
             if handle._cancelled:
                 continue
+            hooks = self._instruments
+            task = _task_stepped_by(handle) if hooks is not None else None
+            if task is not None:
+                hooks.task_step_started(task)
             self._current_handle = handle
             started = clock()
             try:
@@ -342,6 +346,10 @@ class CoreEventLoop(_aevents.AbstractEventLoop):
             finally:
                 self._current_handle = None
             took = clock() - started
+            if task is not None:
+                hooks.task_step_ended(task)
+                if task.done():
+                    hooks.task_exited(task)
             if self._debug and took >= self.slow_callback_duration:
                 logger.warning("Executing %s took %.3f seconds", _describe_handle(handle), took)
             if self._instruments is not None:
@@ -737,6 +745,15 @@ class CoreEventLoop(_aevents.AbstractEventLoop):
                     "exception": exc,
                     "asyncgen": agen,
                 })
+
+
+def _task_stepped_by(item):
+    """The task a ready-queue item steps: the item itself, or the task whose wakeup
+    it calls (a task waiting on a foreign future); None for other callbacks."""
+    if isinstance(item, Task):
+        return item
+    owner = getattr(item._callback, "__self__", None)
+    return owner if isinstance(owner, Task) and not owner.done() else None
 
 
 def _describe_handle(item) -> str:

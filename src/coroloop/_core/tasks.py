@@ -40,7 +40,7 @@ _CoroutineType = types.CoroutineType
 _enter_task = _bridge.enter_task
 _leave_task = _bridge.leave_task
 _current_task_of = _bridge.current_task_of
-_register_task = _bridge.register_task
+_register_task = _bridge.register_task_fast
 _copy_context = contextvars.copy_context
 _names = itertools.count(1)
 _CLOSED = LoopState.CLOSED
@@ -149,9 +149,7 @@ class Task(Future):
                 self._throw = None
         self._fut_waiter = None
         loop = self._loop
-        hooks = loop._instruments if self._native else None
-        if hooks is not None:
-            hooks.task_step_started(self)
+        # (Instrument hooks for steps are called by the loop around this call.)
         _enter_task(loop, self)
         try:
             if exc is None:
@@ -183,18 +181,33 @@ class Task(Future):
                 error.__traceback__ = error.__traceback__.tb_next
             Future.set_exception(self, error)
         else:
-            self._wait_for(result)
+            # The two common cases inline (every await passes here); _wait_for
+            # handles every case, these included.
+            if result is None and self._native:
+                loop._ready.append(self)  # bare yield, as sleep(0) does
+            elif (_FAST_WAIT.get(result.__class__) and self._native
+                    and result._loop is loop and result._asyncio_future_blocking
+                    and result._state is PENDING and result is not self):
+                result._asyncio_future_blocking = False
+                entries = result._entries
+                if entries is None:
+                    result._entries = self
+                elif entries.__class__ is list:
+                    entries.append(self)
+                else:
+                    result._entries = [entries, self]
+                self._fut_waiter = result
+                if self._must_cancel and result.cancel(msg=self._cancel_message):
+                    self._must_cancel = False
+            else:
+                self._wait_for(result)
         finally:
             _leave_task(loop, self)
-            if hooks is not None:
-                hooks.task_step_ended(self)
         if self._state is not PENDING:
             # Break the task -> (task,) cycle, so a finished task is freed by
             # reference counting rather than by the cyclic GC.
             self._args = None
             self._parent = None
-            if hooks is not None:
-                hooks.task_exited(self)
             # A failed coroutine's frame outlives this step (its traceback holds it)
             # and links back to this frame via f_back; this frame's locals must not
             # keep the task alive, or "exception was never retrieved" would wait for
@@ -277,9 +290,16 @@ class Task(Future):
         loop = self._loop
         previous = _bridge.swap_current_task(loop, None)
         _bridge.register_eager_task(self)
+        hooks = loop._instruments if self._native else None
+        if hooks is not None:
+            hooks.task_step_started(self)
         try:
             self._context.run(self._step)
         finally:
+            if hooks is not None:
+                hooks.task_step_ended(self)
+                if self._state is not PENDING:
+                    hooks.task_exited(self)
             _bridge.swap_current_task(loop, previous)
             _bridge.finish_eager_registration(self, self._state is PENDING)
             if self._state is not PENDING:

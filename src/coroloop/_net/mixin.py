@@ -48,6 +48,9 @@ class NetworkingMixin(SocketMethods, DNSMethods, TCPMethods, UnixMethods, UDPMet
         # would allocate (and, past malloc's mmap threshold, map and unmap) a fresh
         # 256 KiB object per read; recv_into + copying out what arrived is far cheaper.
         self._net_recv_view = memoryview(bytearray(RECV_BUFFER_SIZE))
+        # (fd, writable) -> the future of the sock_* operation whose callback is
+        # registered on fd (see SocketMethods._watch_until_done).
+        self._net_sock_waiters = {}
 
     # -- the registry ----------------------------------------------------------------
     def _register_transport(self, fd, transport) -> None:

@@ -74,20 +74,27 @@ class SocketMethods:
 
     # -- the one place an operation waits --------------------------------------------
     def _sock_wait(self, sock, writable: bool, op, *args):
-        """A future for ``op(*args)``, retried each time *sock* is ready.
+        """A future for ``sock.<op>(*args)`` (``op`` a method name) or ``op(*args)``
+        (a function), retried each time *sock* is ready.
 
-        ``op`` must raise BlockingIOError/InterruptedError when it would block; its
-        return value (or exception) completes the future.
+        The operation must raise BlockingIOError/InterruptedError when it would block;
+        its return value (or exception) completes the future.  A method is looked up on
+        the socket at each attempt, not once: the socket object may be a wrapper whose
+        methods change between attempts (asyncio looks them up each time too).
         """
         fd = sock.fileno()
         self._ensure_fd_no_transport(fd)
         fut = self.create_future()
+        method = op if isinstance(op, str) else None
 
         def on_ready():
             if fut.done():  # cancelled: our done callback unregisters us
                 return
             try:
-                result = op(*args)
+                if method is not None:
+                    result = getattr(sock, method)(*args)
+                else:
+                    result = op(*args)
             except _RETRY:
                 return
             except (SystemExit, KeyboardInterrupt):
@@ -101,12 +108,31 @@ class SocketMethods:
         return fut
 
     def _watch_until_done(self, fut, fd, writable, callback) -> None:
+        """Call *callback* each time *fd* is ready until *fut* is done.
+
+        Done callbacks run one loop iteration later, so a cancelled operation's
+        cleanup can run after the next operation on the same socket has registered
+        its own callback (sock_recv cancelled, then sock_recv again at once): the
+        cleanup must remove the watch only if it still is *this* operation's.  The
+        table of current waiters, ``(fd, writable) -> future``, decides.
+        """
+        key = (fd, writable)
+        waiters = self._net_sock_waiters
+        waiters[key] = fut
         if writable:
             self._add_writer_raw(fd, callback)
-            fut.add_done_callback(lambda _: self._remove_writer_raw(fd))
         else:
             self._add_reader_raw(fd, callback)
-            fut.add_done_callback(lambda _: self._remove_reader_raw(fd))
+
+        def unwatch(_):
+            if waiters.get(key) is fut:
+                del waiters[key]
+                if writable:
+                    self._remove_writer_raw(fd)
+                else:
+                    self._remove_reader_raw(fd)
+
+        fut.add_done_callback(unwatch)
 
     # -- receiving -------------------------------------------------------------------
     async def sock_recv(self, sock, n):
@@ -115,7 +141,7 @@ class SocketMethods:
             return sock.recv(n)
         except _RETRY:
             pass
-        return await self._sock_wait(sock, False, sock.recv, n)
+        return await self._sock_wait(sock, False, "recv", n)
 
     async def sock_recv_into(self, sock, buf):
         check_socket(self, sock)
@@ -123,7 +149,7 @@ class SocketMethods:
             return sock.recv_into(buf)
         except _RETRY:
             pass
-        return await self._sock_wait(sock, False, sock.recv_into, buf)
+        return await self._sock_wait(sock, False, "recv_into", buf)
 
     async def sock_recvfrom(self, sock, bufsize):
         check_socket(self, sock)
@@ -131,7 +157,7 @@ class SocketMethods:
             return sock.recvfrom(bufsize)
         except _RETRY:
             pass
-        return await self._sock_wait(sock, False, sock.recvfrom, bufsize)
+        return await self._sock_wait(sock, False, "recvfrom", bufsize)
 
     async def sock_recvfrom_into(self, sock, buf, nbytes=0):
         check_socket(self, sock)
@@ -141,14 +167,14 @@ class SocketMethods:
             return sock.recvfrom_into(buf, nbytes)
         except _RETRY:
             pass
-        return await self._sock_wait(sock, False, sock.recvfrom_into, buf, nbytes)
+        return await self._sock_wait(sock, False, "recvfrom_into", buf, nbytes)
 
     async def sock_accept(self, sock):
         check_socket(self, sock)
         try:
             conn, address = sock.accept()
         except _RETRY:
-            conn, address = await self._sock_wait(sock, False, sock.accept)
+            conn, address = await self._sock_wait(sock, False, "accept")
         conn.setblocking(False)
         return conn, address
 
@@ -159,7 +185,7 @@ class SocketMethods:
             return sock.sendto(data, address)
         except _RETRY:
             pass
-        return await self._sock_wait(sock, True, sock.sendto, data, address)
+        return await self._sock_wait(sock, True, "sendto", data, address)
 
     async def sock_sendall(self, sock, data):
         check_socket(self, sock)

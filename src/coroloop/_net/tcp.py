@@ -672,7 +672,10 @@ class TCPMethods:
             except exceptions.SendfileNotAvailableError:
                 if not fallback:
                     raise
-        elif not isinstance(transport, transports.WriteTransport):
+        elif isinstance(transport, transports.DatagramTransport) or \
+                not isinstance(transport, transports.WriteTransport):
+            # (A datagram transport is a WriteTransport too, but has no stream to
+            # write a file into.)
             raise NotImplementedError(f"sendfile is not supported for transport {transport!r}")
         elif not fallback:
             raise RuntimeError(f"fallback is disabled and native sendfile is not "

@@ -3,12 +3,12 @@ and the application's protocol.
 
 ::
 
-    app protocol  <── TLSTransport (an asyncio.Transport) ──  TLSProtocol  <── raw transport
+    app protocol  <── SSLTransport (an asyncio.Transport) ──  TLSProtocol  <── raw transport
                        plaintext                            TLSEngine         ciphertext
 
 :class:`TLSProtocol` is the *raw* transport's protocol (a ``BufferedProtocol``): it feeds
 ciphertext into a sans-I/O :class:`~coroloop._net.tls.TLSEngine` and writes what the
-engine produces back to the raw transport.  :class:`TLSTransport` is what the
+engine produces back to the raw transport.  :class:`SSLTransport` is what the
 application protocol sees.  Only public transport, protocol and loop APIs are used, so
 the layer runs on coroloop's socket transports and on the standard library's alike.
 
@@ -81,7 +81,8 @@ from ._sentinel import NEED_DATA
 from .tls import TLSEngine, TLSState, TLSStateError
 
 __all__ = [
-    "TLSProtocol", "TLSTransport", "wrap_transport", "start_tls", "check_ssl_arguments",
+    "TLSProtocol", "SSLTransport", "TLSTransport", "wrap_transport", "start_tls",
+    "check_ssl_arguments",
     "make_client_context", "SSL_HANDSHAKE_TIMEOUT", "SSL_SHUTDOWN_TIMEOUT",
 ]
 
@@ -206,19 +207,29 @@ class TLSProtocol(BufferedProtocol):
         #: Why the connection ends, for the app's connection_lost (None: cleanly).
         self._close_exc: BaseException | None = None
         self._timer = None  # handshake or shutdown timeout handle
+        #: The raw transport got EOF: the peer sends nothing more, so a shutdown does
+        #: not send close_notify (as asyncio: a peer that half-closed TCP without
+        #: close_notify may even have dropped its TLS layer and would read our alert
+        #: as stray bytes), it just closes the connection.
+        self._raw_eof = False
         self._writes_after_close = 0
         self._read_buffer = bytearray(64 * 1024)
         self._read_view = memoryview(self._read_buffer)
         self._app_protocol = app_protocol
         self._app_is_buffered = isinstance(app_protocol, BufferedProtocol)
-        self._app_transport = TLSTransport(self)
+        #: The app transport's close() or abort() was called, or the connection is
+        #: gone (SSLTransport.is_closing()).  Kept here, not in the transport, so that
+        #: we need no reference to the transport after connection_lost.
+        self._app_closing = False
+        #: The transport handed to the app; None after connection_lost (see there).
+        self._app_transport = SSLTransport(self)
 
     def __repr__(self) -> str:
         side = "server" if self._engine.server_side else "client"
         return f"<TLSProtocol {side} {self._phase.name} engine={self._engine.state.name}>"
 
     @property
-    def app_transport(self) -> TLSTransport:
+    def app_transport(self) -> SSLTransport:
         """The transport to give the application (valid before the handshake too)."""
         return self._app_transport
 
@@ -248,6 +259,7 @@ class TLSProtocol(BufferedProtocol):
     def eof_received(self) -> bool:
         if self._phase in (_Phase.DONE, _Phase.LOST):
             return False
+        self._raw_eof = True
         self._engine.feed_eof()
         self._process_incoming()
         # We close the raw transport ourselves once the TLS session is over (right
@@ -257,7 +269,7 @@ class TLSProtocol(BufferedProtocol):
     def connection_lost(self, exc: BaseException | None) -> None:
         self._phase = _Phase.LOST
         self._cancel_timer()
-        self._app_transport._closing = True
+        self._app_closing = True
         if exc is None:
             exc = self._close_exc
         waiter = self._waiter
@@ -270,6 +282,12 @@ class TLSProtocol(BufferedProtocol):
             self._app_protocol.connection_lost(exc)
         self._app_state = _AppState.LOST
         self._raw = None
+        # Break the cycles app protocol -> SSLTransport -> us -> app protocol (an app
+        # protocol usually keeps its transport) and us <-> SSLTransport, as asyncio's
+        # SSLProtocol does: once the app lets go of the transport, the connection,
+        # its SSLContext included, is freed by reference counting.
+        self._app_protocol = None
+        self._app_transport = None
 
     def pause_writing(self) -> None:
         self._raw_writing_paused = True
@@ -400,7 +418,7 @@ class TLSProtocol(BufferedProtocol):
             self._raw.write(data)
 
     def _write(self, chunks) -> None:
-        if self._phase is not _Phase.OPEN or self._app_transport._closing:
+        if self._phase is not _Phase.OPEN or self._app_closing:
             if self._writes_after_close >= _LOG_THRESHOLD_FOR_CONNLOST_WRITES:
                 logger.warning("SSL connection is closed")
             self._writes_after_close += 1
@@ -432,7 +450,7 @@ class TLSProtocol(BufferedProtocol):
                 {"message": f"protocol.{method}() failed", "exception": exc,
                  "transport": self._app_transport, "protocol": self._app_protocol})
 
-    # -- reading flow control (called by TLSTransport) ----------------------------------
+    # -- reading flow control (called by SSLTransport) ----------------------------------
 
     def _pause_reading(self) -> None:
         if self._app_reading_paused:
@@ -456,7 +474,7 @@ class TLSProtocol(BufferedProtocol):
     def _start_shutdown(self) -> None:
         """close(), or the peer closed: send close_notify, wait for the peer's."""
         phase = self._phase
-        self._app_transport._closing = True
+        self._app_closing = True
         if phase is _Phase.NEW or phase is _Phase.HANDSHAKING:
             # Nothing to shut down cleanly: asyncio aborts too.
             self._abort()
@@ -472,6 +490,14 @@ class TLSProtocol(BufferedProtocol):
 
     def _continue_shutdown(self) -> None:
         engine = self._engine
+        if self._raw_eof:
+            # No close_notify (see _raw_eof): the session ends here.
+            self._cancel_timer()
+            self._phase = _Phase.DONE
+            self._call_app_eof()
+            if self._raw is not None:
+                self._raw.close()
+            return
         try:
             if engine.state is not TLSState.SHUTDOWN and not engine.start_shutdown():
                 # CLOSING: discard the peer's last data until its close_notify (b'').
@@ -506,7 +532,7 @@ class TLSProtocol(BufferedProtocol):
             self._abort()
 
     def _abort(self) -> None:
-        self._app_transport._closing = True
+        self._app_closing = True
         if self._phase is not _Phase.LOST:
             self._cancel_timer()
             self._phase = _Phase.DONE
@@ -517,7 +543,7 @@ class TLSProtocol(BufferedProtocol):
         # Close the raw transport after an error: gracefully if what we just wrote
         # (an alert) went out at once, else abort rather than wait for a stuck peer.
         self._phase = _Phase.DONE
-        self._app_transport._closing = True
+        self._app_closing = True
         raw = self._raw
         if raw is None:
             return
@@ -560,8 +586,12 @@ class TLSProtocol(BufferedProtocol):
         return default
 
 
-class TLSTransport(Transport):
-    """The application's view of a TLS connection (asyncio's SSL transport API)."""
+class SSLTransport(Transport):
+    """The application's view of a TLS connection (asyncio's SSL transport API).
+
+    Named in asyncio's vocabulary (``ssl=``, ``ssl_object``): code and tests tell an
+    encrypted transport by "ssl" in its class name.  ``TLSTransport`` is an alias.
+    """
 
     # loop.start_tls() accepts this transport (TLS inside TLS), as asyncio's does.
     _start_tls_compatible = True
@@ -569,16 +599,15 @@ class TLSTransport(Transport):
     def __init__(self, tls_protocol: TLSProtocol) -> None:
         super().__init__()
         self._tls = tls_protocol
-        #: close() or abort() was called, or the connection is gone.
-        self._closing = False
 
     def __repr__(self) -> str:
-        state = " closing" if self._closing else ""
-        return f"<TLSTransport{state} {self._tls!r}>"
+        state = " closing" if self._tls._app_closing else ""
+        return f"<SSLTransport{state} {self._tls!r}>"
 
     def __del__(self, _warn=warnings.warn) -> None:
-        if not self._closing:
-            self._closing = True
+        tls = getattr(self, "_tls", None)
+        if tls is not None and not tls._app_closing:
+            tls._app_closing = True
             _warn(f"unclosed transport {self!r}", ResourceWarning, source=self)
 
     # -- BaseTransport ------------------------------------------------------------------
@@ -594,19 +623,18 @@ class TLSTransport(Transport):
         return self._tls._app_protocol
 
     def is_closing(self) -> bool:
-        return self._closing
+        return self._tls._app_closing
 
     def close(self) -> None:
         """Send close_notify; connection_lost(None) follows once the peer answered
         (or TimeoutError after ssl_shutdown_timeout)."""
-        if not self._closing:
-            self._closing = True
+        if not self._tls._app_closing:
             self._tls._start_shutdown()
 
     # -- ReadTransport ------------------------------------------------------------------
 
     def is_reading(self) -> bool:
-        return not self._tls._app_reading_paused and not self._closing
+        return not self._tls._app_reading_paused and not self._tls._app_closing
 
     def pause_reading(self) -> None:
         self._tls._pause_reading()
@@ -641,7 +669,6 @@ class TLSTransport(Transport):
 
     def abort(self) -> None:
         """Close the connection now: buffered data is lost, no close_notify is sent."""
-        self._closing = True
         self._tls._abort()
 
     def set_write_buffer_limits(self, high: int | None = None, low: int | None = None) -> None:
@@ -662,6 +689,10 @@ class TLSTransport(Transport):
         return raw_size + self._tls._engine.pending_plaintext_size
 
 
+#: The name this layer uses elsewhere (TLSProtocol, TLSEngine).
+TLSTransport = SSLTransport
+
+
 def wrap_transport(
     loop,
     raw_transport,
@@ -674,7 +705,7 @@ def wrap_transport(
     ssl_shutdown_timeout: float | None = None,
     waiter=None,
     call_connection_made: bool = True,
-) -> TLSTransport:
+) -> SSLTransport:
     """Run TLS over an existing, connected ``raw_transport``; return the app transport.
 
     The raw transport's protocol is replaced and the handshake starts now.  The app
@@ -701,7 +732,7 @@ async def start_tls(
     server_hostname: str | None = None,
     ssl_handshake_timeout: float | None = None,
     ssl_shutdown_timeout: float | None = None,
-) -> TLSTransport:
+) -> SSLTransport:
     """``loop.start_tls()``: upgrade the connected ``transport`` to TLS.
 
     Returns the new transport that ``protocol`` must use from now on; the old one must

@@ -179,6 +179,12 @@ class _SocketTransportBase:
         try:
             self._protocol.connection_lost(exc)
         finally:
+            # Drop the protocol (as asyncio does: get_protocol() is None from now on):
+            # a protocol that keeps its transport makes a cycle with it, and the
+            # connection's objects (a TLS context, the app's buffers) must be freed by
+            # reference counting when the application lets go, not by a gc pass.
+            self._protocol = None
+            self._drop_callbacks()
             sock = self._sock
             self._sock = None
             self._loop._forget_transport(self._fd, self)
@@ -195,6 +201,9 @@ class _SocketTransportBase:
             self._sock = None
             self._state = _Lifecycle.LOST
             sock.close()
+
+    def _drop_callbacks(self) -> None:
+        """Forget bound methods of ourselves kept in our own fields (a cycle)."""
 
     def _count_lost_write(self) -> None:
         self._lost_writes += 1
@@ -246,6 +255,9 @@ class SocketTransport(_SocketTransportBase, transports.Transport):
         self._read_ready = self._pick_reader(protocol)
         if reading:  # re-register: the old bound method feeds the old protocol's way
             self._loop._add_reader_raw(self._fd, self._read_ready)
+
+    def _drop_callbacks(self) -> None:
+        self._read_ready = None  # only registered with the loop in the OPEN state
 
     def _reader_registered(self) -> bool:
         return self._state is _Lifecycle.OPEN and not self._paused and not self._read_eof
@@ -537,8 +549,12 @@ def _check_datagram_limits(high, low) -> tuple[int, int]:
     return high, low
 
 
-class DatagramSocketTransport(_SocketTransportBase, transports.DatagramTransport):
+class DatagramSocketTransport(_SocketTransportBase, transports.DatagramTransport,
+                              transports.Transport):
     """A datagram socket (UDP or Unix datagram) driving a DatagramProtocol.
+
+    An ``asyncio.Transport`` as well, as asyncio's datagram transports are (its tests
+    check it); write() and the other stream-only methods are not supported.
 
     Datagrams that the kernel does not take at once wait in a queue with their
     addresses; the queue's byte size drives pause_writing/resume_writing.
