@@ -46,8 +46,10 @@ conformance: $(VENV)/.test-deps
 	done
 
 bench: $(VENV)/.installed
-	$(PY) -m pip install -q uvloop
+	$(PY) -m pip install -q uvloop uvicorn starlette
 	$(PY) benchmarks/run.py
+	$(PY) benchmarks/net/echo.py
+	$(PY) benchmarks/net/httpbench.py
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info

@@ -13,12 +13,13 @@ Three kinds of processes take part in a measurement:
   is identical whatever loop the server runs.
 
 A measurement is a time window ``[t0, t1)`` on the system-wide monotonic clock
-(CLOCK_MONOTONIC is shared by all processes on Linux).  The orchestrator picks
-t0 far enough ahead for the clients to start, connect and warm up; clients count
-the requests *completed* inside the window; the server's control thread sleeps
-until t0, takes ``resource.getrusage(RUSAGE_SELF)``, sleeps until t1 and takes it
-again.  Clients keep the load on until a little after t1, so the server is
-saturated during the whole window.
+(CLOCK_MONOTONIC is shared by all processes on Linux).  The clients connect and
+report "ready" once every connection has completed a request; the orchestrator
+then opens the window ``--warmup`` seconds later and sends ``window t0 t1 t_end``
+to the clients and the server.  Clients count the requests *completed* inside
+the window and keep the load on until t_end (a little after t1), so the server
+is loaded during the whole window; the server's control thread sleeps until t0,
+takes ``resource.getrusage(RUSAGE_SELF)``, sleeps until t1 and takes it again.
 
     req/s            = requests completed in the window / window length
     server CPU/req   = (user + sys CPU seconds of the server) / server wall
@@ -46,7 +47,6 @@ from pathlib import Path
 IMPLS = ("asyncio", "uvloop", "coroloop")
 PREFIX = "@@net-bench "
 HOST = "127.0.0.1"
-CLIENT_START = 0.35   # seconds allowed for client processes to start and connect
 
 
 # -- implementations (same mapping as benchmarks/run.py) ---------------------------
@@ -73,7 +73,11 @@ def emit(obj):
 
 def listening_socket():
     import socket
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # proto=IPPROTO_TCP as getaddrinfo() gives create_server(host, port): stdlib
+    # asyncio (3.11) sets TCP_NODELAY on accepted sockets only when sock.proto is
+    # IPPROTO_TCP, and without it HTTP responses written in two pieces wait ~40 ms
+    # (Nagle + delayed ACK).  uvloop and coroloop set it regardless.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((HOST, 0))
     sock.listen(128)
@@ -126,33 +130,59 @@ def start_control(stop):
 
 # -- client side ---------------------------------------------------------------------
 
-def run_client(conn_fn, conns, t0, t1, t_end):
-    """In a client process: run ``conn_fn(counter_slot)`` in ``conns`` threads.
+def run_client(conn_fn, conns):
+    """In a client process: run ``conn_fn(state)`` in ``conns`` threads.
 
-    ``conn_fn(state)`` connects, then loops doing one request after another; after
-    each completed request it calls ``state.tick()`` which returns False once
-    t_end has passed.  Prints {"requests": N, "ready": T, ...} as a result line.
+    ``conn_fn(state)`` connects, then does one request after another; after each
+    completed request it calls ``state.tick(time.monotonic())``, and stops when
+    that returns False.  Once every connection has completed a request the
+    process prints a ``{"ready": ...}`` line; the orchestrator answers on stdin
+    with ``window T0 T1 T_END``.  Requests completed in [T0, T1) are counted; the
+    load continues until T_END.  Finally prints {"requests": N, ...}.
     """
-    states = [_ConnState(t0, t1, t_end) for _ in range(conns)]
-    threads = [threading.Thread(target=_guard, args=(conn_fn, s)) for s in states]
+    inf = float("inf")
+    states = [_ConnState() for _ in range(conns)]
+    threads = [threading.Thread(target=_guard, args=(conn_fn, s), daemon=True)
+               for s in states]
     for th in threads:
         th.start()
-    for th in threads:
-        th.join()
+    deadline = time.monotonic() + 30
+    while any(s.ready is None and s.error is None for s in states):
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.005)
     errors = [s.error for s in states if s.error]
-    out = {"requests": sum(s.count for s in states),
-           "per_conn": [s.count for s in states],
-           "ready": max((s.ready or float("inf")) for s in states)}
+    if errors or any(s.ready is None for s in states):
+        emit({"error": errors[0] if errors else "connections not ready within 30 s"})
+        for s in states:
+            s.t0, s.t1, s.t_end = 0.0, 0.0, 0.0     # stop the others
+        return
+    emit({"ready": max(s.ready for s in states)})
+    line = sys.stdin.readline().split()
+    if not line or line[0] != "window":
+        t0 = t1 = t_end = 0.0
+    else:
+        t0, t1, t_end = map(float, line[1:4])
+    for s in states:
+        s.t1, s.t_end = t1, t_end
+        s.t0 = t0                       # last: tick() looks at t0 first
+    for th in threads:
+        th.join(max(t_end - time.monotonic(), 0) + 20)
+    errors = [s.error for s in states if s.error]
+    out = {"requests": sum(s.count for s in states), "per_conn": [s.count for s in states]}
     if errors:
         out["error"] = errors[0]
+    elif any(th.is_alive() for th in threads):
+        out["error"] = "a connection did not finish within 20 s of the end of the load"
     emit(out)
 
 
 class _ConnState:
     __slots__ = ("t0", "t1", "t_end", "count", "ready", "error")
 
-    def __init__(self, t0, t1, t_end):
-        self.t0, self.t1, self.t_end = t0, t1, t_end
+    def __init__(self):
+        inf = float("inf")
+        self.t0 = self.t1 = self.t_end = inf
         self.count = 0
         self.ready = None   # time the first request completed
         self.error = None
@@ -278,40 +308,51 @@ class ServerProc:
 def measure_window(server, client_cmd, n_clients, warmup, duration, timeout=30.0):
     """One measurement: start n_clients client processes, time a window.
 
-    ``client_cmd(t0, t1, t_end)`` returns the argv of one client process.
+    ``client_cmd()`` returns the argv of one client process.  Once every client
+    is connected and has completed a request, the window opens ``warmup``
+    seconds later and lasts ``duration`` seconds.
     Returns a dict with rps, us_per_req, user/sys us per request, cpu utilisation.
-    Raises ProcError on any failure (server died, client error, late clients).
+    Raises ProcError on any failure (server died, client error, client timeout).
     """
-    launch = time.monotonic()
-    t0 = launch + CLIENT_START + warmup
-    t1 = t0 + duration
-    t_end = t1 + 0.1
     errs = [tempfile.TemporaryFile() for _ in range(n_clients)]
-    clients = [subprocess.Popen(client_cmd(t0, t1, t_end), stdout=subprocess.PIPE,
-                                stderr=errs[k], stdin=subprocess.DEVNULL)
+    clients = [subprocess.Popen(client_cmd(), stdout=subprocess.PIPE, stdin=subprocess.PIPE,
+                                stderr=errs[k])
                for k in range(n_clients)]
+    readers = [_Lines(c) for c in clients]
+
+    def result(k, timeout):
+        try:
+            res = readers[k].next_result(timeout)
+        except ProcError as exc:
+            raise ProcError(f"client {exc}: {_stderr_tail(errs[k], 2)}") from None
+        if "error" in res:
+            raise ProcError(f"client: {res['error']}")
+        return res
+
     try:
+        for k in range(n_clients):
+            result(k, timeout)                       # {"ready": ...}
+        t0 = time.monotonic() + warmup
+        t1 = t0 + duration
+        t_end = t1 + 0.1
+        for c in clients:
+            c.stdin.write(f"window {t0!r} {t1!r} {t_end!r}\n".encode())
+            c.stdin.flush()
         srv = server.window(t0, t1, timeout=t1 - time.monotonic() + timeout)
-        results = []
-        for c, e in zip(clients, errs):
-            try:
-                res = _Lines(c).next_result(max(t_end - time.monotonic(), 0) + timeout)
-            except ProcError as exc:
-                raise ProcError(f"client {exc}: {_stderr_tail(e, 2)}") from None
+        results = [result(k, max(t_end - time.monotonic(), 0) + timeout)
+                   for k in range(n_clients)]
+        for c in clients:
             c.wait(timeout)
-            if "error" in res:
-                raise ProcError(f"client: {res['error']}")
-            results.append(res)
     finally:
         for c in clients:
             if c.poll() is None:
                 c.kill()
                 c.wait()
             c.stdout.close()
-    ready = max(r["ready"] for r in results)
-    if ready > t0:
-        raise ProcError(f"clients were not ready {ready - t0:.2f} s after the window "
-                        "opened (raise --warmup)")
+            try:
+                c.stdin.close()
+            except OSError:
+                pass
     reqs = sum(r["requests"] for r in results)
     if reqs == 0:
         raise ProcError("no request completed in the window")

@@ -132,7 +132,7 @@ def message(size):
     return (pattern * (size // 256 + 1))[:size]
 
 
-def client(port, size, conns, t0, t1, t_end):
+def client(port, size, conns):
     msg = message(size)
 
     def conn(state):
@@ -154,7 +154,7 @@ def client(port, size, conns, t0, t1, t_end):
                 if not state.tick(now()):
                     break
 
-    H.run_client(conn, conns, t0, t1, t_end)
+    H.run_client(conn, conns)
 
 
 # -- orchestrator ----------------------------------------------------------------------
@@ -231,9 +231,8 @@ def main(argv=None):
                         done += 1
                         key = (api, size, impl)
 
-                        def cmd(t0, t1, t_end, size=size):
-                            spec = dict(port=server.port, size=size, conns=args.conns,
-                                        t0=t0, t1=t1, t_end=t_end)
+                        def cmd(size=size):
+                            spec = dict(port=server.port, size=size, conns=args.conns)
                             return [sys.executable, me, "--client", json.dumps(spec)]
                         try:
                             res = H.measure_window(server, cmd, args.clients,
