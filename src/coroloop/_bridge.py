@@ -52,25 +52,18 @@ else:
 register_task = _tasks._register_task
 
 # asyncio.all_tasks() reads a WeakSet (3.11: _all_tasks; 3.12/3.13: _scheduled_tasks).
-# Registering goes through WeakSet.add, a Python function; adding the weak reference
-# to the set underneath ourselves, with the WeakSet's own removal callback, is the
-# same operation without the call (a task is registered on every create_task).
+# Registering through it costs two Python calls per task (WeakSet.add, and its
+# removal callback when the task dies).  coroloop adds the weak reference to the set
+# underneath itself, with the set's C discard as the callback: no Python frame at
+# either end.  The one thing WeakSet's own callback adds -- deferring removals while
+# the set is being iterated -- is covered by asyncio.all_tasks(), which retries its
+# copy of the set when it changed size meanwhile (as it must for threads anyway).
 _weak_registry = getattr(_tasks, "_scheduled_tasks" if PY312 else "_all_tasks", None)
 if type(_weak_registry) is _weakref.WeakSet:
-    def _make_fast_register(registry):
-        add = registry.data.add
-        ref = _weakref.ref
-        remove = registry._remove
-
-        def register_task_fast(task):
-            if registry._pending_removals:
-                registry._commit_removals()
-            add(ref(task, remove))
-        return register_task_fast
-
-    register_task_fast = _make_fast_register(_weak_registry)
-else:  # an asyncio whose registry is not a WeakSet (3.14+): the public way
-    register_task_fast = register_task
+    TASK_REGISTRY_ADD = _weak_registry.data.add
+    TASK_REGISTRY_DISCARD = _weak_registry.data.discard
+else:  # an asyncio whose registry is not a WeakSet (3.14+): use register_task()
+    TASK_REGISTRY_ADD = TASK_REGISTRY_DISCARD = None
 unregister_task = _tasks._unregister_task
 all_tasks = _tasks.all_tasks
 
@@ -123,6 +116,10 @@ if PY313:
 else:
     class QueueShutDown(Exception):
         """Raised when putting on to or getting from a shut-down Queue."""
+
+# -- Handle.__repr__ ----------------------------------------------------------------
+# 3.13 shows a callback's arguments only in debug mode.
+HANDLE_REPR_ARGS_ONLY_IN_DEBUG = PY313
 
 # -- as_completed() -----------------------------------------------------------------
 # 3.13 checks its argument when called; 3.11/3.12 at the first iteration.

@@ -7,23 +7,29 @@ import inspect
 import reprlib
 
 
-def format_args(args) -> str:
-    if not args:
-        return "()"
-    text = reprlib.repr(args)
-    return text[:-2] + ")" if len(args) == 1 else text
+def format_args(args, kwargs=None) -> str:
+    """``(1, 'a', key=2)``, each value shortened with reprlib."""
+    items = [reprlib.repr(arg) for arg in args or ()]
+    items += [f"{key}={reprlib.repr(value)}" for key, value in (kwargs or {}).items()]
+    return f"({', '.join(items)})"
 
 
-def format_callback(callback, args=(), suffix: str = "") -> str:
-    """``func(arg1, arg2)`` for a callback; unwraps functools.partial."""
-    if isinstance(callback, functools.partial):
-        inner = format_args(callback.args)
-        return format_callback(callback.func, (), inner + suffix) + format_args(args)
+def format_callback(callback, args=(), *, show_args: bool = True) -> str:
+    """``func(arg1, arg2) at file:line`` for a callback about to be called with *args*.
+
+    A functools.partial shows its own arguments, then the call's:
+    ``func(1, 2)(3)``.  With show_args=False every argument list is ``()``.
+    """
+    calls = []  # argument lists, outermost call last
+    kwargs = None
+    while isinstance(callback, functools.partial):
+        calls.insert(0, (args, kwargs))
+        callback, args, kwargs = callback.func, callback.args, callback.keywords
+    calls.insert(0, (args, kwargs))
     name = getattr(callback, "__qualname__", None) or getattr(callback, "__name__", None)
     text = name if name else repr(callback)
-    text += suffix if suffix else ""
-    if args is not None:
-        text += format_args(args)
+    for call_args, call_kwargs in calls:
+        text += format_args(call_args, call_kwargs) if show_args else "()"
     location = callback_location(callback)
     if location:
         text += f" at {location}"
@@ -31,7 +37,10 @@ def format_callback(callback, args=(), suffix: str = "") -> str:
 
 
 def callback_location(callback) -> str | None:
+    """``file:line`` where the callback's function is defined, if it has one."""
     func = inspect.unwrap(callback) if callable(callback) else callback
+    while isinstance(func, (functools.partial, functools.partialmethod)):
+        func = inspect.unwrap(func.func)
     code = getattr(func, "__code__", None)
     if code is None:
         func = getattr(func, "__func__", None)

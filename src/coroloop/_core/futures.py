@@ -20,7 +20,7 @@ from types import GenericAlias
 
 from .. import _bridge
 from .._repr import format_callback
-from .handles import Handle, extract_source_traceback
+from .handles import extract_source_traceback, new_handle
 
 CancelledError = _exc.CancelledError
 InvalidStateError = _exc.InvalidStateError
@@ -218,7 +218,7 @@ class Future:
             if entry.__class__ is not tuple:
                 loop._ready.append(entry)   # a coroloop task waiting on us
             elif direct:
-                ready.append(Handle(entry[0], (self,), loop, entry[1]))
+                ready.append(new_handle(entry[0], (self,), loop, entry[1]))
             else:
                 loop.call_soon(entry[0], self, context=entry[1])
 

@@ -17,29 +17,29 @@ import os
 import sys
 import traceback
 
+from .. import _bridge
 from .._repr import format_callback
 
 
 class Handle(_aevents.Handle):
     __slots__ = ()  # the stdlib base class already declares the slots we use
 
-    def __init__(self, callback, args, loop, context):
-        # Deliberately not calling the base __init__: it captures a traceback and
-        # re-reads loop debug state; the loop fills _source_traceback in debug mode.
+    # The public constructor, with asyncio's behaviour (a creation traceback when the
+    # loop is in debug mode).  The loop's own hot paths use new_handle() instead.
+    def __init__(self, callback, args, loop, context=None):
         self._callback = callback
         self._args = args
-        if context is None:
-            context = contextvars.copy_context()
         self._cancelled = False
         self._loop = loop
-        self._context = context
-        # _repr and _source_traceback are left unset (read with getattr): they are
-        # set only in debug mode, and every write here costs on the hot path.
+        self._context = contextvars.copy_context() if context is None else context
+        if loop.get_debug():
+            self._source_traceback = extract_source_traceback(1)
+        # _repr and _source_traceback are otherwise left unset (read with getattr).
 
     def cancel(self) -> None:
         if not self._cancelled:
             self._cancelled = True
-            if self._loop._debug:
+            if self._loop.get_debug():
                 # Keep the repr of what it was before dropping the references.
                 self._repr = repr(self)
             self._callback = None
@@ -56,7 +56,9 @@ class Handle(_aevents.Handle):
         if self._cancelled:
             info.append("cancelled")
         if self._callback is not None:
-            info.append(format_callback(self._callback, self._args))
+            # 3.13 shows the arguments in debug mode only.
+            show_args = self._loop.get_debug() or not _bridge.HANDLE_REPR_ARGS_ONLY_IN_DEBUG
+            info.append(format_callback(self._callback, self._args, show_args=show_args))
         source_traceback = getattr(self, "_source_traceback", None)
         if source_traceback:
             frame = source_traceback[-1]
@@ -70,20 +72,20 @@ class Handle(_aevents.Handle):
         return "<{}>".format(" ".join(self._repr_info()))
 
     def _run(self) -> None:
-        # The loop runs handles inline; this is for code that calls _run() directly.
-        self._loop._run_handle(self)
+        # The loop runs its handles inline; this is for code that calls _run().
+        try:
+            self._context.run(self._callback, *self._args)
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            self._loop.call_exception_handler(callback_error_context(self, exc))
 
 
 class TimerHandle(Handle, _aevents.TimerHandle):
     __slots__ = ()
 
-    def __init__(self, when, callback, args, loop, context):
-        # Handle.__init__ inlined: timers are created on a hot path.
-        self._callback = callback
-        self._args = args
-        self._cancelled = False
-        self._loop = loop
-        self._context = contextvars.copy_context() if context is None else context
+    def __init__(self, when, callback, args, loop, context=None):
+        Handle.__init__(self, callback, args, loop, context)
         self._when = when
         # True while in the loop's heap (so cancel() can tell the loop).
         self._scheduled = False
@@ -97,12 +99,7 @@ class TimerHandle(Handle, _aevents.TimerHandle):
         if self._scheduled:
             # Lets the loop know how much of its timer heap is garbage.
             self._loop._timer_handle_cancelled(self)
-            Handle.cancel(self)
-        else:
-            # Already fired (the common case: sleep() cancels its timer on the way
-            # out); just drop the references.
-            self._cancelled = True
-            self._callback = self._args = None
+        Handle.cancel(self)
 
     def _repr_info(self):
         info = Handle._repr_info(self)
@@ -114,6 +111,45 @@ class TimerHandle(Handle, _aevents.TimerHandle):
 
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def new_handle(callback, args, loop, context, _new=Handle.__new__, _cls=Handle):
+    """A Handle for the loop's own hot paths: no debug checks (the loop adds the
+    creation traceback itself in debug mode), *context* already resolved."""
+    handle = _new(_cls)
+    handle._callback = callback
+    handle._args = args
+    handle._cancelled = False
+    handle._loop = loop
+    handle._context = context
+    return handle
+
+
+def new_timer_handle(when, callback, args, loop, context, _new=TimerHandle.__new__,
+                     _cls=TimerHandle):
+    """new_handle() for timers; the loop marks it scheduled when it enters the heap."""
+    timer = _new(_cls)
+    timer._callback = callback
+    timer._args = args
+    timer._cancelled = False
+    timer._loop = loop
+    timer._context = context
+    timer._when = when
+    timer._scheduled = False
+    return timer
+
+
+def callback_error_context(handle, exc) -> dict:
+    """The exception-handler context for a callback that raised."""
+    context = {
+        "message": f"Exception in callback {format_callback(handle._callback, handle._args)}",
+        "exception": exc,
+        "handle": handle,
+    }
+    source_traceback = getattr(handle, "_source_traceback", None)
+    if source_traceback:
+        context["source_traceback"] = source_traceback
+    return context
 
 
 def extract_source_traceback(skip: int = 1):

@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio.events as _aevents
 import asyncio.log as _alog
 import concurrent.futures
+import contextvars
 import heapq
 import os
 import socket
@@ -42,7 +43,8 @@ from .._repr import format_callback
 from .clock import Clock, MonotonicClock
 from .coroutines import iscoroutine, iscoroutinefunction
 from .futures import isfuture, new_future, set_result_unless_cancelled
-from .handles import Handle, TimerHandle, extract_source_traceback
+from .handles import (Handle, TimerHandle, callback_error_context, extract_source_traceback,
+                      new_handle, new_timer_handle)
 from .instrument import Instruments
 from .loopstate import LoopState
 from .poller import Poller, default_poller
@@ -53,6 +55,7 @@ from .threads import wrap_future
 logger = _alog.logger  # shared with asyncio, so existing logging setups keep working
 
 _heappush = heapq.heappush
+_copy_context = contextvars.copy_context
 _heappop = heapq.heappop
 
 # Rebuild the timer heap when more than this many entries, and more than half of
@@ -355,26 +358,8 @@ class CoreEventLoop(_aevents.AbstractEventLoop):
             if self._instruments is not None:
                 self._instruments.callback_ran(handle, took)
 
-    def _run_handle(self, handle) -> None:
-        if handle._cancelled:
-            return
-        try:
-            handle._context.run(handle._callback, *handle._args)
-        except (SystemExit, KeyboardInterrupt):
-            raise
-        except BaseException as exc:
-            self._report_callback_error(handle, exc)
-
     def _report_callback_error(self, handle, exc) -> None:
-        context = {
-            "message": f"Exception in callback {format_callback(handle._callback, handle._args)}",
-            "exception": exc,
-            "handle": handle,
-        }
-        source_traceback = getattr(handle, "_source_traceback", None)
-        if source_traceback:
-            context["source_traceback"] = source_traceback
-        self.call_exception_handler(context)
+        self.call_exception_handler(callback_error_context(handle, exc))
 
     def _poll(self, timeout) -> None:
         hooks = self._instruments
@@ -432,7 +417,8 @@ class CoreEventLoop(_aevents.AbstractEventLoop):
             raise RuntimeError("Event loop is closed")
         if not callable(callback) or self._debug:
             self._check_callback(callback, "call_soon")
-        handle = Handle(callback, args, self, context)
+        handle = new_handle(callback, args, self,
+                            _copy_context() if context is None else context)
         if self._debug:
             handle._source_traceback = extract_source_traceback(1)
         self._ready.append(handle)
@@ -450,7 +436,8 @@ class CoreEventLoop(_aevents.AbstractEventLoop):
             raise RuntimeError("Event loop is closed")
         if not callable(callback) or self._debug:
             self._check_callback(callback, "call_at")
-        timer = TimerHandle(when, callback, args, self, context)
+        timer = new_timer_handle(when, callback, args, self,
+                                 _copy_context() if context is None else context)
         if self._debug:
             timer._source_traceback = extract_source_traceback(1)
         self._timer_seq += 1
@@ -470,7 +457,8 @@ class CoreEventLoop(_aevents.AbstractEventLoop):
         self._check_closed()
         if not callable(callback) or self._debug:
             self._check_callback(callback, "call_soon_threadsafe", check_thread=False)
-        handle = Handle(callback, args, self, context)
+        handle = new_handle(callback, args, self,
+                            _copy_context() if context is None else context)
         if self._debug:
             handle._source_traceback = extract_source_traceback(1)
         self._ready.append(handle)  # deque.append is atomic
@@ -648,7 +636,9 @@ class CoreEventLoop(_aevents.AbstractEventLoop):
         fd = _fileobj_to_fd(fileobj)
         if not callable(callback) or self._debug:
             self._check_callback(callback, method)
-        handle = Handle(callback, args, self, None)
+        handle = new_handle(callback, args, self, _copy_context())
+        if self._debug:
+            handle._source_traceback = extract_source_traceback(2)
         previous = table.get(fd)
         table[fd] = handle
         if previous is not None:

@@ -26,6 +26,7 @@ import linecache
 import sys
 import traceback
 import types
+import weakref
 
 from .. import _bridge
 from .._repr import coroutine_repr
@@ -40,7 +41,9 @@ _CoroutineType = types.CoroutineType
 _enter_task = _bridge.enter_task
 _leave_task = _bridge.leave_task
 _current_task_of = _bridge.current_task_of
-_register_task = _bridge.register_task_fast
+_registry_add = _bridge.TASK_REGISTRY_ADD
+_registry_discard = _bridge.TASK_REGISTRY_DISCARD
+_weakref = weakref.ref
 _copy_context = contextvars.copy_context
 _names = itertools.count(1)
 _CLOSED = LoopState.CLOSED
@@ -114,7 +117,10 @@ class Task(Future):
                 loop._ready.append(self)
             else:
                 loop.call_soon(self._step, context=context)
-            _register_task(self)
+            if _registry_add is not None:  # seen by asyncio.all_tasks()
+                _registry_add(_weakref(self, _registry_discard))
+            else:
+                _bridge.register_task(self)
 
     def __del__(self):
         if self._state is PENDING:
