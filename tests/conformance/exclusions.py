@@ -55,6 +55,12 @@ EXCLUSIONS: list[X] = [
       "core's fast path, docs/architecture.md), so the patch is not observed. The test "
       "runs, and passes, in the *_TestLoop variants (coroloop's Task on a stdlib loop)"),
 
+    X("test_futures2.FutureReprTests.test_recursive_repr_for_pending_tasks",
+      "checks for the '...' that asyncio's recursion guard prints when a task's repr "
+      "recurses through its waiter's callbacks; coroloop's reprs do not recurse (a "
+      "waiting task is shown as Task._step()), so the marker never appears; the "
+      "test's intent, no RecursionError, holds", python="==3.11"),
+
     X("test_tasks.CoroutineGatherTests.test_issue46672",
       "patches asyncio.base_events.BaseEventLoop.call_exception_handler, a method of the "
       "stdlib loop class, and asserts on it through a loop that is not that class"),
@@ -66,6 +72,78 @@ EXCLUSIONS: list[X] = [
     X("test_runners.RunTests_TargetLoop.test_asyncio_run_debug",
       "patches asyncio.coroutines._is_debug_mode, a stdlib private function, to change "
       "the default debug mode of new loops; runs in RunTests on the stdlib loop"),
+
+    # -- stdlib internals: networking (issue 4) ------------------------------------------
+    X("test_unix_events.UnixReadPipeTransportTests.*",
+      "instantiates unix_events._UnixReadPipeTransport, the stdlib's private pipe "
+      "transport class, and asserts on the loop's private _add_reader/_remove_reader "
+      "calls (coroloop's pipe transports run in test_events' pipe tests)"),
+    X("test_unix_events.UnixWritePipeTransportTests.*",
+      "instantiates unix_events._UnixWritePipeTransport, the stdlib's private pipe "
+      "transport class, and asserts on the loop's private _add_reader/_add_writer "
+      "calls (coroloop's pipe transports run in test_events' pipe tests)"),
+    X("test_unix_events.SelectorEventLoopSignalTests.*",
+      "drives asyncio.SelectorEventLoop's private signal machinery (_check_signal, "
+      "_handle_signal, _signal_handlers, a mocked asyncio.unix_events.signal module) on "
+      "a stdlib loop; coroloop's add/remove_signal_handler run in test_events"),
+    X("test_unix_events.*ChildWatcher*Tests.*",
+      "tests asyncio's child watchers (SafeChildWatcher, FastChildWatcher, "
+      "AbstractChildWatcher: stdlib classes, deprecated in 3.12, removed in 3.14); "
+      "coroloop's loop reaps its own children and has no watcher"),
+    X("test_unix_events.PolicyTests.*",
+      "tests the stdlib policy's child-watcher management (policy._watcher, "
+      "get_child_watcher/set_child_watcher), asyncio machinery coroloop does not use"),
+    X("test_unix_events.SelectorEventLoopUnixSockSendfileTests.*",
+      "calls the stdlib loop's private sendfile methods (_sock_sendfile_native, "
+      "_sock_sendfile_native_impl) and reads loop._selector; coroloop's public "
+      "sock_sendfile runs in test_sendfile"),
+    X("test_subprocess.SubprocessTransportTests.*",
+      "subclasses base_subprocess.BaseSubprocessTransport, the stdlib's private "
+      "subprocess transport, and tests that class"),
+    X("test_subprocess.GenericWatcherTests.*",
+      "tests that asyncio's subprocess functions consult the policy's child watcher "
+      "(a mocked AbstractChildWatcher, PidfdChildWatcher); coroloop's loop reaps its "
+      "own children and has no watcher"),
+    X("test_subprocess.MultiLoopChildWatcherTests.*",
+      "tests that the stdlib's MultiLoopChildWatcher is deprecated"),
+    X("test_sslproto.SslProtoHandshakeTests.*",
+      "instantiates sslproto.SSLProtocol, the stdlib's private TLS protocol, and "
+      "asserts on its private state (_app_transport, _sslobj, _handshake_timeout_handle); "
+      "coroloop's TLS runs in test_ssl, test_sslproto's StartTLS tests and test_events"),
+
+    X("test_events.EventLoopTests_TargetLoop.test_create_server_multiple_hosts_ipv*",
+      "patches asyncio.base_events.socket (the stdlib loop module's socket import) and "
+      "the loop's private _start_serving/_stop_serving, so the sockets it binds are mocks"),
+    X("test_events.EventLoopTests_TargetLoop.test_prompt_cancellation",
+      "ends by calling loop._stop_serving(sock), a private method of the stdlib "
+      "selector loop"),
+    X("test_events.EventLoopTests_TargetLoop.test_timeout_rounding",
+      "replaces loop._run_once, the stdlib BaseEventLoop's private iteration method, "
+      "to count iterations"),
+    X("test_sendfile.SendfileTests_TargetLoop.test_sendfile_force_unsupported_native",
+      "replaces loop._sendfile_native with base_events.BaseEventLoop._sendfile_native, "
+      "a private method of the stdlib loop class"),
+    X("test_sendfile.SendfileTests_TargetLoop.test_sendfile_no_fallback_for_fallback_transport",
+      "passes a mock transport whose _sendfile_compatible is constants._SendfileMode."
+      "FALLBACK: the stdlib's private protocol between its loop and its transports"),
+    X("test_unix_events.UnixSocketTests_TargetLoop.test_create_unix_server_bind_error",
+      "patches asyncio.unix_events.socket (the stdlib loop module's socket import) so "
+      "that bind() fails on a mock"),
+    X("test_ssl.TestSSL.test_flush_before_shutdown",
+      "reads writer.transport._ssl_protocol and calls its private _shutdown_timeout "
+      "state: the stdlib SSLProtocol's internals"),
+    X("test_ssl.TestSSL.test_remote_shutdown_receives_trailing_data",
+      "calls transport._test__append_write_backlog and reads the private "
+      "_ssl_protocol of the stdlib SSL transport"),
+
+    X("test_server.StartServerTests_TargetLoop.test_start_*server_1",
+      "asserts that srv._sockets and srv._waiters are None after close(): private "
+      "attributes of the stdlib Server (the public srv.sockets is checked too)"),
+
+    X("test_server.TestServer2.test_wait_closed_*",
+      "counts connections through srv._attach()/srv._detach(), private methods of the "
+      "stdlib Server (their signature differs between 3.12 and 3.13); coroloop's "
+      "wait_closed() is covered by test_server's and test_streams' public tests"),
 
     # -- removed features ----------------------------------------------------------------
     X("test_tasks.*.test_cancel_gather_1",

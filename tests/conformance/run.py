@@ -371,6 +371,12 @@ def worker_main(args):
                 continue
             keep.append(test)
         for test in keep:
+            # Each test runs in a top-level suite of its own, which ends by calling
+            # the class's tearDownClass (and the module's tearDownModule); forget the
+            # previous class so that the next suite calls setUpClass again.  Without
+            # this, every test after a class's first one would run with the class
+            # fixture already torn down (test_sendfile's data file deleted, ...).
+            result._previousTestClass = None
             try:
                 unittest.TestSuite([test]).run(result)
             except KeyboardInterrupt:
@@ -425,6 +431,13 @@ def run_module(modname, args, tmpdir):
     env["PYTHONPATH"] = os.pathsep.join(
         p for p in (SRC, env.get("PYTHONPATH")) if p)
     env.setdefault("PYTHONFAULTHANDLER", "1")
+    # Each worker runs in a scratch directory of its own, as regrtest does: tests
+    # create files named after test.support.os_helper.TESTFN ("@test_<pid>_tmp...")
+    # relative to the working directory (test_sendfile, test_unix_events' sendfile
+    # tests), and a worker killed mid-test must leave them in the scratch directory,
+    # not in the repository.
+    cwd = os.path.join(tmpdir, f"{modname}.cwd")
+    os.makedirs(cwd, exist_ok=True)
     for attempt in range(25):
         with open(skip, "w", encoding="utf-8") as f:
             json.dump(sorted(records), f)
@@ -437,7 +450,7 @@ def run_module(modname, args, tmpdir):
         with open(log, "a", encoding="utf-8") as logf:
             try:
                 proc = subprocess.run(cmd, stdout=logf, stderr=subprocess.STDOUT,
-                                      env=env, cwd=REPO, timeout=args.module_timeout)
+                                      env=env, cwd=cwd, timeout=args.module_timeout)
             except subprocess.TimeoutExpired:
                 proc = subprocess.CompletedProcess(cmd, "killed (--module-timeout)")
         started = None
@@ -613,11 +626,12 @@ def main(argv=None):
         with open(args.json, "w", encoding="utf-8") as f:
             json.dump({"target": args.target, "python": sys.version, "records": kept},
                       f, indent=1)
-    print(f"({time.monotonic() - t0:.1f}s)")
-    print(f"conformance: {total['pass']} passed, {total['fail'] + total['error']} failed"
-          f" ({total['fail']} failures, {total['error']} errors, "
-          f"{total['excluded']} excluded, {total['skip']} skipped) "
-          f"[{args.target}, Python {sys.version_info[0]}.{sys.version_info[1]}]")
+    print(f"({time.monotonic() - t0:.1f}s; {args.target} on Python "
+          f"{sys.version_info[0]}.{sys.version_info[1]}: {total['fail']} failures, "
+          f"{total['error']} errors, {total['excluded']} excluded)")
+    # The closing line, in the plain "N passed, N failed, N skipped" form CI reads.
+    print(f"conformance: {total['pass']} passed, {total['fail'] + total['error']} failed, "
+          f"{total['skip'] + total['excluded']} skipped")
     return status
 
 

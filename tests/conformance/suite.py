@@ -42,7 +42,7 @@ SETS = {
     "issue2": (98.0, True),     # core: Future, Task, sleep, run/Runner, threads, context
     "issue3": (98.0, False),    # combinators, timeouts, TaskGroup, locks, queues
     "eager": (98.0, False),     # eager task factory (3.12+)
-    "net": (98.0, False),       # streams and networking
+    "net": (95.0, True),        # streams, networking, subprocesses (issue 4)
 }
 
 #: Modules each set needs loaded.
@@ -52,7 +52,9 @@ SET_MODULES = {
     "issue3": ["test_tasks", "test_locks", "test_queues", "test_timeouts",
                "test_taskgroups", "test_waitfor", "test_pep492"],
     "eager": ["test_eager_task_factory"],
-    "net": ["test_pep492"],
+    "net": ["test_pep492", "test_events", "test_sock_lowlevel", "test_sendfile",
+            "test_streams", "test_server", "test_buffered_proto", "test_subprocess",
+            "test_ssl", "test_sslproto", "test_unix_events"],
 }
 
 #: First match wins; patterns are fnmatch patterns over ``module.Class.test``.
@@ -83,6 +85,17 @@ SET_RULES = [
     ("test_taskgroups.*", "issue3"),
     ("test_waitfor.*", "issue3"),
     ("test_eager_task_factory.*", "eager"),
+    # issue 4: networking, streams, pipes, subprocesses, signals.
+    ("test_events.*", "net"),
+    ("test_sock_lowlevel.*", "net"),
+    ("test_sendfile.*", "net"),
+    ("test_streams.*", "net"),
+    ("test_server.*", "net"),
+    ("test_buffered_proto.*", "net"),
+    ("test_subprocess.*", "net"),
+    ("test_ssl.*", "net"),
+    ("test_sslproto.*", "net"),
+    ("test_unix_events.*", "net"),
 ]
 
 
@@ -116,6 +129,33 @@ DROP = {
         "PyFutureInheritanceTests", "CFutureInheritanceTests",
     },
     "test_futures2": {"CFutureTests", "PyFutureTests"},
+    # The networking modules bind their mixins to one stdlib loop class per selector
+    # (and to the proactor on Windows): each is replaced by one *_TargetLoop class.
+    "test_events": {"SelectEventLoopTests", "EPollEventLoopTests", "PollEventLoopTests",
+                    "KqueueEventLoopTests", "ProactorEventLoopTests",
+                    # GetEventLoopTestsMixin bound to the stdlib's Python and C
+                    # get_event_loop/_get_running_loop implementations (it installs
+                    # them into asyncio.events for the duration of each test).
+                    "TestPyGetEventLoop", "TestCGetEventLoop"},
+    "test_sock_lowlevel": {"SelectEventLoopTests", "EPollEventLoopTests",
+                           "PollEventLoopTests", "KqueueEventLoopTests",
+                           "ProactorEventLoopTests"},
+    "test_sendfile": {"SelectEventLoopTests", "EPollEventLoopTests", "PollEventLoopTests",
+                      "KqueueEventLoopTests", "ProactorEventLoopTests"},
+    "test_server": {"SelectorStartServerTests", "ProactorStartServerTests"},
+    "test_buffered_proto": {"BufferedProtocolSelectorTests",
+                            "BufferedProtocolProactorTests"},
+    "test_sslproto": {"SelectorStartTLSTests", "ProactorStartTLSTests"},
+    # SubprocessMixin bound to each of the stdlib's child watchers (asyncio's Unix
+    # child-watcher machinery, deprecated in 3.12 and removed in 3.14; coroloop's loop
+    # reaps its own children) or to the proactor: one SubprocessTests_TargetLoop instead.
+    "test_subprocess": {"SubprocessThreadedWatcherTests", "SubprocessSafeWatcherTests",
+                        "SubprocessFastWatcherTests", "SubprocessPidfdWatcherTests",
+                        "SubprocessMultiLoopWatcherTests", "SubprocessProactorTests"},
+    # Tests of asyncio.SelectorEventLoop (a stdlib class): the Unix-socket tests get a
+    # *_TargetLoop twin; the signal tests drive the stdlib loop's private methods
+    # (_check_signal, _handle_signal, _signal_handlers), see exclusions.py for the rest.
+    "test_unix_events": {"SelectorEventLoopUnixSocketTests"},
     "test_eager_task_factory": {
         "PyEagerTaskFactoryLoopTests", "CEagerTaskFactoryLoopTests",
         "NonEagerTests", "EagerTests", "NonEagerPyTaskTests", "EagerPyTaskTests",
@@ -247,6 +287,72 @@ def bind_test_eager_task_factory(mod, tu, t):
            dict(Task=t.Task))
 
 
+def _loop_twin(base, t, how):
+    """*base* with the target's loop, created where the base creates its own."""
+    if how == "create_event_loop":
+        return dict(create_event_loop=lambda self: t.loop_factory())
+    if how == "new_loop":
+        return dict(new_loop=lambda self: t.loop_factory())
+    if how == "setUp":
+        # base.setUp builds a stdlib loop and makes it current: replace it at once.
+        def setUp(self):
+            base.setUp(self)
+            stdlib_loop = self.loop
+            self.loop = t.loop_factory()
+            self.set_event_loop(self.loop)
+            stdlib_loop.close()
+        return dict(setUp=setUp)
+    raise ValueError(how)
+
+
+def bind_test_events(mod, tu, t):
+    # CPython's UnixEventLoopTestsMixin adds a SafeChildWatcher to the stdlib loop;
+    # coroloop's loop reaps its own children, so the mixins are bound directly.
+    yield ("EventLoopTests_TargetLoop",
+           (mod.EventLoopTestsMixin, mod.SubprocessTestsMixin, tu.TestCase),
+           _loop_twin(None, t, "create_event_loop"))
+
+
+def bind_test_sock_lowlevel(mod, tu, t):
+    yield ("SockTests_TargetLoop", (mod.BaseSockTestsMixin, tu.TestCase),
+           _loop_twin(None, t, "create_event_loop"))
+
+
+def bind_test_sendfile(mod, tu, t):
+    yield ("SendfileTests_TargetLoop", (mod.SendfileTestsBase, tu.TestCase),
+           _loop_twin(None, t, "create_event_loop"))
+
+
+def bind_test_server(mod, tu, t):
+    yield ("StartServerTests_TargetLoop", (mod.SelectorStartServerTests,),
+           _loop_twin(None, t, "new_loop"))
+
+
+def bind_test_buffered_proto(mod, tu, t):
+    yield ("BufferedProtocolTests_TargetLoop", (mod.BufferedProtocolSelectorTests,),
+           _loop_twin(None, t, "new_loop"))
+
+
+def bind_test_sslproto(mod, tu, t):
+    yield ("StartTLSTests_TargetLoop", (mod.SelectorStartTLSTests,),
+           _loop_twin(None, t, "new_loop"))
+
+
+def bind_test_subprocess(mod, tu, t):
+    def setUp(self):
+        tu.TestCase.setUp(self)
+        self.loop = t.loop_factory()
+        self.set_event_loop(self.loop)
+
+    yield ("SubprocessTests_TargetLoop", (mod.SubprocessMixin, tu.TestCase),
+           dict(setUp=setUp))
+
+
+def bind_test_unix_events(mod, tu, t):
+    base = mod.SelectorEventLoopUnixSocketTests
+    yield ("UnixSocketTests_TargetLoop", (base,), _loop_twin(base, t, "setUp"))
+
+
 BINDERS = {
     "test_tasks": bind_test_tasks,
     "test_futures": bind_test_futures,
@@ -254,6 +360,14 @@ BINDERS = {
     "test_runners": bind_test_runners,
     "test_pep492": bind_test_pep492,
     "test_eager_task_factory": bind_test_eager_task_factory,
+    "test_events": bind_test_events,
+    "test_sock_lowlevel": bind_test_sock_lowlevel,
+    "test_sendfile": bind_test_sendfile,
+    "test_server": bind_test_server,
+    "test_buffered_proto": bind_test_buffered_proto,
+    "test_sslproto": bind_test_sslproto,
+    "test_subprocess": bind_test_subprocess,
+    "test_unix_events": bind_test_unix_events,
 }
 
 

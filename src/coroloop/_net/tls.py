@@ -260,8 +260,13 @@ class TLSEngine:
         """
         if self._eof_fed:
             return
+        # The incoming BIO is not told (MemoryBIO.write_eof()): OpenSSL would then
+        # fail the session on the truncated stream (SSLEOFError), leaving the SSLObject
+        # in an error state -- and it is the 'ssl_object' the application may still
+        # inspect after the connection ended (getpeercert() raises "handshake not done
+        # yet" then).  asyncio never tells its BIO either.  Instead, a read or a
+        # handshake step that wants more data after this is the EOF.
         self._eof_fed = True
-        self._incoming.write_eof()
 
     def outgoing(self) -> bytes:
         """Return (and forget) all the ciphertext waiting to be sent; b'' if none."""
@@ -405,6 +410,10 @@ class TLSEngine:
             try:
                 chunk = self._sslobj.read(max_size - size)
             except _AGAIN:
+                if self._eof_fed:
+                    # No more ciphertext can come (see feed_eof): a ragged EOF.
+                    self.ragged_eof = True
+                    eof = True
                 break
             except ssl.SSLZeroReturnError:
                 eof = True
