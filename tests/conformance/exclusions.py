@@ -61,6 +61,16 @@ EXCLUSIONS: list[X] = [
       "waiting task is shown as Task._step()), so the marker never appears; the "
       "test's intent, no RecursionError, holds", python="==3.11"),
 
+    # -- deliberate behaviour differences (documented) -----------------------------
+    *[X(f"test_taskgroups.TestTaskGroup.{name}",
+        "3.11/3.12 leave a coroutine that a finished, unentered or failed TaskGroup "
+        "refuses unclosed, and the test awaits it afterwards; coroloop closes it (3.13's "
+        "behaviour, on every version, as its issue asks: no 'never awaited' warning), "
+        "docs/guide/tasks.md", python="<3.13")
+      for name in ("test_taskgroup_finished", "test_taskgroup_not_entered",
+                   "test_taskgroup_without_parent_task",
+                   "test_taskgroup_no_create_task_after_failure")],
+
     X("test_tasks.CoroutineGatherTests.test_issue46672",
       "patches asyncio.base_events.BaseEventLoop.call_exception_handler, a method of the "
       "stdlib loop class, and asserts on it through a loop that is not that class"),

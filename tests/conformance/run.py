@@ -137,6 +137,31 @@ def make_asyncio_view(target):
     return view
 
 
+def rebind_asyncio_submodules(mod, target):
+    """Point ``from asyncio import taskgroups``-style globals of a test module at views
+    of those submodules in which the target's public names replace asyncio's (so
+    test_taskgroups' ``taskgroups.TaskGroup`` is the target's TaskGroup)."""
+    import types
+
+    overrides = target.overrides()
+    for name, value in list(vars(mod).items()):
+        if not (isinstance(value, types.ModuleType)
+                and value.__name__.startswith("asyncio.")):
+            continue
+        replaced = {attr: overrides[attr] for attr in dir(value)
+                    if not attr.startswith("_") and attr in overrides}
+        if not replaced:
+            continue
+
+        class SubmoduleView(types.ModuleType):
+            def __getattr__(self, attr, _real=value):
+                return getattr(_real, attr)
+
+        view = SubmoduleView(value.__name__, f"{value.__name__} with {target.name}'s names")
+        view.__dict__.update(replaced)
+        setattr(mod, name, view)
+
+
 class TestTimeout(SystemExit):
     """Raised by SIGALRM in the main thread.  A SystemExit subclass because event
     loops and tasks propagate SystemExit from callbacks instead of logging it, while
@@ -344,6 +369,7 @@ def worker_main(args):
     view = make_asyncio_view(target)
     mod.asyncio = view
     tu.asyncio = view
+    rebind_asyncio_submodules(mod, target)
 
     install_test_utils_shims(tu, target)
     install_logger_shim()
