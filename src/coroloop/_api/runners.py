@@ -124,13 +124,19 @@ class Runner:
         return handler
 
     def _on_sigint(self, signum, frame, main_task):
+        """First Ctrl-C: cancel the main task, so it unwinds cleanly.  A second one
+        (or one when there is nothing left to cancel) stops the program outright."""
         self._interrupt_count += 1
-        if self._interrupt_count == 1 and not main_task.done():
-            main_task.cancel()
-            # Wake the loop in case it is blocked in the poller.
-            self._loop.call_soon_threadsafe(lambda: None)
-            return
-        raise KeyboardInterrupt()
+        if self._interrupt_count > 1 or main_task.done():
+            raise KeyboardInterrupt()
+        main_task.cancel()
+        # The loop may be asleep in the poller; a no-op callback from the signal
+        # handler's thread-safe path wakes it so the cancellation is seen now.
+        self._loop.call_soon_threadsafe(_do_nothing)
+
+
+def _do_nothing():
+    pass
 
 
 def run(main, *, debug=None, loop_factory=None):
