@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import pathlib
 import ssl
 
@@ -86,3 +87,11 @@ class TLSPair:
         self.pump(chunker)
         assert self.client.state is TLSState.WRAPPED
         assert self.server.state is TLSState.WRAPPED
+
+
+def run(loop, coro, timeout=10):
+    """Run *coro* on *loop*, failing after *timeout* seconds rather than hanging."""
+    async def bounded():
+        async with asyncio.timeout(timeout):
+            return await coro
+    return loop.run_until_complete(bounded())

@@ -18,14 +18,7 @@ import pytest
 
 from coroloop._net.tls_transport import SSLTransport, TLSTransport
 
-from net_helpers import client_context, server_context
-
-
-def run(loop, coro, timeout=10):
-    async def bounded():
-        async with asyncio.timeout(timeout):
-            return await coro
-    return loop.run_until_complete(bounded())
+from net_helpers import run, client_context, server_context
 
 
 @pytest.fixture

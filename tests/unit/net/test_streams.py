@@ -12,6 +12,7 @@ import socket
 import ssl
 
 import pytest
+import coroloop
 
 from coroloop import streams
 from coroloop.streams import (StreamReader, StreamReaderProtocol, StreamWriter,
@@ -21,36 +22,13 @@ from coroloop._net import tls_transport
 from net_helpers import client_context, server_context
 
 
-def _coroloop_loop_class():
-    try:
-        from coroloop._net.mixin import NetworkingMixin
-    except ImportError:
-        return None
-    from coroloop._event_loop import EventLoop
-
-    if issubclass(EventLoop, NetworkingMixin):
-        return EventLoop
-
-    class NetLoop(NetworkingMixin, EventLoop):
-        pass
-
-    return NetLoop
 
 
 @pytest.fixture(params=["stdlib", "coroloop"])
 def loop_factory(request):
     if request.param == "stdlib":
         return asyncio.new_event_loop
-    cls = _coroloop_loop_class()
-    if cls is None:
-        pytest.skip("coroloop has no socket transports yet (coroloop._net.mixin)")
-    return cls
-
-
-def skip_without_loop_start_tls(loop):
-    if type(loop).start_tls is asyncio.AbstractEventLoop.start_tls:
-        pytest.skip(f"{type(loop).__name__}.start_tls() is not implemented "
-                    "(NetworkingMixin must delegate to tls_transport.start_tls)")
+    return coroloop.new_event_loop
 
 
 @pytest.fixture
@@ -536,8 +514,6 @@ def test_writer_start_tls(run, impl):
             def start_tls(*args, **kwargs):
                 return tls_transport.start_tls(loop, *args, **kwargs)
             loop.start_tls = start_tls
-        else:
-            skip_without_loop_start_tls(loop)
 
         async def handle(reader, writer):
             assert await reader.readline() == b"STARTTLS\n"
@@ -571,7 +547,6 @@ def test_writer_start_tls(run, impl):
 
 def test_writer_start_tls_verification_failure(run):
     async def main():
-        skip_without_loop_start_tls(asyncio.get_running_loop())
 
         async def handle(reader, writer):
             try:

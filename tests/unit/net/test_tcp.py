@@ -9,42 +9,9 @@ import ssl
 
 import pytest
 
-import coroloop._event_loop as _event_loop
 from coroloop._net import tcp
-from coroloop._net.mixin import NetworkingMixin
 
-from net_helpers import client_context, server_context
-
-
-def _loop_class():
-    if issubclass(_event_loop.EventLoop, NetworkingMixin):
-        return _event_loop.EventLoop
-
-    class NetLoop(NetworkingMixin, _event_loop.EventLoop):
-        pass
-    return NetLoop
-
-
-@pytest.fixture
-def loop():
-    the_loop = _loop_class()()
-    yield the_loop
-    pending = []
-    if not the_loop.is_closed():
-        pending = [t for t in asyncio.all_tasks(the_loop) if not t.done()]
-        for task in pending:
-            task.cancel()
-        if pending:
-            the_loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
-        the_loop.close()
-    assert not pending, f"test left tasks pending: {pending!r}"
-
-
-def run(loop, coro, timeout=10):
-    async def bounded():
-        async with asyncio.timeout(timeout):
-            return await coro
-    return loop.run_until_complete(bounded())
+from net_helpers import run, client_context, server_context
 
 
 class Recorder(asyncio.Protocol):

@@ -12,6 +12,7 @@ import asyncio
 import ssl
 
 import pytest
+import coroloop
 
 from coroloop._net import tls_transport
 from coroloop._net.tls_transport import TLSProtocol, TLSTransport, check_ssl_arguments
@@ -19,36 +20,13 @@ from coroloop._net.tls_transport import TLSProtocol, TLSTransport, check_ssl_arg
 from net_helpers import CA, client_context, server_context
 
 
-def _coroloop_loop_class():
-    try:
-        from coroloop._net.mixin import NetworkingMixin
-    except ImportError:
-        return None
-    from coroloop._event_loop import EventLoop
-
-    if issubclass(EventLoop, NetworkingMixin):
-        return EventLoop
-
-    class NetLoop(NetworkingMixin, EventLoop):
-        pass
-
-    return NetLoop
 
 
 @pytest.fixture(params=["stdlib", "coroloop"])
 def loop_factory(request):
     if request.param == "stdlib":
         return asyncio.new_event_loop
-    cls = _coroloop_loop_class()
-    if cls is None:
-        pytest.skip("coroloop has no socket transports yet (coroloop._net.mixin)")
-    return cls
-
-
-def skip_without_loop_start_tls(loop):
-    if type(loop).start_tls is asyncio.AbstractEventLoop.start_tls:
-        pytest.skip(f"{type(loop).__name__}.start_tls() is not implemented "
-                    "(NetworkingMixin must delegate to tls_transport.start_tls)")
+    return coroloop.new_event_loop
 
 
 @pytest.fixture
@@ -628,7 +606,6 @@ def test_loop_start_tls_delegates_on_coroloop(loop_factory):
 
     async def main():
         loop = asyncio.get_running_loop()
-        skip_without_loop_start_tls(loop)
         servers = Servers(loop)
         port = await servers.serve()
         app = App(loop)
