@@ -303,7 +303,7 @@ class StreamReader:
     def _buffer(self) -> bytes:
         # asyncio's attribute, read by CPython's test_streams (the conformance suite)
         # and by some libraries; a read-only snapshot of the unconsumed bytes.
-        return bytes(self._buf._buffer)
+        return self._buf.contents()
 
     # -- feeding (protocol side) --------------------------------------------------------
 

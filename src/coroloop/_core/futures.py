@@ -208,6 +208,9 @@ class Future:
         entries = self._entries
         self._entries = None
         if entries.__class__ is not list:
+            if entries.__class__ is not tuple:
+                self._loop._ready.append(entries)  # the usual case: one task waits
+                return
             entries = (entries,)
         loop = self._loop
         # On coroloop's (open) loop, handles go straight onto the ready queue: the

@@ -632,8 +632,9 @@ class CoreEventLoop(_aevents.AbstractEventLoop):
         return self._remove_watch(self._writers, fd)
 
     def _add_watch(self, table, fileobj, callback, args, method) -> None:
-        self._check_closed()
-        fd = _fileobj_to_fd(fileobj)
+        if self._state is LoopState.CLOSED:
+            raise RuntimeError("Event loop is closed")
+        fd = fileobj if fileobj.__class__ is int and fileobj >= 0 else _fileobj_to_fd(fileobj)
         if not callable(callback) or self._debug:
             self._check_callback(callback, method)
         handle = new_handle(callback, args, self, _copy_context())
@@ -649,7 +650,7 @@ class CoreEventLoop(_aevents.AbstractEventLoop):
     def _remove_watch(self, table, fileobj) -> bool:
         if self._state is LoopState.CLOSED:
             return False
-        fd = _fileobj_to_fd(fileobj)
+        fd = fileobj if fileobj.__class__ is int and fileobj >= 0 else _fileobj_to_fd(fileobj)
         handle = table.pop(fd, None)
         if handle is None:
             return False

@@ -20,7 +20,11 @@ exceptions are asyncio's own classes (DESIGN.md principle 2).
 Complexity
 ----------
 The bytes live in one ``bytearray``; consuming from the front is ``del buf[:n]``, which
-CPython's bytearray does in O(1) amortized (it moves its start pointer).  A
+CPython's bytearray does in O(1) amortized (it moves its start pointer).  One exception
+saves the copies on the common path (a transport's bytes read whole by ``read(n)``): a
+``bytes`` object fed to an empty buffer is kept as it is (``_chunk``), and ``read(n)``
+that takes all of it returns that same object; anything else first moves it into the
+bytearray.  A
 ``readuntil`` that has to wait remembers how far it searched (``_scan_offset``), so a
 line that arrives one byte at a time costs O(length), not O(length²).  That memory is
 only an optimization: it is valid for one separator and one buffer content, and is
@@ -69,13 +73,17 @@ class ReadBuffer:
     (pause the transport above ``2 * limit`` buffered bytes, resume at ``limit``).
     """
 
-    __slots__ = ("_buffer", "_eof", "_exception", "_limit", "_scan_key", "_scan_offset")
+    __slots__ = ("_buffer", "_chunk", "_eof", "_exception", "_limit", "_scan_key",
+                 "_scan_offset")
 
     def __init__(self, limit: int = DEFAULT_LIMIT) -> None:
         if limit <= 0:
             raise ValueError("Limit cannot be <= 0")
         #: Received bytes not consumed yet.
         self._buffer = bytearray()
+        #: A bytes object fed while _buffer was empty, not copied into it yet (None if
+        #: none).  Invariant: _buffer is empty while _chunk is set.
+        self._chunk: bytes | None = None
         #: feed_eof() was called: no byte will be added any more.
         self._eof = False
         #: Set by set_exception(); raised by every read operation after validating its
@@ -90,7 +98,7 @@ class ReadBuffer:
         self._scan_offset = 0
 
     def __repr__(self) -> str:
-        info = [f"{len(self._buffer)} bytes"]
+        info = [f"{len(self)} bytes"]
         if self._eof:
             info.append("eof")
         if self._limit != DEFAULT_LIMIT:
@@ -108,7 +116,17 @@ class ReadBuffer:
                 f"cannot feed data to {self!r}: feed_eof() was already called"
             )
         if data:
-            self._buffer += data
+            if type(data) is bytes and self._chunk is None and not self._buffer:
+                self._chunk = data  # immutable: kept as it is, copied only if needed
+            else:
+                self._spill()
+                self._buffer += data
+
+    def _spill(self) -> None:
+        """Move a kept ``_chunk`` into the bytearray (before working on the bytearray)."""
+        if self._chunk is not None:
+            self._buffer += self._chunk
+            self._chunk = None
 
     def feed_eof(self) -> None:
         """No more data will come.  Idempotent."""
@@ -131,18 +149,32 @@ class ReadBuffer:
 
     def at_eof(self) -> bool:
         """True if feed_eof() was called and every byte has been consumed."""
-        return self._eof and not self._buffer
+        return self._eof and not self._buffer and self._chunk is None
 
     def exception(self) -> BaseException | None:
         return self._exception
 
     def __len__(self) -> int:
-        return len(self._buffer)
+        return len(self._buffer) if self._chunk is None else len(self._chunk)
+
+    def contents(self) -> bytes:
+        """The bytes buffered and not consumed yet (a snapshot)."""
+        return bytes(self._buffer) if self._chunk is None else self._chunk
 
     # -- parse operations ---------------------------------------------------------------
 
     def _take(self, n: int) -> bytes:
-        # Remove and return the first n bytes (n <= len(buffer)).
+        # Remove and return the first n bytes (n <= len(self)).
+        chunk = self._chunk
+        if chunk is not None:
+            self._chunk = None
+            self._scan_key = None
+            self._scan_offset = 0
+            if n >= len(chunk):  # all of it: no copy
+                return chunk
+            with memoryview(chunk) as view:
+                self._buffer += view[n:]  # the rest waits in the bytearray
+            return chunk[:n]
         buf = self._buffer
         if n >= len(buf):
             data = bytes(buf)
@@ -168,8 +200,8 @@ class ReadBuffer:
         if n < 0:
             if not self._eof:
                 return NEED_DATA
-            return self._take(len(self._buffer))
-        if not self._buffer:
+            return self._take(len(self))
+        if not self._buffer and self._chunk is None:
             return b"" if self._eof else NEED_DATA
         return self._take(n)
 
@@ -185,10 +217,10 @@ class ReadBuffer:
             raise self._exception
         if n == 0:
             return b""
-        if len(self._buffer) < n:
+        if len(self) < n:
             if not self._eof:
                 return NEED_DATA
-            raise IncompleteReadError(self._take(len(self._buffer)), n)
+            raise IncompleteReadError(self._take(len(self)), n)
         return self._take(n)
 
     def readline(self) -> bytes | NeedData:
@@ -243,6 +275,7 @@ class ReadBuffer:
         if self._exception is not None:
             raise self._exception
 
+        self._spill()
         buf = self._buffer
         buflen = len(buf)
         offset = self._scan_offset if seps == self._scan_key else 0

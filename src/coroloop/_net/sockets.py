@@ -4,9 +4,11 @@ Every operation first tries the system call directly: on a busy server the data 
 usually there already and no future, callback or poller change is needed.  Only
 when the call would block does the operation register a reader or writer and wait.
 
-Cancellation invariant: the reader/writer an operation registers is removed by a done
-callback of the operation's future, so cancelling the awaiting task (or the future
-completing any other way) never leaves a callback registered on the descriptor.
+A waiting operation is one object, a :class:`_SocketWait` future: its bound method is
+the reader/writer callback that retries the operation, and the moment the future is
+done -- completed by that retry, or cancelled -- it removes that callback itself, so
+cancelling the awaiting task never leaves a callback registered on the descriptor,
+and completing costs no done callback.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import os
 import socket
 from asyncio.exceptions import SendfileNotAvailableError
 
+from .._core.futures import PENDING, Future
 from .dns import resolve
 
 try:
@@ -33,6 +36,8 @@ _SENDFILE_FALLBACK_CHUNK = 256 * 1024
 _SENDFILE_MAX_BLOCK = 1 << 30
 _HAS_SENDFILE = hasattr(os, "sendfile")
 _RETRY = (BlockingIOError, InterruptedError)
+# Returned by a _SocketWait operation that made progress but is not finished.
+_AGAIN = object()
 
 
 def check_not_ssl_socket(sock) -> None:
@@ -44,7 +49,8 @@ def check_not_ssl_socket(sock) -> None:
 def check_socket(loop, sock) -> None:
     """asyncio's checks on a socket given to ``sock_*``: not an SSLSocket, and
     non-blocking (checked in debug mode only, as asyncio)."""
-    check_not_ssl_socket(sock)
+    if ssl is not None and isinstance(sock, ssl.SSLSocket):
+        raise TypeError("Socket cannot be of type SSLSocket")
     if loop.get_debug() and sock.gettimeout() != 0:
         raise ValueError("the socket must be non-blocking")
 
@@ -75,64 +81,10 @@ class SocketMethods:
     # -- the one place an operation waits --------------------------------------------
     def _sock_wait(self, sock, writable: bool, op, *args):
         """A future for ``sock.<op>(*args)`` (``op`` a method name) or ``op(*args)``
-        (a function), retried each time *sock* is ready.
-
-        The operation must raise BlockingIOError/InterruptedError when it would block;
-        its return value (or exception) completes the future.  A method is looked up on
-        the socket at each attempt, not once: the socket object may be a wrapper whose
-        methods change between attempts (asyncio looks them up each time too).
-        """
+        (a function), retried each time *sock* is ready (see :class:`_SocketWait`)."""
         fd = sock.fileno()
         self._ensure_fd_no_transport(fd)
-        fut = self.create_future()
-        method = op if isinstance(op, str) else None
-
-        def on_ready():
-            if fut.done():  # cancelled: our done callback unregisters us
-                return
-            try:
-                if method is not None:
-                    result = getattr(sock, method)(*args)
-                else:
-                    result = op(*args)
-            except _RETRY:
-                return
-            except (SystemExit, KeyboardInterrupt):
-                raise
-            except BaseException as exc:
-                fut.set_exception(exc)
-            else:
-                fut.set_result(result)
-
-        self._watch_until_done(fut, fd, writable, on_ready)
-        return fut
-
-    def _watch_until_done(self, fut, fd, writable, callback) -> None:
-        """Call *callback* each time *fd* is ready until *fut* is done.
-
-        Done callbacks run one loop iteration later, so a cancelled operation's
-        cleanup can run after the next operation on the same socket has registered
-        its own callback (sock_recv cancelled, then sock_recv again at once): the
-        cleanup must remove the watch only if it still is *this* operation's.  The
-        table of current waiters, ``(fd, writable) -> future``, decides.
-        """
-        key = (fd, writable)
-        waiters = self._net_sock_waiters
-        waiters[key] = fut
-        if writable:
-            self._add_writer_raw(fd, callback)
-        else:
-            self._add_reader_raw(fd, callback)
-
-        def unwatch(_):
-            if waiters.get(key) is fut:
-                del waiters[key]
-                if writable:
-                    self._remove_writer_raw(fd)
-                else:
-                    self._remove_reader_raw(fd)
-
-        fut.add_done_callback(unwatch)
+        return _SocketWait(self, fd, writable, sock, op, args)
 
     # -- receiving -------------------------------------------------------------------
     async def sock_recv(self, sock, n):
@@ -193,35 +145,22 @@ class SocketMethods:
             sent = sock.send(data)
         except _RETRY:
             sent = 0
+        if data.__class__ is bytes and sent == len(data):
+            return None  # the common case, without a memoryview
         view = memoryview(data)
         if view.format != "B" or view.ndim != 1:
             view = view.cast("B")
         total = view.nbytes
         if sent == total:
             return None
-        fd = sock.fileno()
-        self._ensure_fd_no_transport(fd)
-        fut = self.create_future()
-        position = [sent]  # bytes of data sent so far
+        position = sent  # bytes of data sent so far
 
-        def on_writable():
-            if fut.done():
-                return
-            try:
-                n = sock.send(view[position[0]:])
-            except _RETRY:
-                return
-            except (SystemExit, KeyboardInterrupt):
-                raise
-            except BaseException as exc:
-                fut.set_exception(exc)
-                return
-            position[0] += n
-            if position[0] == total:
-                fut.set_result(None)
+        def send_rest():
+            nonlocal position
+            position += sock.send(view[position:])
+            return None if position == total else _AGAIN
 
-        self._watch_until_done(fut, fd, True, on_writable)
-        return await fut
+        return await self._sock_wait(sock, True, send_rest)
 
     async def sock_connect(self, sock, address):
         check_socket(self, sock)
@@ -312,6 +251,78 @@ class SocketMethods:
         finally:
             if sent > 0 and hasattr(file, "seek"):
                 file.seek(offset + sent)
+
+
+class _SocketWait(Future):
+    """The future of a ``sock_*`` operation that waits for its socket to be ready.
+
+    ``_retry``, registered as the descriptor's reader (or writer), runs the operation
+    -- ``getattr(sock, op)(*args)`` for a method name (looked up at each attempt, as
+    asyncio does: the socket may be a wrapper whose methods change), else
+    ``op(*args)`` -- each time the socket is ready; BlockingIOError/InterruptedError
+    or ``_AGAIN`` mean "not yet".  Its return value or exception completes us.
+
+    Whichever way we are done (completed by ``_retry``, or cancelled), the callback is
+    removed at once, by us.  ``loop._net_sock_waiters`` maps ``(fd, writable)`` to the
+    operation whose callback is registered there, so a superseded operation (a second
+    ``sock_recv`` on the same socket replaced our reader) leaves its successor's alone.
+    """
+
+    __slots__ = ("_fd", "_writable", "_sock", "_op", "_args")
+
+    def __init__(self, loop, fd, writable, sock, op, args):
+        super().__init__(loop=loop)
+        self._fd = fd
+        self._writable = writable
+        self._sock = sock
+        self._op = op
+        self._args = args
+        loop._net_sock_waiters[fd, writable] = self
+        if writable:
+            loop._add_writer_raw(fd, self._retry)
+        else:
+            loop._add_reader_raw(fd, self._retry)
+
+    def _retry(self) -> None:
+        if self._state is not PENDING:  # completed by someone else (set_result...)
+            self._unwatch()
+            return
+        op = self._op
+        try:
+            if op.__class__ is str:
+                result = getattr(self._sock, op)(*self._args)
+            else:
+                result = op(*self._args)
+        except _RETRY:
+            return
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            self._unwatch()
+            self.set_exception(exc)
+            return
+        if result is not _AGAIN:
+            self._unwatch()
+            self.set_result(result)
+
+    def cancel(self, msg=None) -> bool:
+        if not super().cancel(msg=msg):
+            return False
+        self._unwatch()
+        return True
+
+    def _unwatch(self) -> None:
+        key = (self._fd, self._writable)
+        loop = self._loop
+        waiters = loop._net_sock_waiters
+        if waiters.get(key) is self:
+            del waiters[key]
+            if self._writable:
+                loop._remove_writer_raw(self._fd)
+            else:
+                loop._remove_reader_raw(self._fd)
+        # Drop the socket and arguments (a sendall's view of the caller's data).
+        self._sock = self._op = self._args = None
 
 
 def _noop():

@@ -446,3 +446,35 @@ def test_matches_asyncio_streamreader(seed):
     ref.reader.feed_eof()
     ours.buf.feed_eof()
     assert ours.start("read", -1) == ref.start("read", -1)
+
+
+def test_fed_bytes_are_returned_without_copies():
+    # A bytes object fed to an empty buffer is kept as it is: read(n) taking all of
+    # it returns the very object (the stream read path does no copy).
+    buf = ReadBuffer()
+    data = b"x" * 10_000
+    buf.feed(data)
+    assert len(buf) == 10_000
+    assert buf.read(65536) is data
+    assert buf.read(1) is NEED_DATA
+    # Part of it: the rest stays buffered, in order, with later data.
+    buf.feed(b"hello world\n")
+    assert buf.read(5) == b"hello"
+    buf.feed(b"more\n")
+    assert buf.readline() == b" world\n"
+    assert buf.readline() == b"more\n"
+    # Mutable input is copied at once.
+    ba = bytearray(b"abc")
+    buf.feed(ba)
+    ba[:] = b"zzz"
+    assert buf.read(10) == b"abc"
+    # Other operations see a kept chunk like any buffered bytes.
+    buf.feed(b"12345")
+    assert buf.readexactly(2) == b"12"
+    buf.feed(b"6")
+    assert buf.readuntil(b"6") == b"3456"
+    buf.feed(b"tail")
+    buf.feed_eof()
+    assert not buf.at_eof()
+    assert buf.read(-1) == b"tail"
+    assert buf.at_eof()

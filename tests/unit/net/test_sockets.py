@@ -369,3 +369,24 @@ def test_getaddrinfo_and_getnameinfo_in_executor(loop):
             await loop.getaddrinfo("not-numeric", 80, flags=socket.AI_NUMERICHOST)
     run(loop, main())
     loop.run_until_complete(loop.shutdown_default_executor())
+
+
+def test_cancel_removes_the_reader_at_once(loop, pair):
+    # The operation's reader is removed by cancel() itself, not one iteration later.
+    a, b = pair
+
+    async def main():
+        task = asyncio.ensure_future(loop.sock_recv(b, 10))
+        await settle()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert loop.remove_reader(b) is False
+        # A receive loop: each operation registers and removes its own reader.
+        for i in range(3):
+            recv = asyncio.ensure_future(loop.sock_recv(b, 10))
+            await settle()
+            a.send(b"%d" % i)
+            assert await recv == b"%d" % i
+            assert loop.remove_reader(b) is False
+    run(loop, main())

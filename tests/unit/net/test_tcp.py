@@ -100,6 +100,34 @@ def test_echo_roundtrip_and_extra_info(loop):
     run(loop, main())
 
 
+def test_bulk_and_small_reads_deliver_bytes_in_order(loop):
+    # Small reads come straight from recv(); a burst bigger than one such read makes
+    # the transport read through the loop's shared buffer, until reads are small again.
+    # Either way data_received gets bytes, all of them, in order.
+    async def main():
+        server, port, served = await echo_server(loop)
+        transport, proto = await loop.create_connection(Recorder, "127.0.0.1", port)
+        seen_types = set()
+        real_data_received = proto.data_received
+
+        def data_received(data):
+            seen_types.add(type(data))
+            real_data_received(data)
+        proto.data_received = data_received
+        expected = bytearray()
+        for size in (10, 300_000, 7, 2_000_000, 5, 1):
+            chunk = bytes([size % 251]) * size
+            expected += chunk
+            transport.write(chunk)
+            assert await proto.wait_for_bytes(len(expected)) == expected
+        assert seen_types == {bytes}
+        transport.close()
+        await proto.lost
+        server.close()
+        await server.wait_closed()
+    run(loop, main())
+
+
 def test_buffered_protocol_receives_into_its_buffer(loop):
     class Buffered(asyncio.BufferedProtocol):
         def __init__(self):
