@@ -1279,3 +1279,71 @@ def test_virtual_loop_helper_builds_a_loop_on_a_virtual_clock():
         assert loop.time() == 100.0
     finally:
         loop.close()
+
+
+def test_timers_with_one_deadline_fire_in_scheduling_order(virtual_loop):
+    loop = virtual_loop
+    calls = []
+
+    async def sleeper(name, when):
+        await coroloop.sleep(when - loop.time())
+        calls.append(name)
+
+    when = loop.time() + 1
+    loop.create_task(sleeper("sleep", when))  # starts (and joins the deadline) last
+    loop.call_at(when, calls.append, "a")
+    cancelled = loop.call_at(when, calls.append, "cancelled")
+    loop.call_at(when, calls.append, "b")
+    cancelled.cancel()
+    loop.call_at(when + 1, calls.append, "later")
+    loop.call_at(when - 0.5, calls.append, "earlier")
+    loop.call_at(when, calls.append, "c")
+    loop.call_at(when + 2, loop.stop)
+    loop.run_forever()
+    assert calls == ["earlier", "a", "b", "c", "sleep", "later"]
+
+
+def test_cancelled_timers_sharing_deadlines_are_purged(virtual_loop):
+    loop = virtual_loop
+    calls = []
+    refs = []
+    when = loop.time() + 100
+    for i in range(300):
+        handle = loop.call_at(when + i % 3, print)
+        refs.append(weakref.ref(handle))
+        handle.cancel()
+    del handle
+    kept = [loop.call_at(when + i % 3, calls.append, i) for i in range(6)]
+    loop.call_soon(loop.stop)
+    loop.run_forever()   # one iteration: the heap is cleaned up
+    assert _alive(refs) == 0
+    assert loop.time() == 0
+    loop.call_at(when + 3, loop.stop)
+    loop.run_forever()
+    assert calls == [0, 3, 1, 4, 2, 5]
+    assert all(not timer.cancelled() for timer in kept)
+
+
+@pytest.mark.skipif(not hasattr(coroloop._core.poller, "EpollPoller"), reason="epoll only")
+def test_epoll_timeout_is_rounded_once():
+    """epoll.poll() rounds up to whole milliseconds itself; rounding before it
+    turned 8.5 ms into 0.009000000000000001 s, which it slept as 10 ms."""
+    poller = coroloop._core.poller.EpollPoller()
+    try:
+        started = time.monotonic()
+        poller.poll(0.0085)
+        assert time.monotonic() - started >= 0.0085
+        seen = []
+
+        class Recorder:
+            def poll(self, timeout, max_events):
+                seen.append(timeout)
+                return []
+
+        poller._epoll, real = Recorder(), poller._epoll
+        poller.poll(0.0085)
+        poller.poll(None)
+        poller._epoll = real
+        assert seen == [0.0085, -1]
+    finally:
+        poller.close()

@@ -41,7 +41,7 @@ from asyncio import exceptions as _exc
 
 from .. import _bridge
 from .._core.coroutines import iscoroutine
-from .._core.futures import Future, isfuture
+from .._core.futures import PENDING, Future, isfuture
 from .._core.tasks import ensure_future
 from . import timeouts
 
@@ -109,7 +109,7 @@ class _GatheringFuture(Future):
     def _child_done(self, child) -> None:
         # A hot path (once per child): one method call on the child when all is well.
         self._unfinished -= 1
-        if self.done():
+        if self._state is not PENDING:  # done(), without the call
             if not child.cancelled():
                 child.exception()   # we failed early; don't report it as unretrieved
             return

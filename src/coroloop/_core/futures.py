@@ -21,6 +21,7 @@ from types import GenericAlias
 from .. import _bridge
 from .._repr import format_callback
 from .handles import extract_source_traceback, new_handle
+from .loopstate import LoopState
 
 CancelledError = _exc.CancelledError
 InvalidStateError = _exc.InvalidStateError
@@ -31,6 +32,7 @@ CANCELLED = "CANCELLED"
 FINISHED = "FINISHED"
 
 _copy_context = contextvars.copy_context
+_CLOSED = LoopState.CLOSED
 
 
 class Future:
@@ -166,8 +168,16 @@ class Future:
     def add_done_callback(self, fn, *, context=None) -> None:
         if self._state is not PENDING:
             self._loop.call_soon(fn, self, context=context)
+            return
+        # _add_entry(), inlined: gather and wait add one per child.
+        entry = (fn, _copy_context() if context is None else context)
+        callbacks = self._entries
+        if callbacks is None:
+            self._entries = entry
+        elif callbacks.__class__ is list:
+            callbacks.append(entry)
         else:
-            self._add_entry((fn, _copy_context() if context is None else context))
+            self._entries = [callbacks, entry]
 
     def _add_entry(self, entry) -> None:
         callbacks = self._entries
@@ -207,21 +217,20 @@ class Future:
     def _schedule_callbacks(self) -> None:
         entries = self._entries
         self._entries = None
+        loop = self._loop
         if entries.__class__ is not list:
             if entries.__class__ is not tuple:
-                self._loop._ready.append(entries)  # the usual case: one task waits
+                loop._ready.append(entries)  # the common case: one coroloop task waiting
                 return
             entries = (entries,)
-        loop = self._loop
         # On coroloop's (open) loop, handles go straight onto the ready queue: the
         # checks call_soon makes are for callers we do not control.
-        direct = getattr(loop, "_coroloop_native", False) and not loop.is_closed()
-        ready = loop._ready if direct else None
+        direct = getattr(loop, "_coroloop_native", False) and loop._state is not _CLOSED
         for entry in entries:
             if entry.__class__ is not tuple:
                 loop._ready.append(entry)   # a coroloop task waiting on us
             elif direct:
-                ready.append(new_handle(entry[0], (self,), loop, entry[1]))
+                loop._ready.append(new_handle(entry[0], (self,), loop, entry[1]))
             else:
                 loop.call_soon(entry[0], self, context=entry[1])
 

@@ -127,7 +127,7 @@ def new_handle(callback, args, loop, context, _new=Handle.__new__, _cls=Handle):
 
 def new_timer_handle(when, callback, args, loop, context, _new=TimerHandle.__new__,
                      _cls=TimerHandle):
-    """new_handle() for timers; the loop marks it scheduled when it enters the heap."""
+    """new_handle() for timers, marked scheduled: the loop pushes it on its heap."""
     timer = _new(_cls)
     timer._callback = callback
     timer._args = args
@@ -135,7 +135,7 @@ def new_timer_handle(when, callback, args, loop, context, _new=TimerHandle.__new
     timer._loop = loop
     timer._context = context
     timer._when = when
-    timer._scheduled = False
+    timer._scheduled = True
     return timer
 
 

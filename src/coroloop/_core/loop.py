@@ -12,10 +12,10 @@ One iteration (``_run_once``) is:
    wait for the next iteration, so I/O is never starved).
 
 The ready queue holds ``Handle`` objects (``_callback``, ``_args``, ``_context``,
-``_cancelled``); the timer heap holds ``(when, sequence, TimerHandle)`` tuples so
-ordering is done by C tuple comparison, with the sequence keeping FIFO order for
-equal deadlines.  Cancelled timers stay in the heap and are skipped; when they
-outnumber the live ones the heap is rebuilt.
+``_cancelled``); the timer heap holds distinct deadlines (floats, compared in C
+without a tuple in between), and a dict maps each deadline to its timer or to the
+list of its timers in scheduling order, so equal deadlines fire FIFO.  Cancelled
+timers stay and are skipped; when they outnumber the live ones both are rebuilt.
 
 Everything networking-related (transports, servers, subprocesses) builds on
 ``add_reader``/``add_writer`` and lives outside this module.
@@ -146,9 +146,12 @@ class CoreEventLoop(_aevents.AbstractEventLoop):
         # Set by stop(): the current iteration is the last one of run_forever().
         self._stopping = False
         self._ready: deque[Handle] = deque()
-        self._timers: list = []            # heap of (when, seq, TimerHandle)
-        self._timer_seq = 0
-        self._cancelled_timers = 0         # cancelled TimerHandles still in the heap
+        # Timers: a heap of distinct deadlines (floats compare fast in C) and, per
+        # deadline, its timer or a list of its timers in scheduling order (FIFO).
+        self._timers: list = []
+        self._timer_buckets: dict = {}
+        self._timer_count = 0              # timers in the buckets, cancelled included
+        self._cancelled_timers = 0         # cancelled timers still in the buckets
         self._readers: dict[int, Handle] = {}
         self._writers: dict[int, Handle] = {}
         self._waker = _Waker()
@@ -242,6 +245,8 @@ class CoreEventLoop(_aevents.AbstractEventLoop):
         self._state = LoopState.CLOSED
         self._ready.clear()
         self._timers.clear()
+        self._timer_buckets.clear()
+        self._timer_count = 0
         self._cancelled_timers = 0
         self._executor_shutdown_called = True
         executor = self._default_executor
@@ -276,37 +281,41 @@ class CoreEventLoop(_aevents.AbstractEventLoop):
         resolution = clock.resolution
         run_ready = self._run_ready_watched
         while True:
-            timers = self._timers  # rebound by _purge_cancelled_timers
-            if timers:
+            timers = self._timers  # both rebound by _purge_cancelled_timers
+            buckets = self._timer_buckets
+            if timers and self._cancelled_timers:
                 if self._cancelled_timers > _PURGE_MIN_CANCELLED and \
-                        self._cancelled_timers * 2 > len(timers):
+                        self._cancelled_timers * 2 > self._timer_count:
                     self._purge_cancelled_timers()
                     timers = self._timers
+                    buckets = self._timer_buckets
                 # Cancelled timers at the head must not shorten our sleep.
-                while timers and timers[0][2]._cancelled:
-                    _heappop(timers)[2]._scheduled = False
-                    self._cancelled_timers -= 1
+                while timers and _all_cancelled(buckets[timers[0]]):
+                    self._drop_timers(buckets.pop(_heappop(timers)))
 
             if ready or self._stopping:
                 if readers or writers:
                     self._poll(0)
             elif timers:
-                self._poll(clock.sleep_time(timers[0][0]))
+                self._poll(clock.sleep_time(timers[0]))
             else:
                 self._poll(clock.sleep_time(None))
 
             if timers:
                 deadline = now() + resolution
-                while timers and timers[0][0] <= deadline:
-                    timer = _heappop(timers)[2]
-                    if timer._cancelled:
-                        timer._scheduled = False
+                while timers and timers[0] <= deadline:
+                    due = buckets.pop(_heappop(timers))
+                    if due.__class__ is list:
+                        self._fire_timers(due)
+                        continue
+                    self._timer_count -= 1
+                    due._scheduled = False
+                    if due._cancelled:
                         self._cancelled_timers -= 1
-                    elif timer.__class__ is TimerHandle:
-                        timer._scheduled = False
-                        ready.append(timer)
+                    elif due.__class__ is TimerHandle:
+                        ready.append(due)
                     else:
-                        timer._fire()  # a SleepFuture: wakes its task this iteration
+                        due._fire()  # a SleepFuture: wakes its task this iteration
 
             # Only what is ready now runs in this iteration; callbacks it schedules
             # wait for the next one, after I/O has been polled again.
@@ -389,15 +398,63 @@ class CoreEventLoop(_aevents.AbstractEventLoop):
                 if handle is not None:
                     ready.append(handle)
 
-    def _purge_cancelled_timers(self) -> None:
-        live = []
-        for entry in self._timers:
-            if entry[2]._cancelled:
-                entry[2]._scheduled = False
+    def _schedule_timer(self, when, timer) -> None:
+        """Put *timer* (a TimerHandle or SleepFuture) in the heap, due at *when*.
+
+        call_later() and sleep() inline this; keep them in step.
+        """
+        self._timer_count += 1
+        first = self._timer_buckets.setdefault(when, timer)
+        if first is timer:
+            _heappush(self._timers, when)
+        else:
+            self._share_deadline(when, first, timer)
+
+    def _share_deadline(self, when, first, timer) -> None:
+        """*timer* is due at *when* like *first* (a timer or a list): after it."""
+        if first.__class__ is list:
+            first.append(timer)
+        else:
+            self._timer_buckets[when] = [first, timer]
+
+    def _fire_timers(self, due: list) -> None:
+        """The timers sharing one deadline, in the order they were scheduled."""
+        ready = self._ready
+        self._timer_count -= len(due)
+        for timer in due:
+            timer._scheduled = False
+            if timer._cancelled:
+                self._cancelled_timers -= 1
+            elif timer.__class__ is TimerHandle:
+                ready.append(timer)
             else:
-                live.append(entry)
-        heapq.heapify(live)
-        self._timers = live
+                timer._fire()
+
+    def _drop_timers(self, entry) -> None:
+        """Forget the (cancelled) timers of one deadline."""
+        for timer in entry if entry.__class__ is list else (entry,):
+            timer._scheduled = False
+            self._timer_count -= 1
+            self._cancelled_timers -= 1
+
+    def _purge_cancelled_timers(self) -> None:
+        buckets = {}
+        for when, entry in self._timer_buckets.items():
+            for timer in entry if entry.__class__ is list else (entry,):
+                if timer._cancelled:
+                    timer._scheduled = False
+                else:
+                    kept = buckets.setdefault(when, timer)
+                    if kept is not timer:
+                        if kept.__class__ is list:
+                            kept.append(timer)
+                        else:
+                            buckets[when] = [kept, timer]
+        timers = list(buckets)
+        heapq.heapify(timers)
+        self._timers = timers
+        self._timer_buckets = buckets
+        self._timer_count -= self._cancelled_timers
         self._cancelled_timers = 0
 
     def _timer_handle_cancelled(self, handle) -> None:
@@ -427,7 +484,25 @@ class CoreEventLoop(_aevents.AbstractEventLoop):
     def call_later(self, delay, callback, *args, context=None):
         if delay is None:
             raise TypeError("delay must not be None")
-        return self.call_at(self._now() + delay, callback, *args, context=context)
+        when = self._now() + delay
+        # call_at's body, not a call to it: forwarding *args and context= would
+        # cost more than the timer itself.
+        if self._state is LoopState.CLOSED:
+            raise RuntimeError("Event loop is closed")
+        if not callable(callback) or self._debug:
+            self._check_callback(callback, "call_at")  # as asyncio names it
+        timer = new_timer_handle(when, callback, args, self,
+                                 _copy_context() if context is None else context)
+        if self._debug:
+            timer._source_traceback = extract_source_traceback(1)
+        # _schedule_timer(), inlined: a hot path.
+        self._timer_count += 1
+        first = self._timer_buckets.setdefault(when, timer)
+        if first is timer:
+            _heappush(self._timers, when)
+        else:
+            self._share_deadline(when, first, timer)
+        return timer
 
     def call_at(self, when, callback, *args, context=None):
         if when is None:
@@ -440,17 +515,20 @@ class CoreEventLoop(_aevents.AbstractEventLoop):
                                  _copy_context() if context is None else context)
         if self._debug:
             timer._source_traceback = extract_source_traceback(1)
-        self._timer_seq += 1
-        _heappush(self._timers, (when, self._timer_seq, timer))
-        timer._scheduled = True
+        self._schedule_timer(when, timer)
         return timer
 
     def _sleep_future(self, delay, result):
         """The future sleep() awaits: completed with *result* after *delay* seconds."""
         when = self._now() + delay
         sleeper = SleepFuture(self, when, result)
-        self._timer_seq += 1
-        _heappush(self._timers, (when, self._timer_seq, sleeper))
+        # _schedule_timer(), inlined: every sleep comes here.
+        self._timer_count += 1
+        first = self._timer_buckets.setdefault(when, sleeper)
+        if first is sleeper:
+            _heappush(self._timers, when)
+        else:
+            self._share_deadline(when, first, sleeper)
         return sleeper
 
     def call_soon_threadsafe(self, callback, *args, context=None):
@@ -490,6 +568,8 @@ class CoreEventLoop(_aevents.AbstractEventLoop):
         factory = self._task_factory
         if factory is None:
             if eager_start is None:
+                if name is None and context is None:
+                    return Task(coro, loop=self)  # each keyword costs: the common call
                 return Task(coro, loop=self, name=name, context=context)
             return Task(coro, loop=self, name=name, context=context, eager_start=eager_start)
         kwargs = {}
@@ -736,6 +816,13 @@ class CoreEventLoop(_aevents.AbstractEventLoop):
                     "exception": exc,
                     "asyncgen": agen,
                 })
+
+
+def _all_cancelled(entry) -> bool:
+    """True if the timer (or every timer of the list) *entry* is cancelled."""
+    if entry.__class__ is list:
+        return all(timer._cancelled for timer in entry)
+    return entry._cancelled
 
 
 def _task_stepped_by(item):

@@ -24,7 +24,6 @@ re-register or forget it rather than letting the error escape into the loop.
 
 from __future__ import annotations
 
-import math
 import select
 import selectors
 
@@ -85,10 +84,10 @@ if hasattr(select, "epoll"):
         def poll(self, timeout: float | None) -> list[tuple[int, int]]:
             if timeout is None:
                 timeout = -1
-            elif timeout > 0:
-                # epoll has millisecond resolution: round up, or we would wake
-                # just before a timer is due and spin.
-                timeout = math.ceil(timeout * 1e3) * 1e-3
+            # epoll has millisecond resolution; epoll.poll() already rounds a
+            # positive timeout up to whole milliseconds, so we never wake just
+            # before a timer is due.  Rounding here as well would round twice:
+            # ceil(8.5 ms) is 0.009000000000000001 s, which poll() makes 10 ms.
             max_events = max(len(self._masks), 1)
             try:
                 return self._epoll.poll(timeout, max_events)

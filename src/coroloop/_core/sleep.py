@@ -13,26 +13,29 @@ import math
 import types
 
 from .. import _bridge
-from .futures import PENDING, Future
+from .futures import FINISHED, PENDING, Future
 from .handles import extract_source_traceback
+
+_isnan = math.isnan
+_get_running_loop = _bridge.get_running_loop
 
 
 class SleepFuture(Future):
     """A future the loop resolves with ``value`` at loop time ``when``."""
 
-    __slots__ = ("_when", "_value", "_cancelled", "_scheduled")
+    __slots__ = ("_when", "_cancelled", "_scheduled")
 
     def __init__(self, loop, when, value):
         # Future.__init__ inlined (a hot path); only coroloop's loop creates these.
         self._loop = loop
         self._state = PENDING
-        self._result = None
+        # The value it completes with; result() reads it only once we are done.
+        self._result = value
         self._asyncio_future_blocking = False
         self._entries = None
         if loop._debug:
             self._source_traceback = extract_source_traceback(1)
         self._when = when          # loop time at which it completes
-        self._value = value        # the result it completes with
         # Timer-heap bookkeeping, as for TimerHandle: _cancelled marks a dead heap
         # entry, _scheduled that the entry is still in the heap.
         self._cancelled = False
@@ -50,10 +53,12 @@ class SleepFuture(Future):
         return True
 
     def _fire(self) -> None:
-        """Called by the loop when the deadline has passed."""
-        self._scheduled = False
+        """Called by the loop, which took us out of its heap: the deadline passed."""
         if self._state is PENDING:
-            Future.set_result(self, self._value)
+            # Future.set_result, inlined (_result is set already): every sleep ends here.
+            self._state = FINISHED
+            if self._entries is not None:
+                self._schedule_callbacks()
 
     def _repr_info(self):
         info = Future._repr_info(self)
@@ -77,9 +82,9 @@ async def sleep(delay, result=None):
     if delay <= 0:
         await _yield_now()
         return result
-    if math.isnan(delay):
+    if _isnan(delay):
         raise ValueError("Invalid delay: NaN (not a number)")
-    loop = _bridge.get_running_loop()
+    loop = _get_running_loop()
     if getattr(loop, "_coroloop_native", False):
         return await loop._sleep_future(delay, result)
     waiter = loop.create_future()
