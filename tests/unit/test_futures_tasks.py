@@ -406,6 +406,34 @@ def test_task_names(loop):
     loop.run_until_complete(asyncio.gather(t1, t2, t3, t4))
 
 
+def test_create_task_fast_path_builds_the_same_task_as_task_init(loop):
+    # create_task() builds its tasks without Task.__init__ (tasks.new_task): both
+    # must leave every field in the same state.
+    def fields(task):
+        names = [name for cls in type(task).__mro__
+                 for name in getattr(cls, "__slots__", ()) if name != "__weakref__"]
+        values = {name: getattr(task, name, "<unset>") for name in names
+                  if name != "__dict__"}
+        values.update(vars(task))
+        values.pop("_name")  # "Task-N": differs by N
+        return values
+
+    async def main():
+        parent = coroloop.current_task()
+        ctx = contextvars.copy_context()
+        made = [coroloop.create_task(returns(1), context=ctx),
+                loop.create_task(returns(1), context=ctx)]
+        reference = Task(returns(1), loop=loop, context=ctx)
+        for task in made:
+            assert type(task) is Task
+            assert fields(task) | {"_coro": None, "_args": None} == \
+                fields(reference) | {"_coro": None, "_args": None}
+            assert task._args == (task,) and task.spawned_by() is parent
+        await asyncio.gather(reference, *made)
+
+    loop.run_until_complete(main())
+
+
 def test_task_set_result_and_set_exception_are_refused(loop):
     task = loop.create_task(returns(None))
     with pytest.raises(RuntimeError, match="set_result"):

@@ -49,7 +49,7 @@ from .instrument import Instruments
 from .loopstate import LoopState
 from .poller import Poller, default_poller
 from .sleep import SleepFuture
-from .tasks import Task, ensure_future
+from .tasks import Task, ensure_future, new_task
 from .threads import wrap_future
 
 logger = _alog.logger  # shared with asyncio, so existing logging setups keep working
@@ -326,8 +326,17 @@ class CoreEventLoop(_aevents.AbstractEventLoop):
                     handle = popleft()
                     if handle._cancelled:
                         continue
+                    args = handle._args
                     try:
-                        handle._context.run(handle._callback, *handle._args)
+                        # Nearly every item has one argument (a task step, a done
+                        # callback) or none; calling without *args spares building
+                        # a tuple and a bound method per callback.
+                        if len(args) == 1:
+                            handle._context.run(handle._callback, args[0])
+                        elif not args:
+                            handle._context.run(handle._callback)
+                        else:
+                            handle._context.run(handle._callback, *args)
                     except (SystemExit, KeyboardInterrupt):
                         raise
                     except BaseException as exc:
@@ -568,9 +577,7 @@ class CoreEventLoop(_aevents.AbstractEventLoop):
         factory = self._task_factory
         if factory is None:
             if eager_start is None:
-                if name is None and context is None:
-                    return Task(coro, loop=self)  # each keyword costs: the common call
-                return Task(coro, loop=self, name=name, context=context)
+                return new_task(self, coro, name, context)
             return Task(coro, loop=self, name=name, context=context, eager_start=eager_start)
         kwargs = {}
         if context is not None:

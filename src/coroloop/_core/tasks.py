@@ -47,17 +47,21 @@ _weakref = weakref.ref
 _copy_context = contextvars.copy_context
 _names = itertools.count(1)
 _CLOSED = LoopState.CLOSED
+_get_running_loop = _bridge.get_running_loop
 
 
 class Task(Future):
     """A coroutine scheduled on an event loop (``asyncio.Task``'s API)."""
 
-    __slots__ = ("_coro", "_context", "_name", "_fut_waiter", "_must_cancel",
-                 "_throw", "_parent", "_native", "_args", "_log_destroy_pending")
-
-    # Ready-queue item fields (see the module docstring); _callback is set below
-    # the class, _args is (self,) while the task is unfinished on coroloop's loop.
-    _cancelled = False
+    # Ready-queue item fields (see the module docstring) are slots too: the
+    # scheduler reads them for every step.  _args is (self,) while the task is
+    # unfinished on coroloop's loop; they are set only on coroloop's loop.
+    # Future's _state, _exception and _unretrieved are slots here (a Future keeps
+    # class-level defaults for them): every task reads them in await and __del__.
+    __slots__ = ("_state", "_exception", "_unretrieved",
+                 "_coro", "_context", "_name", "_fut_waiter", "_must_cancel",
+                 "_throw", "_parent", "_native", "_args", "_log_destroy_pending",
+                 "_callback", "_cancelled")
 
     # How many cancel() calls are outstanding (decremented by uncancel()).
     _num_cancels_requested = 0
@@ -70,6 +74,8 @@ class Task(Future):
         self._loop = loop
         self._state = PENDING
         self._result = None
+        self._exception = None
+        self._unretrieved = False
         self._asyncio_future_blocking = False
         self._entries = None
         if loop._debug if native else loop.get_debug():
@@ -99,6 +105,8 @@ class Task(Future):
         # coroloop's own loop: handles may go straight onto its ready queue.
         self._native = native
         if native:
+            self._callback = _step
+            self._cancelled = False
             self._args = (self,)
             if loop._instruments is not None:
                 loop._instruments.task_spawned(self)
@@ -428,7 +436,7 @@ class Task(Future):
 
 
 # The scheduler calls item._callback(*item._args): for a task, Task._step(task).
-Task._callback = staticmethod(Task._step)
+_step = Task._step
 
 # Future classes whose callbacks a task may add itself to directly:
 # ours, and subclasses that keep Future's callback machinery (e.g. gather's).
@@ -449,6 +457,44 @@ def _future_loop(fut):
     return get_loop() if get_loop is not None else fut._loop
 
 
+def new_task(loop, coro, name, context, _new=object.__new__):
+    """Task(coro, loop=loop, name=name, context=context) for coroloop's own open loop.
+
+    create_task's hot path: the same fields and scheduling as Task.__init__'s
+    native branch, without type.__call__ packing the keyword arguments into a
+    dict and without the generic checks (the caller knows the loop).
+    """
+    if loop._debug or loop._instruments is not None or (
+            coro.__class__ is not _CoroutineType and not iscoroutine(coro)):
+        return Task(coro, loop=loop, name=name, context=context)  # the rare cases
+    task = _new(Task)
+    task._loop = loop
+    task._state = PENDING
+    task._result = None
+    task._exception = None
+    task._unretrieved = False
+    task._asyncio_future_blocking = False
+    task._entries = None
+    task._log_destroy_pending = True
+    task._name = next(_names) if name is None else str(name)
+    task._coro = coro
+    task._context = _copy_context() if context is None else context
+    task._fut_waiter = None
+    task._must_cancel = False
+    task._throw = None
+    task._parent = _current_task_of(loop)
+    task._native = True
+    task._callback = _step
+    task._cancelled = False
+    task._args = (task,)
+    loop._ready.append(task)
+    if _registry_add is not None:  # seen by asyncio.all_tasks()
+        _registry_add(_weakref(task, _registry_discard))
+    else:
+        _bridge.register_task(task)
+    return task
+
+
 def current_task(loop=None):
     """The task running on *loop* (default: the running loop), or None."""
     return _bridge.current_task(loop)
@@ -461,9 +507,9 @@ def all_tasks(loop=None):
 
 def create_task(coro, *, name=None, context=None, **kwargs):
     """Schedule *coro* on the running loop and return its Task."""
-    loop = _bridge.get_running_loop()
+    loop = _get_running_loop()
     if not kwargs and getattr(loop, "_coroloop_native", False) and loop._task_factory is None:
-        return Task(coro, loop=loop, name=name, context=context)  # what create_task does
+        return new_task(loop, coro, name, context)  # what loop.create_task does
     if context is None:
         return loop.create_task(coro, name=name, **kwargs)
     return loop.create_task(coro, name=name, context=context, **kwargs)
