@@ -21,7 +21,7 @@ from types import GenericAlias
 from .. import _bridge
 from .._repr import format_callback
 from .handles import extract_source_traceback, new_handle
-from .loopstate import LoopState
+from .loopstate import NATIVE_LOOPS, LoopState
 
 CancelledError = _exc.CancelledError
 InvalidStateError = _exc.InvalidStateError
@@ -225,7 +225,7 @@ class Future:
             entries = (entries,)
         # On coroloop's (open) loop, handles go straight onto the ready queue: the
         # checks call_soon makes are for callers we do not control.
-        direct = getattr(loop, "_coroloop_native", False) and loop._state is not _CLOSED
+        direct = loop.__class__ in NATIVE_LOOPS and loop._state is not _CLOSED
         for entry in entries:
             if entry.__class__ is not tuple:
                 loop._ready.append(entry)   # a coroloop task waiting on us

@@ -46,7 +46,7 @@ from .futures import isfuture, new_future, set_result_unless_cancelled
 from .handles import (Handle, TimerHandle, callback_error_context, extract_source_traceback,
                       new_handle, new_timer_handle)
 from .instrument import Instruments
-from .loopstate import LoopState
+from .loopstate import NATIVE_LOOPS, LoopState
 from .poller import Poller, default_poller
 from .sleep import SleepFuture
 from .tasks import Task, ensure_future, new_task
@@ -135,8 +135,9 @@ class CoreEventLoop(_aevents.AbstractEventLoop):
     """The scheduler half of coroloop's event loop: callbacks, timers, readiness,
     futures and tasks, executors.  ``coroloop.EventLoop`` adds networking on top."""
 
-    # Lets coroloop's Task and Future take the direct path to the ready queue.
-    _coroloop_native = True
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        NATIVE_LOOPS.add(cls)  # subclasses take the same fast paths
 
     def __init__(self, *, clock: Clock | None = None, poller: Poller | None = None):
         self._clock = clock if clock is not None else MonotonicClock()
@@ -830,6 +831,9 @@ def _all_cancelled(entry) -> bool:
     if entry.__class__ is list:
         return all(timer._cancelled for timer in entry)
     return entry._cancelled
+
+
+NATIVE_LOOPS.add(CoreEventLoop)
 
 
 def _task_stepped_by(item):

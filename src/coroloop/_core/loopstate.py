@@ -4,6 +4,12 @@ from __future__ import annotations
 
 import enum
 
+# The classes of coroloop's own loops (CoreEventLoop and every subclass; see
+# CoreEventLoop.__init_subclass__).  Futures and tasks test `loop.__class__ in
+# NATIVE_LOOPS` to take the direct path to the ready queue: a set lookup, cheaper
+# than reading a marker attribute on every task.
+NATIVE_LOOPS: set = set()
+
 
 class LoopState(enum.Enum):
     IDLE = "idle"          # open, not running

@@ -15,6 +15,7 @@ import types
 from .. import _bridge
 from .futures import FINISHED, PENDING, Future
 from .handles import extract_source_traceback
+from .loopstate import NATIVE_LOOPS
 
 _isnan = math.isnan
 _get_running_loop = _bridge.get_running_loop
@@ -85,7 +86,7 @@ async def sleep(delay, result=None):
     if _isnan(delay):
         raise ValueError("Invalid delay: NaN (not a number)")
     loop = _get_running_loop()
-    if getattr(loop, "_coroloop_native", False):
+    if loop.__class__ in NATIVE_LOOPS:
         return await loop._sleep_future(delay, result)
     waiter = loop.create_future()
     wake = loop.call_later(delay, _wake_sleeper, waiter, result)

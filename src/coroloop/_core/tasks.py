@@ -34,7 +34,7 @@ from .coroutines import iscoroutine
 from .futures import (FINISHED, PENDING, CancelledError, Future,
                       InvalidStateError, isfuture)
 from .handles import extract_source_traceback
-from .loopstate import LoopState
+from .loopstate import NATIVE_LOOPS, LoopState
 from .sleep import SleepFuture
 
 _CoroutineType = types.CoroutineType
@@ -69,7 +69,7 @@ class Task(Future):
     def __init__(self, coro, *, loop=None, name=None, context=None, eager_start=False):
         if loop is None:
             loop = _bridge.get_event_loop()
-        native = getattr(loop, "_coroloop_native", False)
+        native = loop.__class__ in NATIVE_LOOPS
         # Future's fields, set here rather than by Future.__init__ (hot path).
         self._loop = loop
         self._state = PENDING
@@ -508,7 +508,7 @@ def all_tasks(loop=None):
 def create_task(coro, *, name=None, context=None, **kwargs):
     """Schedule *coro* on the running loop and return its Task."""
     loop = _get_running_loop()
-    if not kwargs and getattr(loop, "_coroloop_native", False) and loop._task_factory is None:
+    if not kwargs and loop.__class__ in NATIVE_LOOPS and loop._task_factory is None:
         return new_task(loop, coro, name, context)  # what loop.create_task does
     if context is None:
         return loop.create_task(coro, name=name, **kwargs)
