@@ -24,7 +24,6 @@ from .unix import UnixMethods
 
 __all__ = ["NetworkingMixin"]
 
-RECV_BUFFER_SIZE = 256 * 1024
 
 
 def _fd_of(fileobj) -> int:
@@ -44,11 +43,6 @@ class NetworkingMixin(SocketMethods, DNSMethods, TCPMethods, UnixMethods, UDPMet
         # fd -> live transport.  Weak: a transport dropped without close() is reported
         # by its own __del__, and must not be kept alive by us.
         self._net_transports = weakref.WeakValueDictionary()
-        # One receive buffer per loop, shared by its socket transports for bulk reads:
-        # recv(256 KiB) would allocate (and, past malloc's mmap threshold, map and
-        # unmap) a fresh 256 KiB object per read; recv_into + copying out what arrived
-        # is far cheaper.  Small reads skip it (transports._DIRECT_READ).
-        self._net_recv_view = memoryview(bytearray(RECV_BUFFER_SIZE))
         # (fd, writable) -> the future of the sock_* operation whose callback is
         # registered on fd (see SocketMethods._watch_until_done).
         self._net_sock_waiters = {}

@@ -5,8 +5,8 @@ A transport owns a non-blocking socket and moves bytes between it and a protocol
 * **read path** (kept short, it runs once per received chunk): when the socket is
   readable, one ``recv`` (or ``recv_into`` the buffer of a ``BufferedProtocol``)
   straight into ``data_received``/``buffer_updated``.  A plain Protocol's bytes come
-  from ``recv(64 KiB)`` while reads are small, from the loop's shared buffer while
-  the peer sends in bulk (see ``_DIRECT_READ``).  The method registered with the
+  from ``recv(64 KiB)`` while reads are small and from ``recv(256 KiB)`` while the
+  peer sends in bulk (see ``_DIRECT_READ``), never copied.  The method registered with the
   loop is chosen once per protocol, not tested on every read.
 * **write path**: ``write()`` tries ``send()`` at once when nothing is queued; only the
   remainder goes to a :class:`~coroloop._net.writebuf.WriteBuffer`, which then drives
@@ -45,13 +45,14 @@ try:
     _IOV_MAX = min(os.sysconf("SC_IOV_MAX"), 1024)
 except (AttributeError, ValueError, OSError):  # pragma: no cover
     _IOV_MAX = 16
-# A plain Protocol's reads go straight into a new bytes object, recv(_DIRECT_READ), as
-# long as they are smaller than that: no copy, and a block this size comes from the
-# malloc heap.  (recv(max_size) would not: 256 KiB is past glibc's mmap threshold, so
-# each read could map, shrink and unmap a fresh block -- three system calls and page
-# faults.)  A read that fills _DIRECT_READ means the peer sends in bulk: reads then go
-# through the loop's shared max_size buffer, recv_into + one copy of what arrived,
-# until one is small again.
+# A plain Protocol's reads go straight into a new bytes object.  While messages are
+# small, recv(_DIRECT_READ): a block this size comes from the malloc heap, whereas
+# recv(max_size) -- 256 KiB, past glibc's initial mmap threshold -- can map, shrink and
+# unmap a fresh block on every read (three system calls and page faults), which is
+# what makes stdlib asyncio's small reads expensive.  A read that fills _DIRECT_READ
+# means the peer sends in bulk: reads then ask for max_size, as asyncio does (after
+# the first large block is freed glibc raises its threshold and serves these from the
+# heap too), until one is small again.  Either way the data is never copied.
 _DIRECT_READ = 64 * 1024
 # As asyncio: after this many writes to a lost connection, say so (once per write).
 _LOST_WRITES_WARN_AFTER = 5
@@ -292,8 +293,7 @@ class SocketTransport(_SocketTransportBase, transports.Transport):
             logger.debug("%r resumes reading", self)
 
     def _read_data(self) -> None:
-        # Two ways to read, chosen by what the previous read brought (see _DIRECT_READ):
-        # straight into a new bytes object, or through the loop's shared buffer.
+        # The read size follows what the previous read brought (see _DIRECT_READ).
         try:
             if self._read_direct:
                 size = _DIRECT_READ if self.max_size > _DIRECT_READ else self.max_size
@@ -301,10 +301,8 @@ class SocketTransport(_SocketTransportBase, transports.Transport):
                 if len(data) == size:
                     self._read_direct = False  # it filled up: the peer sends in bulk
             else:
-                view = self._loop._net_recv_view  # the loop's shared buffer (see mixin.py)
-                nbytes = self._sock.recv_into(view, self.max_size)
-                data = view[:nbytes].tobytes()
-                if nbytes < _DIRECT_READ // 4:
+                data = self._sock.recv(self.max_size)
+                if len(data) < _DIRECT_READ // 4:
                     self._read_direct = True
         except _RETRY:
             return

@@ -101,8 +101,8 @@ def test_echo_roundtrip_and_extra_info(loop):
 
 
 def test_bulk_and_small_reads_deliver_bytes_in_order(loop):
-    # Small reads come straight from recv(); a burst bigger than one such read makes
-    # the transport read through the loop's shared buffer, until reads are small again.
+    # Small reads come from recv(64 KiB); a burst that fills one makes the transport
+    # ask for max_size per read, until reads are small again.
     # Either way data_received gets bytes, all of them, in order.
     async def main():
         server, port, served = await echo_server(loop)
