@@ -475,23 +475,20 @@ class SocketTransport(_SocketTransportBase, transports.Transport):
             self._fatal_error(exc, "Fatal error on socket shutdown")
 
     def _pause_protocol(self) -> None:
-        try:
-            self._protocol.pause_writing()
-        except (SystemExit, KeyboardInterrupt):
-            raise
-        except BaseException as exc:
-            self._loop.call_exception_handler({
-                "message": "protocol.pause_writing() failed",
-                "exception": exc, "transport": self, "protocol": self._protocol})
+        self._tell_protocol("pause_writing")
 
     def _resume_protocol(self) -> None:
+        self._tell_protocol("resume_writing")
+
+    def _tell_protocol(self, method: str) -> None:
+        """Call a flow-control method of the protocol; a failure is reported, not raised."""
         try:
-            self._protocol.resume_writing()
+            getattr(self._protocol, method)()
         except (SystemExit, KeyboardInterrupt):
             raise
         except BaseException as exc:
             self._loop.call_exception_handler({
-                "message": "protocol.resume_writing() failed",
+                "message": f"protocol.{method}() failed",
                 "exception": exc, "transport": self, "protocol": self._protocol})
 
     def can_write_eof(self) -> bool:
