@@ -31,6 +31,7 @@ from ._core.coroutines import coroutine, iscoroutine, iscoroutinefunction
 from ._core.futures import Future, isfuture
 from ._core.handles import Handle, TimerHandle
 from ._core.instrument import Instrument
+from ._core.loop import CoreEventLoop
 from ._event_loop import EventLoop, new_event_loop
 from ._net.tcp import Server
 from .streams import (StreamReader, StreamReaderProtocol, StreamWriter, open_connection,
@@ -40,6 +41,18 @@ from ._core.poller import Poller
 from ._core.sleep import sleep
 from ._core.tasks import Task, all_tasks, create_task, current_task, ensure_future
 from ._core.threads import run_coroutine_threadsafe, to_thread, wrap_future
+
+# asyncio's loop and policy class names, for code that names them.
+SelectorEventLoop = EventLoop
+BaseEventLoop = CoreEventLoop
+DefaultEventLoopPolicy = EventLoopPolicy
+
+# asyncio exports these task-bookkeeping hooks for third-party Task classes; they
+# are the shared ones, so such tasks are seen by current_task()/all_tasks().
+_enter_task = _bridge.enter_task
+_leave_task = _bridge.leave_task
+_register_task = _bridge.register_task
+_unregister_task = _bridge.unregister_task
 
 get_running_loop = _bridge.get_running_loop
 _get_running_loop = _bridge.get_running_loop_or_none
@@ -54,7 +67,8 @@ __version__ = "0.1.0"
 __all__ = [
     # loop and running
     "AbstractEventLoop", "AbstractEventLoopPolicy", "AbstractServer", "EventLoop",
-    "EventLoopPolicy", "Handle", "TimerHandle", "Runner", "run", "new_event_loop",
+    "EventLoopPolicy", "SelectorEventLoop", "BaseEventLoop", "DefaultEventLoopPolicy",
+    "Handle", "TimerHandle", "Runner", "run", "new_event_loop",
     "get_event_loop", "set_event_loop", "get_running_loop", "get_event_loop_policy",
     "set_event_loop_policy", "install",
     # futures and tasks

@@ -79,9 +79,11 @@ EXCLUSIONS: list[X] = [
       "asserts that asyncio.EventLoop is the stdlib SelectorEventLoop on Unix (the "
       "stdlib's class hierarchy); the view maps asyncio.EventLoop to the target's loop",
       python=">=3.13"),
-    X("test_runners.RunTests_TargetLoop.test_asyncio_run_debug",
+    X("test_runners.RunTests*.test_asyncio_run_debug",
       "patches asyncio.coroutines._is_debug_mode, a stdlib private function, to change "
-      "the default debug mode of new loops; runs in RunTests on the stdlib loop"),
+      "the default debug mode of new loops (coroloop's loops read PYTHONASYNCIODEBUG and "
+      "dev mode themselves); both variants get coroloop's loop, RunTests through "
+      "asyncio.DefaultEventLoopPolicy, which coroloop exports as its own policy"),
 
     # -- stdlib internals: networking (issue 4) ------------------------------------------
     X("test_unix_events.UnixReadPipeTransportTests.*",
