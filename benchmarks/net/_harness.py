@@ -31,6 +31,8 @@ clients competing with the server for the machine's cores.
 
 from __future__ import annotations
 
+import argparse
+import importlib.util
 import json
 import os
 import resource
@@ -431,6 +433,42 @@ def noisy_note(cells, limit=0.2):
             out.append(f"{'/'.join(map(str, key))} (req/s ±{c['rps_spread'] / 2:.0%}, "
                        f"CPU ±{c['cpu_spread'] / 2:.0%})")
     return out
+
+
+def add_common_arguments(p, *, conns_help, duration, warmup):
+    """The options every network benchmark takes.  *duration* and *warmup* are
+    (default, quick) pairs in seconds."""
+    p.add_argument("--repeat", type=int, help="interleaved rounds (default 3; --quick: 1)")
+    p.add_argument("--quick", action="store_true", help="smoke run: 1 round, short windows")
+    p.add_argument("--impl", default=",".join(IMPLS), help="comma-separated implementations")
+    p.add_argument("--clients", type=int, default=2, help="client processes (default 2)")
+    p.add_argument("--conns", type=int, default=2, help=f"{conns_help} (default 2)")
+    p.add_argument("--duration", type=float,
+                   help=f"measured window, s (default {duration[0]}; quick {duration[1]})")
+    p.add_argument("--warmup", type=float,
+                   help=f"load before the window, s (default {warmup[0]}; quick {warmup[1]})")
+    p.add_argument("--json", metavar="FILE", help="also write all samples to FILE")
+    p.add_argument("--check", action="store_true",
+                   help="exit 1 if coroloop errors or uses more server CPU/req than asyncio")
+    p.add_argument("--client", metavar="JSON", help=argparse.SUPPRESS)
+
+
+def finish_common_arguments(a, *, duration, warmup):
+    """Fill the defaults that depend on --quick (see add_common_arguments)."""
+    a.repeat = a.repeat or (1 if a.quick else 3)
+    a.duration = a.duration or (duration[1] if a.quick else duration[0])
+    a.warmup = a.warmup or (warmup[1] if a.quick else warmup[0])
+    return a
+
+
+def available_impls(spec):
+    """The implementations named in --impl that can run here, and notes on the rest."""
+    impls = [name.strip() for name in spec.split(",") if name.strip()]
+    notes = []
+    if "uvloop" in impls and importlib.util.find_spec("uvloop") is None:
+        impls.remove("uvloop")
+        notes.append("uvloop is not installed; its rows are skipped")
+    return impls, notes
 
 
 def header_lines(argv, script):

@@ -159,28 +159,18 @@ def client(port, size, conns):
 
 # -- orchestrator ----------------------------------------------------------------------
 
+_DURATION = (1.0, 0.4)  # measured window, s: (default, --quick)
+_WARMUP = (0.3, 0.2)
+
+
 def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--repeat", type=int, help="interleaved rounds (default 3; --quick: 1)")
-    p.add_argument("--quick", action="store_true",
-                   help="smoke run: 1 round, short windows")
-    p.add_argument("--impl", default=",".join(H.IMPLS), help="comma-separated implementations")
+    H.add_common_arguments(p, conns_help="connections per client process",
+                           duration=_DURATION, warmup=_WARMUP)
     p.add_argument("--api", action="append", choices=APIS, help="server API (repeatable)")
     p.add_argument("--size", action="append", type=int, help="message size (repeatable)")
-    p.add_argument("--clients", type=int, default=2, help="client processes (default 2)")
-    p.add_argument("--conns", type=int, default=2,
-                   help="connections per client process (default 2)")
-    p.add_argument("--duration", type=float, help="measured window, s (default 1.0; quick 0.4)")
-    p.add_argument("--warmup", type=float, help="load before the window, s (default 0.3; quick 0.2)")
-    p.add_argument("--json", metavar="FILE", help="also write all samples to FILE")
-    p.add_argument("--check", action="store_true",
-                   help="exit 1 if coroloop errors or uses more server CPU/req than asyncio")
     p.add_argument("--serve", nargs=2, metavar=("IMPL", "API"), help=argparse.SUPPRESS)
-    p.add_argument("--client", metavar="JSON", help=argparse.SUPPRESS)
-    a = p.parse_args(argv)
-    a.repeat = a.repeat or (1 if a.quick else 3)
-    a.duration = a.duration or (0.4 if a.quick else 1.0)
-    a.warmup = a.warmup or (0.2 if a.quick else 0.3)
+    a = H.finish_common_arguments(p.parse_args(argv), duration=_DURATION, warmup=_WARMUP)
     a.apis = a.api or list(APIS)
     a.sizes = a.size or list(SIZES)
     return a
@@ -194,12 +184,7 @@ def main(argv=None):
     if args.client:
         return client(**json.loads(args.client))
 
-    impls = [i.strip() for i in args.impl.split(",") if i.strip()]
-    notes = []
-    import importlib.util
-    if "uvloop" in impls and importlib.util.find_spec("uvloop") is None:
-        impls.remove("uvloop")
-        notes.append("uvloop is not installed; its rows are skipped")
+    impls, notes = H.available_impls(args.impl)
 
     command = H.header_lines(argv, Path(sys.argv[0]))
     print(f"Load:    {args.clients} client processes x {args.conns} blocking connections, "

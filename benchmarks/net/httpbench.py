@@ -151,28 +151,19 @@ def client(port, endpoint, conns):
 
 # -- orchestrator ----------------------------------------------------------------------
 
+_DURATION = (2.0, 0.5)  # measured window, s: (default, --quick)
+_WARMUP = (0.5, 0.3)
+
+
 def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--repeat", type=int, help="interleaved rounds (default 3; --quick: 1)")
-    p.add_argument("--quick", action="store_true", help="smoke run: 1 round, short windows")
-    p.add_argument("--impl", default=",".join(H.IMPLS), help="comma-separated implementations")
+    H.add_common_arguments(p, conns_help="keep-alive connections per client process",
+                           duration=_DURATION, warmup=_WARMUP)
     p.add_argument("--endpoint", action="append", choices=ENDPOINTS, help="(repeatable)")
     p.add_argument("--http", default="h11", help="uvicorn HTTP parser: h11 (default), "
                    "httptools (if installed), auto")
-    p.add_argument("--clients", type=int, default=2, help="client processes (default 2)")
-    p.add_argument("--conns", type=int, default=2,
-                   help="keep-alive connections per client process (default 2)")
-    p.add_argument("--duration", type=float, help="measured window, s (default 2.0; quick 0.5)")
-    p.add_argument("--warmup", type=float, help="load before the window, s (default 0.5; quick 0.3)")
-    p.add_argument("--json", metavar="FILE", help="also write all samples to FILE")
-    p.add_argument("--check", action="store_true",
-                   help="exit 1 if coroloop errors or uses more server CPU/req than asyncio")
     p.add_argument("--serve", nargs=2, metavar=("IMPL", "HTTP"), help=argparse.SUPPRESS)
-    p.add_argument("--client", metavar="JSON", help=argparse.SUPPRESS)
-    a = p.parse_args(argv)
-    a.repeat = a.repeat or (1 if a.quick else 3)
-    a.duration = a.duration or (0.5 if a.quick else 2.0)
-    a.warmup = a.warmup or (0.3 if a.quick else 0.5)
+    a = H.finish_common_arguments(p.parse_args(argv), duration=_DURATION, warmup=_WARMUP)
     a.endpoints = a.endpoint or list(ENDPOINTS)
     return a
 
@@ -186,11 +177,7 @@ def main(argv=None):
         return client(**json.loads(args.client))
 
     import importlib.util
-    impls = [i.strip() for i in args.impl.split(",") if i.strip()]
-    notes = []
-    if "uvloop" in impls and importlib.util.find_spec("uvloop") is None:
-        impls.remove("uvloop")
-        notes.append("uvloop is not installed; its rows are skipped")
+    impls, notes = H.available_impls(args.impl)
     for mod in ("uvicorn", "starlette"):
         if importlib.util.find_spec(mod) is None:
             print(f"{mod} is not installed for {sys.executable}; skipping the HTTP benchmark "
