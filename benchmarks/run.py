@@ -43,6 +43,9 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 IMPLS = ("asyncio", "uvloop", "coroloop")
+# --baseline SRC adds the implementation "baseline": coroloop imported from another
+# source tree (e.g. a checkout of main), so a change is measured against it in one run.
+BASELINE_ENV = "COROLOOP_BENCH_BASELINE"
 RESULT_PREFIX = "@@coroloop-bench-result "
 
 
@@ -57,8 +60,11 @@ def make_impl(name):
         import asyncio as aio
         import uvloop
         return aio, uvloop.new_event_loop
-    if name == "coroloop":
+    if name in ("coroloop", "baseline"):
         import coroloop as aio
+        expected = os.environ.get(BASELINE_ENV) if name == "baseline" else None
+        if expected and not Path(aio.__file__).resolve().is_relative_to(Path(expected).resolve()):
+            raise RuntimeError(f"baseline coroloop came from {aio.__file__}, not {expected}")
         return aio, aio.new_event_loop
     raise ValueError(f"unknown implementation {name!r}; choose from {', '.join(IMPLS)}")
 
@@ -110,13 +116,17 @@ def worker(impl, bench_name, quick):
     return 0
 
 
-def measure(impl, bench_name, quick, timeout):
+def measure(impl, bench_name, quick, timeout, baseline=None):
     """Run one worker subprocess; return its result dict (with 'error' on failure)."""
     cmd = [sys.executable, str(HERE / "run.py"), "--worker", impl, bench_name]
     if quick:
         cmd.append("--quick")
+    env = None
+    if impl == "baseline":
+        env = dict(os.environ, **{BASELINE_ENV: baseline})
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [baseline, env.get("PYTHONPATH")]))
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
     except subprocess.TimeoutExpired:
         return {"impl": impl, "bench": bench_name, "error": f"timeout after {timeout:g} s"}
     for line in reversed(proc.stdout.splitlines()):
@@ -186,6 +196,9 @@ def parse_args(argv):
     p.add_argument("--json", metavar="FILE", help="also write all samples to FILE")
     p.add_argument("--timeout", type=float, default=120.0,
                    help="seconds before a worker is killed (default 120)")
+    p.add_argument("--baseline", metavar="SRC",
+                   help="also measure the coroloop package found in SRC (a src/ directory, "
+                        "e.g. of a checkout of main) as implementation 'baseline'")
     p.add_argument("--list", action="store_true", help="list benchmarks and exit")
     p.add_argument("--check", action="store_true",
                    help="exit 1 if coroloop errors or is slower than asyncio on any benchmark")
@@ -213,7 +226,16 @@ def main(argv=None):
             print(f"no benchmark matches {args.filter}", file=sys.stderr)
             return 2
     impls = [i.strip() for i in args.impl.split(",") if i.strip()]
+    if args.baseline:
+        if not (Path(args.baseline) / "coroloop" / "__init__.py").is_file():
+            print(f"--baseline {args.baseline}: no coroloop package there "
+                  "(give the src/ directory of a checkout)", file=sys.stderr)
+            return 2
+        if "baseline" not in impls:
+            impls.append("baseline")
     for i in impls:
+        if i == "baseline" and args.baseline:
+            continue
         if i not in IMPLS:
             print(f"unknown implementation {i!r}; choose from {', '.join(IMPLS)}", file=sys.stderr)
             return 2
@@ -246,7 +268,7 @@ def main(argv=None):
                     continue
                 if key in dead:
                     continue
-                res = measure(impl, bench, args.quick, args.timeout)
+                res = measure(impl, bench, args.quick, args.timeout, args.baseline)
                 if "ops_per_sec" in res:
                     samples[key].append(res)
                     status = f"{fmt_rate(res['ops_per_sec'])} ops/s ({res['seconds']:.3f} s)"
@@ -262,7 +284,8 @@ def main(argv=None):
 
     print()
     header = ["benchmark"] + [f"{i} ops/s" for i in impls]
-    ratios = [(n, d) for n, d in (("coroloop", "asyncio"), ("coroloop", "uvloop"))
+    ratios = [(n, d) for n, d in (("coroloop", "asyncio"), ("coroloop", "uvloop"),
+                                  ("coroloop", "baseline"))
               if n in impls and d in impls]
     header += [f"{n}/{d}" for n, d in ratios]
     print("| " + " | ".join(header) + " |")
