@@ -121,6 +121,11 @@ else:
 # 3.13 shows a callback's arguments only in debug mode.
 HANDLE_REPR_ARGS_ONLY_IN_DEBUG = PY313
 
+# -- sleep(nan) ---------------------------------------------------------------------
+# 3.13 raises ValueError (gh-105331); 3.11/3.12 treat the NaN delay as a timer that
+# is due at once, like any NaN deadline (see _core/loop.py, "Deadlines").
+SLEEP_REJECTS_NAN = PY313
+
 # -- as_completed() -----------------------------------------------------------------
 # 3.13 checks its argument when called; 3.11/3.12 at the first iteration.
 AS_COMPLETED_CHECKS_ARGUMENTS_AT_CALL = PY313

@@ -17,6 +17,18 @@ without a tuple in between), and a dict maps each deadline to its timer or to th
 list of its timers in scheduling order, so equal deadlines fire FIFO.  Cancelled
 timers stay and are skipped; when they outnumber the live ones both are rebuilt.
 
+Deadlines -- one rule for every timer (call_at, call_later, sleep, timeouts):
+
+* A NaN deadline is due at once, as asyncio 3.11/3.12 run it (3.13's asyncio
+  crashes its loop instead, see docs/migrating.md).  It enters the heap as "now":
+  a NaN compares false with everything, so in the heap it would never be popped
+  (wedging the loop at 100% CPU) and would hide the timers sifted below it.  The
+  timer keeps the NaN as its ``when()``.
+* +inf, or any deadline further away than ``MAX_POLL_TIMEOUT``, is kept as it is
+  (it never fires, or fires when due), but one poll waits at most
+  ``MAX_POLL_TIMEOUT`` (a day, as asyncio): ``epoll.poll`` and ``select`` raise
+  ``OverflowError`` past the platform's time_t.
+
 Everything networking-related (transports, servers, subprocesses) builds on
 ``add_reader``/``add_writer`` and lives outside this module.
 """
@@ -64,6 +76,9 @@ _PURGE_MIN_CANCELLED = 64
 # Depth of coroutine origin tracking in debug mode.
 _DEBUG_STACK_DEPTH = 10
 _THREAD_JOIN_TIMEOUT = 300
+# The longest single poll (seconds): asyncio's MAXIMUM_SELECT_TIMEOUT.  A timer
+# further away is simply polled for again.  See "Deadlines" above.
+MAX_POLL_TIMEOUT = 24 * 3600
 
 
 class _Waker:
@@ -298,7 +313,10 @@ class CoreEventLoop(_aevents.AbstractEventLoop):
                 if readers or writers:
                     self._poll(0)
             elif timers:
-                self._poll(clock.sleep_time(timers[0]))
+                timeout = clock.sleep_time(timers[0])
+                if timeout is not None and timeout > MAX_POLL_TIMEOUT:
+                    timeout = MAX_POLL_TIMEOUT  # "Deadlines": inf or decades away
+                self._poll(timeout)
             else:
                 self._poll(clock.sleep_time(None))
 
@@ -413,6 +431,8 @@ class CoreEventLoop(_aevents.AbstractEventLoop):
 
         call_later() and sleep() inline this; keep them in step.
         """
+        if when != when:
+            when = self._now()  # NaN: due at once (see "Deadlines")
         self._timer_count += 1
         first = self._timer_buckets.setdefault(when, timer)
         if first is timer:
@@ -506,6 +526,8 @@ class CoreEventLoop(_aevents.AbstractEventLoop):
         if self._debug:
             timer._source_traceback = extract_source_traceback(1)
         # _schedule_timer(), inlined: a hot path.
+        if when != when:
+            when = self._now()  # NaN: due at once (see "Deadlines")
         self._timer_count += 1
         first = self._timer_buckets.setdefault(when, timer)
         if first is timer:
@@ -532,6 +554,8 @@ class CoreEventLoop(_aevents.AbstractEventLoop):
         """The future sleep() awaits: completed with *result* after *delay* seconds."""
         when = self._now() + delay
         sleeper = SleepFuture(self, when, result)
+        if when != when:
+            when = self._now()  # NaN (asyncio < 3.13 lets sleep take it): "Deadlines"
         # _schedule_timer(), inlined: every sleep comes here.
         self._timer_count += 1
         first = self._timer_buckets.setdefault(when, sleeper)

@@ -19,6 +19,7 @@ from .loopstate import NATIVE_LOOPS
 
 _isnan = math.isnan
 _get_running_loop = _bridge.get_running_loop
+_SLEEP_REJECTS_NAN = _bridge.SLEEP_REJECTS_NAN
 
 
 class SleepFuture(Future):
@@ -83,7 +84,7 @@ async def sleep(delay, result=None):
     if delay <= 0:
         await _yield_now()
         return result
-    if _isnan(delay):
+    if _SLEEP_REJECTS_NAN and _isnan(delay):
         raise ValueError("Invalid delay: NaN (not a number)")
     loop = _get_running_loop()
     if loop.__class__ in NATIVE_LOOPS:
