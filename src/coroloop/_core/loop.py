@@ -170,6 +170,9 @@ class CoreEventLoop(_aevents.AbstractEventLoop):
         self._cancelled_timers = 0         # cancelled timers still in the buckets
         self._readers: dict[int, Handle] = {}
         self._writers: dict[int, Handle] = {}
+        # fd -> the file object it was registered with (not for int registrations):
+        # how a closed socket still finds its registration (see _add_watch).
+        self._watched_objects: dict[int, object] = {}
         self._waker = _Waker()
         self._poller.modify(self._waker.fileno(), True, False)
         self._thread_id: int | None = None  # the thread running us, while running
@@ -272,6 +275,7 @@ class CoreEventLoop(_aevents.AbstractEventLoop):
         for fd in list(self._readers) + list(self._writers):
             self._readers.pop(fd, None)
             self._writers.pop(fd, None)
+        self._watched_objects.clear()
         self._waker.close()
         self._poller.close()
 
@@ -743,10 +747,17 @@ class CoreEventLoop(_aevents.AbstractEventLoop):
     def remove_writer(self, fd) -> bool:
         return self._remove_watch(self._writers, fd)
 
+    # The readiness tables and the poller agree at all times: fd is in _readers or
+    # _writers exactly when the poller watches it (for those directions).  When the
+    # poller refuses a change (EBADF: closed; EPERM: a regular file), it has
+    # forgotten fd, and so does the loop -- both directions -- before the error
+    # propagates, as selectors drops the key.  A registration made with a file
+    # object (not an int) remembers it in _watched_objects, so the object still
+    # finds its registration once closed (fileno() == -1), as asyncio's does.
     def _add_watch(self, table, fileobj, callback, args, method) -> None:
         if self._state is LoopState.CLOSED:
             raise RuntimeError("Event loop is closed")
-        fd = fileobj if fileobj.__class__ is int and fileobj >= 0 else _fileobj_to_fd(fileobj)
+        fd = fileobj if fileobj.__class__ is int and fileobj >= 0 else self._fd_of(fileobj)
         if not callable(callback) or self._debug:
             self._check_callback(callback, method)
         handle = new_handle(callback, args, self, _copy_context())
@@ -756,19 +767,52 @@ class CoreEventLoop(_aevents.AbstractEventLoop):
         table[fd] = handle
         if previous is not None:
             previous.cancel()
-        else:
+            return
+        try:
             self._poller.modify(fd, fd in self._readers, fd in self._writers)
+        except BaseException:
+            self._forget_fd(fd)
+            raise
+        if fileobj.__class__ is not int:
+            self._watched_objects[fd] = fileobj
 
     def _remove_watch(self, table, fileobj) -> bool:
         if self._state is LoopState.CLOSED:
             return False
-        fd = fileobj if fileobj.__class__ is int and fileobj >= 0 else _fileobj_to_fd(fileobj)
+        fd = fileobj if fileobj.__class__ is int and fileobj >= 0 else self._fd_of(fileobj)
         handle = table.pop(fd, None)
         if handle is None:
             return False
         handle.cancel()
-        self._poller.modify(fd, fd in self._readers, fd in self._writers)
+        readable = fd in self._readers
+        writable = fd in self._writers
+        try:
+            self._poller.modify(fd, readable, writable)
+        except BaseException:
+            self._forget_fd(fd)
+            raise
+        if self._watched_objects and not (readable or writable):
+            self._watched_objects.pop(fd, None)
         return True
+
+    def _fd_of(self, fileobj) -> int:
+        """The descriptor *fileobj* is (or, closed since, was) registered under."""
+        try:
+            return _fileobj_to_fd(fileobj)
+        except ValueError:
+            for fd, watched in self._watched_objects.items():
+                if watched is fileobj:
+                    return fd
+            raise
+
+    def _forget_fd(self, fd) -> None:
+        """The poller refused fd and dropped it: drop it from the tables too."""
+        for table in (self._readers, self._writers):
+            handle = table.pop(fd, None)
+            if handle is not None:
+                handle.cancel()
+        self._watched_objects.pop(fd, None)
+        self._poller.modify(fd, False, False)  # make sure; a no-op if it forgot it
 
     # -- executors -------------------------------------------------------------------
     def run_in_executor(self, executor, func, *args):

@@ -72,13 +72,19 @@ if hasattr(select, "epoll"):
                         pass  # already closed: the kernel dropped it for us
                 return
             if old is None:
-                self._epoll.register(fd, mask)
+                self._epoll.register(fd, mask)  # on failure we never knew fd
             elif old != mask:
                 try:
-                    self._epoll.modify(fd, mask)
-                except FileNotFoundError:
-                    # The fd was closed and reused since we registered it.
-                    self._epoll.register(fd, mask)
+                    try:
+                        self._epoll.modify(fd, mask)
+                    except FileNotFoundError:
+                        # The fd was closed and reused since we registered it.
+                        self._epoll.register(fd, mask)
+                except BaseException:
+                    # Closed (EBADF): the kernel dropped it, and so do we, so
+                    # our masks never claim a registration epoll does not have.
+                    del self._masks[fd]
+                    raise
             self._masks[fd] = mask
 
         def poll(self, timeout: float | None) -> list[tuple[int, int]]:
@@ -118,7 +124,7 @@ class SelectorPoller(Poller):
         elif key is None:
             self._selector.register(fd, mask)
         elif key.events != mask:
-            self._selector.modify(fd, mask)
+            self._selector.modify(fd, mask)  # on failure, selectors drops fd itself
 
     READABLE = selectors.EVENT_READ
     WRITABLE = selectors.EVENT_WRITE
