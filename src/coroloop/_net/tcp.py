@@ -26,9 +26,10 @@ from .transports import SocketTransport
 
 __all__ = ["TCPMethods", "Server", "open_stream_transport", "interleave_addrinfos"]
 
-#: Seconds to stop accepting after accept() failed for lack of resources (EMFILE &
-#: co.), so the connections being served can finish and free descriptors (asyncio's
-#: value).  Tests lower it.
+#: After accept() failed for lack of resources (EMFILE & co.) a listener stops
+#: accepting until one of the server's own connections closes (that frees a
+#: descriptor), or -- the fallback, for descriptors freed elsewhere -- for this many
+#: seconds (asyncio's fixed delay).  Tests lower it.
 ACCEPT_RETRY_DELAY = 1.0
 # accept() errors that mean "out of resources", not "this listener is broken".
 _RESOURCE_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
@@ -151,6 +152,9 @@ class Server(AbstractServer):
         self._closed_waiters = []              # wait_closed() futures
         self._serve_forever_fut = None
         self._accept_retries = {}              # fd -> TimerHandle (accept paused, EMFILE)
+        # Between the first accept() that failed for lack of resources and the next
+        # one that succeeds: the condition is reported once per such episode.
+        self._out_of_resources = False
 
     def __repr__(self) -> str:
         return f"<{self.__class__.__name__} {self._state.value} sockets={self.sockets!r}>"
@@ -236,7 +240,9 @@ class Server(AbstractServer):
         self._clients.add(transport)
 
     def _detach(self, transport) -> None:
-        self._clients.discard(transport)
+        self._clients.discard(transport)  # its socket is closed: one descriptor free
+        if self._accept_retries:
+            self._resume_all_accepting()
         self._wake_if_finished()
 
     def _wake_if_finished(self) -> None:
@@ -270,28 +276,39 @@ class Server(AbstractServer):
             except OSError as exc:
                 if exc.errno not in _RESOURCE_ERRNOS:
                     raise  # the loop reports it; the listener stays registered
-                loop.call_exception_handler({
-                    "message": "socket.accept() out of system resource",
-                    "exception": exc,
-                    "socket": TransportSocket(sock),
-                })
+                if not self._out_of_resources:
+                    self._out_of_resources = True
+                    loop.call_exception_handler({
+                        "message": "socket.accept() out of system resource",
+                        "exception": exc,
+                        "socket": TransportSocket(sock),
+                    })
                 self._pause_accepting(sock)
                 return
+            self._out_of_resources = False
             conn.setblocking(False)
             self._accepted(conn, address)
 
     def _pause_accepting(self, sock) -> None:
-        """Out of descriptors: stop accepting for a while.  Connections already
-        served go on, and closing them is what frees descriptors for the next accept."""
+        """Out of descriptors: stop accepting until one of our connections closes
+        (``_detach``) or ACCEPT_RETRY_DELAY passes.  Connections already served go on,
+        and closing them is what frees descriptors for the next accept."""
         fd = sock.fileno()
         self._loop._remove_reader_raw(fd)
         self._accept_retries[fd] = self._loop.call_later(
             ACCEPT_RETRY_DELAY, self._resume_accepting, sock)
 
     def _resume_accepting(self, sock) -> None:
-        self._accept_retries.pop(sock.fileno(), None)
+        timer = self._accept_retries.pop(sock.fileno(), None)
+        if timer is not None:
+            timer.cancel()  # a no-op when it is the timer calling us
         if self._state is _ServerState.SERVING:
             self._loop._add_reader_raw(sock.fileno(), self._accept_ready, sock)
+
+    def _resume_all_accepting(self) -> None:
+        for sock in self._sockets:
+            if sock.fileno() in self._accept_retries:
+                self._resume_accepting(sock)
 
     def _accepted(self, conn, address) -> None:
         extra = {"peername": address}

@@ -272,13 +272,85 @@ def test_emfile_on_accept_keeps_serving_and_retries(loop, monkeypatch):
         while len(accepted) < 2:
             await asyncio.sleep(0.005)
         assert loop.time() - started >= 0.1  # retried after the delay, three times
-        assert len(reported) == 3
+        assert len(reported) == 1  # one report for the whole episode
         assert server.is_serving()
         for t, p in ((first, first_proto), (second, second_proto)):
             t.close()
             await p.lost
         await shut(server)
     run(loop, main())
+
+
+def test_emfile_resumes_accepting_when_a_connection_closes(loop, monkeypatch):
+    # The fallback delay is an hour: only the server's own connection closing (which
+    # frees a descriptor) can resume accepting in time.  Before, accepting waited
+    # for the fixed delay whatever was freed.
+    monkeypatch.setattr(tcp, "ACCEPT_RETRY_DELAY", 3600.0)
+    reported = []
+    loop.set_exception_handler(lambda lp, ctx: reported.append(ctx["message"]))
+    accepted = []
+
+    def factory():
+        proto = Recorder()
+        accepted.append(proto)
+        return proto
+
+    async def main():
+        listener = _FlakyListener(socket.AF_INET, socket.SOCK_STREAM)
+        listener.bind(("127.0.0.1", 0))
+        server = await loop.create_server(factory, sock=listener)
+        addr = listener.getsockname()
+        first, first_proto = await loop.create_connection(Recorder, *addr)
+        while not accepted:
+            await asyncio.sleep(0.001)
+        listener.failures = 1
+        second, second_proto = await loop.create_connection(Recorder, *addr)  # queued
+        while not reported:
+            await asyncio.sleep(0.001)
+        accepted[0].transport.close()  # the server closes one of its connections
+        await asyncio.wait_for(first_proto.lost, 10)
+        await asyncio.wait_for(_until(lambda: len(accepted) == 2), 10)
+        second.write(b"served")
+        assert await asyncio.wait_for(accepted[1].wait_for_bytes(6), 10) == b"served"
+        assert reported == ["socket.accept() out of system resource"]
+        second.close()
+        await second_proto.lost
+        await shut(server)
+    run(loop, main())
+
+
+def test_emfile_is_reported_once_per_episode(loop, monkeypatch):
+    monkeypatch.setattr(tcp, "ACCEPT_RETRY_DELAY", 0.01)
+    reported = []
+    loop.set_exception_handler(lambda lp, ctx: reported.append(ctx["message"]))
+    accepted = []
+
+    def factory():
+        proto = Recorder()
+        accepted.append(proto)
+        return proto
+
+    async def main():
+        listener = _FlakyListener(socket.AF_INET, socket.SOCK_STREAM)
+        listener.bind(("127.0.0.1", 0))
+        server = await loop.create_server(factory, sock=listener)
+        addr = listener.getsockname()
+        clients = []
+        for episode in range(2):
+            listener.failures = 5  # five failed accepts in a row: one episode
+            clients.append(await loop.create_connection(Recorder, *addr))
+            await asyncio.wait_for(_until(lambda: len(accepted) == episode + 1), 10)
+        assert reported == ["socket.accept() out of system resource"] * 2
+        for transport, proto in clients:
+            transport.close()
+            await proto.lost
+        await shut(server)
+    run(loop, main())
+
+
+async def _until(predicate):
+    while not predicate():
+        await asyncio.sleep(0.001)
 
 
 def test_real_emfile_in_a_subprocess(tmp_path):
