@@ -152,8 +152,9 @@ class Server(AbstractServer):
         self._closed_waiters = []              # wait_closed() futures
         self._serve_forever_fut = None
         self._accept_retries = {}              # fd -> TimerHandle (accept paused, EMFILE)
-        # Between the first accept() that failed for lack of resources and the next
-        # one that succeeds: the condition is reported once per such episode.
+        # From the first accept() that failed for lack of resources until the queue of
+        # waiting connections is empty again (the server caught up): the condition
+        # is reported once per such episode, however often accept() fails in it.
         self._out_of_resources = False
 
     def __repr__(self) -> str:
@@ -270,6 +271,7 @@ class Server(AbstractServer):
             try:
                 conn, address = sock.accept()
             except (BlockingIOError, InterruptedError):
+                self._out_of_resources = False  # nobody left waiting: caught up
                 return
             except ConnectionAbortedError:
                 continue  # reset while queued; others may be waiting
@@ -285,7 +287,6 @@ class Server(AbstractServer):
                     })
                 self._pause_accepting(sock)
                 return
-            self._out_of_resources = False
             conn.setblocking(False)
             self._accepted(conn, address)
 
