@@ -121,6 +121,11 @@ else:
 # 3.13 shows a callback's arguments only in debug mode.
 HANDLE_REPR_ARGS_ONLY_IN_DEBUG = PY313
 
+# -- Transport.writelines() with a non-bytes item -----------------------------------
+# 3.11 joins the items (its TypeError is b"".join's); 3.12+ buffers a memoryview of
+# each (its TypeError is memoryview()'s).
+WRITELINES_TAKES_MEMORYVIEWS = PY312
+
 # -- sleep(nan) ---------------------------------------------------------------------
 # 3.13 raises ValueError (gh-105331); 3.11/3.12 treat the NaN delay as a timer that
 # is due at once, like any NaN deadline (see _core/loop.py, "Deadlines").

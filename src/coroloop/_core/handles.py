@@ -141,8 +141,11 @@ def new_timer_handle(when, callback, args, loop, context, _new=TimerHandle.__new
 
 def callback_error_context(handle, exc) -> dict:
     """The exception-handler context for a callback that raised."""
+    # 3.13 shows the arguments in debug mode only, as in the handle's repr.
+    show_args = handle._loop.get_debug() or not _bridge.HANDLE_REPR_ARGS_ONLY_IN_DEBUG
+    callback = format_callback(handle._callback, handle._args, show_args=show_args)
     context = {
-        "message": f"Exception in callback {format_callback(handle._callback, handle._args)}",
+        "message": f"Exception in callback {callback}",
         "exception": exc,
         "handle": handle,
     }

@@ -112,9 +112,9 @@ class ReadBuffer:
     def feed(self, data: bytes | bytearray | memoryview) -> None:
         """Append received bytes (copied).  Empty data is ignored."""
         if self._eof:
-            raise RuntimeError(
-                f"cannot feed data to {self!r}: feed_eof() was already called"
-            )
+            # asyncio's StreamReader fails this with an assert: the same error here.
+            raise AssertionError(
+                f"feed_data after feed_eof: {self!r} got bytes after feed_eof() was called")
         if data:
             if type(data) is bytes and self._chunk is None and not self._buffer:
                 self._chunk = data  # immutable: kept as it is, copied only if needed

@@ -34,6 +34,7 @@ from asyncio import protocols, transports
 from asyncio.log import logger
 from asyncio.trsock import TransportSocket
 
+from .. import _bridge
 from .writebuf import WriteBuffer
 
 __all__ = ["SocketTransport", "DatagramSocketTransport"]
@@ -69,6 +70,13 @@ class _WriteSide(enum.Enum):
     OPEN = "open"
     EOF_PENDING = "eof-pending"  # write_eof() called; shut down once the buffer is empty
     SHUT = "shut"                # shutdown(SHUT_WR) done: the peer has seen our EOF
+
+
+def _writelines_type_error(index, data) -> str:
+    """asyncio's words for writelines() given a non-bytes item, on this version."""
+    if _bridge.WRITELINES_TAKES_MEMORYVIEWS:
+        return f"memoryview: a bytes-like object is required, not {type(data).__name__!r}"
+    return f"sequence item {index}: expected a bytes-like object, {type(data).__name__} found"
 
 
 def _addresses(sock) -> dict:
@@ -410,10 +418,9 @@ class SocketTransport(_SocketTransportBase, transports.Transport):
         if self._empty_waiter is not None:
             raise RuntimeError(f"unable to write on {self!r}: sendfile is in progress")
         list_of_data = list(list_of_data)
-        for data in list_of_data:  # all or nothing: check before queueing any
+        for index, data in enumerate(list_of_data):  # all or nothing: check them first
             if not isinstance(data, (bytes, bytearray, memoryview)):
-                raise TypeError("data argument must be a bytes-like object, "
-                                f"not {type(data).__name__!r}")
+                raise TypeError(_writelines_type_error(index, data))
         if self._state is _Lifecycle.LOST:
             if any(list_of_data):
                 self._count_lost_write()
