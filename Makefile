@@ -51,5 +51,33 @@ bench: $(VENV)/.installed
 	$(PY) benchmarks/net/echo.py
 	$(PY) benchmarks/net/httpbench.py
 
+# -- stress and fuzz (issue 14) ------------------------------------------------------
+# `make test` runs tests/stress at its small size (it is in pytest's testpaths).
+# `make stress` runs it at full size, the bad-input table on every installed Python,
+# and each fuzz target (atheris) for FUZZ_SECONDS, from the corpus kept in the repo
+# into a scratch directory (the repo's corpus stays small; a crash input is kept).
+FUZZ_SECONDS ?= 120
+FUZZ_TARGETS := tls streams
+.PHONY: stress
+
+$(VENV)/.stress-deps: $(VENV)/.test-deps
+	$(PY) -m pip install -q atheris
+	touch $@
+
+stress: $(VENV)/.stress-deps
+	COROLOOP_STRESS=full $(PY) -m pytest -q tests/stress
+	@for p in $(EXTRA_PYTHONS); do \
+	  echo "== bad-input table on $$p"; \
+	  (cd tests/stress && PYTHONPATH=../../src $$p test_bad_input.py) || exit 1; \
+	done
+	@for t in $(FUZZ_TARGETS); do \
+	  work=$$(mktemp -d); echo "== fuzzing $$t for $(FUZZ_SECONDS) s"; \
+	  $(PY) tests/stress/fuzz/fuzz_$$t.py -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 \
+	    -timeout=30 -artifact_prefix=$$work/ $$work tests/stress/fuzz/corpus/$$t \
+	    || { echo "fuzz_$$t failed: its input is in $$work"; exit 1; }; \
+	  rm -rf $$work; \
+	done
+# -- end of stress and fuzz ----------------------------------------------------------
+
 clean:
 	rm -rf $(VENV) build src/*.egg-info
