@@ -13,89 +13,16 @@ exception, is a crash for the fuzzer.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(HERE, "..", "..", "unit", "net"))
 from fuzzinput import Input, main  # noqa: E402
-
-from coroloop._net.buffers import NEED_DATA, ReadBuffer  # noqa: E402
+from net_helpers import PENDING, ReadBufferByHand, StreamReaderByHand  # noqa: E402
 
 HAS_MULTI_SEPARATOR = sys.version_info >= (3, 13)
-_PENDING = object()
-
-
-def _outcome(call):
-    try:
-        return ("ok", call())
-    except asyncio.IncompleteReadError as exc:
-        return ("IncompleteReadError", exc.partial, exc.expected)
-    except asyncio.LimitOverrunError as exc:
-        return ("LimitOverrunError", exc.args[0], exc.consumed)
-    except ValueError as exc:
-        return ("ValueError", str(exc))
-
-
-class _HandLoop:
-    """Just enough of a loop for StreamReader's futures; nothing runs by itself."""
-
-    def get_debug(self):
-        return False
-
-    def call_soon(self, callback, *args, context=None):
-        pass  # no task awaits: the harness resumes the coroutine by hand
-
-    def create_future(self):
-        return asyncio.Future(loop=self)
-
-
-class Reference:
-    """asyncio.StreamReader, its coroutines stepped by hand."""
-
-    def __init__(self, limit):
-        self.reader = asyncio.StreamReader(limit=limit, loop=_HandLoop())
-        self.coro = self.waiter = None
-
-    def start(self, name, *args):
-        self.coro = getattr(self.reader, name)(*args)
-        return self._step()
-
-    def poll(self):
-        if not self.waiter.done():
-            return _PENDING
-        return self._step()
-
-    def _step(self):
-        def run():
-            try:
-                self.waiter = self.coro.send(None)
-            except StopIteration as stop:
-                return stop.value
-            return _PENDING
-
-        result = _outcome(run)
-        if result == ("ok", _PENDING):
-            return _PENDING
-        self.coro = None
-        return result
-
-
-class Ours:
-    def __init__(self, limit):
-        self.buf = ReadBuffer(limit)
-        self.op = None
-
-    def start(self, name, *args):
-        self.op = lambda: getattr(self.buf, name)(*args)
-        return self.poll()
-
-    def poll(self):
-        result = _outcome(self.op)
-        if result == ("ok", NEED_DATA):
-            return _PENDING
-        self.op = None
-        return result
 
 
 def _separator(inp):
@@ -108,7 +35,7 @@ def _separator(inp):
 def test_one_input(data: bytes) -> None:
     inp = Input(data)
     limit = 1 + inp.number(12)
-    ref, ours = Reference(limit), Ours(limit)
+    ref, ours = StreamReaderByHand(limit), ReadBufferByHand(limit)
     fed = 0
     eof = False
     for _ in range(200):
@@ -139,7 +66,7 @@ def test_one_input(data: bytes) -> None:
                     ours.buf.feed_eof()
                     eof = True
             theirs, mine = ref.poll(), ours.poll()
-            if theirs is _PENDING and mine is _PENDING and eof:
+            if theirs is PENDING and mine is PENDING and eof:
                 raise AssertionError("pending after EOF")
         if mine != theirs:
             raise AssertionError(f"coroloop {mine!r} != asyncio {theirs!r} (args {args!r})")

@@ -1,4 +1,6 @@
-"""Test helpers for the sans-I/O networking objects: a fake link between TLS engines."""
+"""Test helpers for the sans-I/O networking objects: a fake link between TLS engines,
+and asyncio's StreamReader and coroloop's ReadBuffer driven side by side by hand
+(used by test_buffers.py and by the stream fuzzer, tests/stress/fuzz/fuzz_streams.py)."""
 
 from __future__ import annotations
 
@@ -6,6 +8,7 @@ import asyncio
 import pathlib
 import ssl
 
+from coroloop._net.buffers import ReadBuffer
 from coroloop._net.tls import NEED_DATA, TLSEngine, TLSState
 
 CERTS = pathlib.Path(__file__).parent / "certs"
@@ -95,3 +98,85 @@ def run(loop, coro, timeout=10):
         async with asyncio.timeout(timeout):
             return await coro
     return loop.run_until_complete(bounded())
+
+
+# -- asyncio's StreamReader and our ReadBuffer, stepped by hand ----------------------------
+
+class _HandLoop:
+    """Just enough of a loop for StreamReader and its futures; nothing runs by itself."""
+
+    def get_debug(self):
+        return False
+
+    def call_soon(self, callback, *args, context=None):
+        pass  # nobody awaits through a Task: the caller resumes the coroutine by hand
+
+    def create_future(self):
+        return asyncio.Future(loop=self)
+
+
+#: What start()/poll() return while the operation waits for more data.
+PENDING = object()
+
+
+def read_outcome(fn):
+    """fn()'s result, or its stream exception, as a comparable tuple."""
+    try:
+        return ("ok", fn())
+    except asyncio.IncompleteReadError as e:
+        return ("IncompleteReadError", e.partial, e.expected)
+    except asyncio.LimitOverrunError as e:
+        return ("LimitOverrunError", e.args[0], e.consumed)
+    except ValueError as e:
+        return ("ValueError", str(e))
+
+
+class StreamReaderByHand:
+    """asyncio.StreamReader, its coroutines stepped by hand: start(name, *args) an
+    operation, poll() it after feeding ``reader``; PENDING until it finishes."""
+
+    def __init__(self, limit):
+        self.reader = asyncio.StreamReader(limit=limit, loop=_HandLoop())
+        self.coro = self.waiter = None
+
+    def start(self, name, *args):
+        self.coro = getattr(self.reader, name)(*args)
+        return self._step()
+
+    def poll(self):
+        if not self.waiter.done():
+            return PENDING
+        return self._step()
+
+    def _step(self):
+        def run():
+            try:
+                self.waiter = self.coro.send(None)
+            except StopIteration as e:
+                return e.value
+            return PENDING
+
+        result = read_outcome(run)
+        if result == ("ok", PENDING):
+            return PENDING
+        self.coro = None
+        return result
+
+
+class ReadBufferByHand:
+    """The same interface over coroloop's ReadBuffer (``buf``)."""
+
+    def __init__(self, limit):
+        self.buf = ReadBuffer(limit)
+        self.op = None
+
+    def start(self, name, *args):
+        self.op = lambda: getattr(self.buf, name)(*args)
+        return self.poll()
+
+    def poll(self):
+        result = read_outcome(self.op)
+        if result == ("ok", NEED_DATA):
+            return PENDING
+        self.op = None
+        return result

@@ -14,6 +14,7 @@ import sys
 import pytest
 
 from coroloop._net.buffers import DEFAULT_LIMIT, NEED_DATA, ReadBuffer
+from net_helpers import ReadBufferByHand, StreamReaderByHand
 
 HAS_MULTI_SEPARATOR = sys.version_info >= (3, 13)
 
@@ -323,81 +324,6 @@ def test_set_exception():
 # -- differential test against asyncio.StreamReader ------------------------------------------
 
 
-class _FakeLoop:
-    """Just enough of a loop for StreamReader and its futures; nothing runs by itself."""
-
-    def get_debug(self):
-        return False
-
-    def call_soon(self, callback, *args, context=None):
-        pass  # nobody awaits through a Task: the test resumes the coroutine by hand
-
-    def create_future(self):
-        return asyncio.Future(loop=self)
-
-
-PENDING = object()
-
-
-def _outcome(fn):
-    try:
-        return ("ok", fn())
-    except asyncio.IncompleteReadError as e:
-        return ("IncompleteReadError", e.partial, e.expected)
-    except asyncio.LimitOverrunError as e:
-        return ("LimitOverrunError", e.args[0], e.consumed)
-    except ValueError as e:
-        return ("ValueError", str(e))
-
-
-class _Reference:
-    """asyncio.StreamReader, its coroutines stepped by hand."""
-
-    def __init__(self, limit):
-        self.reader = asyncio.StreamReader(limit=limit, loop=_FakeLoop())
-        self.coro = self.waiter = None
-
-    def start(self, name, *args):
-        self.coro = getattr(self.reader, name)(*args)
-        return self._step()
-
-    def poll(self):
-        if not self.waiter.done():
-            return PENDING
-        return self._step()
-
-    def _step(self):
-        def run():
-            try:
-                self.waiter = self.coro.send(None)
-            except StopIteration as e:
-                return e.value
-            return PENDING
-
-        result = _outcome(run)
-        if result == ("ok", PENDING):
-            return PENDING
-        self.coro = None
-        return result
-
-
-class _Ours:
-    def __init__(self, limit):
-        self.buf = ReadBuffer(limit)
-        self.op = None
-
-    def start(self, name, *args):
-        self.op = lambda: getattr(self.buf, name)(*args)
-        return self.poll()
-
-    def poll(self):
-        result = _outcome(self.op)
-        if result == ("ok", NEED_DATA):
-            return PENDING
-        self.op = None
-        return result
-
-
 SEPARATORS = [b"\n", b"ab", b"aba", b"XYZW", bytearray(b"b\n")]
 if HAS_MULTI_SEPARATOR:
     SEPARATORS += [(b"\n", b"ab"), (b"XYZW", b"Z"), (b"aba", b"ba", b"b\n")]
@@ -418,7 +344,7 @@ def _random_op(rng):
 def test_matches_asyncio_streamreader(seed):
     rng = random.Random(seed)
     limit = rng.choice([1, 2, 3, 5, 8, 1000])
-    ref, ours = _Reference(limit), _Ours(limit)
+    ref, ours = StreamReaderByHand(limit), ReadBufferByHand(limit)
     data = bytes(rng.choice(b"ab\nXYZW") for _ in range(rng.randint(0, 120)))
     pos = 0
     ops = rng.randint(1, 25)

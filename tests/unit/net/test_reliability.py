@@ -240,22 +240,27 @@ class _FlakyListener(socket.socket):
         return super().accept()
 
 
-def test_emfile_on_accept_keeps_serving_and_retries(loop, monkeypatch):
-    monkeypatch.setattr(tcp, "ACCEPT_RETRY_DELAY", 0.05)
-    reported = []
-    loop.set_exception_handler(lambda lp, ctx: reported.append(ctx))
-    accepted = []
-
+async def _flaky_server(loop, accepted):
+    """A server on a _FlakyListener whose protocols (Recorders) go to *accepted*."""
     def factory():
         proto = Recorder()
         accepted.append(proto)
         return proto
 
+    listener = _FlakyListener(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    server = await loop.create_server(factory, sock=listener)
+    return server, listener, listener.getsockname()
+
+
+def test_emfile_on_accept_keeps_serving_and_retries(loop, monkeypatch):
+    monkeypatch.setattr(tcp, "ACCEPT_RETRY_DELAY", 0.05)
+    reported = []
+    loop.set_exception_handler(lambda lp, ctx: reported.append(ctx))
+    accepted = []  # the server's protocols, in accepting order
+
     async def main():
-        listener = _FlakyListener(socket.AF_INET, socket.SOCK_STREAM)
-        listener.bind(("127.0.0.1", 0))
-        server = await loop.create_server(factory, sock=listener)
-        addr = listener.getsockname()
+        server, listener, addr = await _flaky_server(loop, accepted)
         first, first_proto = await loop.create_connection(Recorder, *addr)
         while not accepted:
             await asyncio.sleep(0.001)
@@ -288,18 +293,10 @@ def test_emfile_resumes_accepting_when_a_connection_closes(loop, monkeypatch):
     monkeypatch.setattr(tcp, "ACCEPT_RETRY_DELAY", 3600.0)
     reported = []
     loop.set_exception_handler(lambda lp, ctx: reported.append(ctx["message"]))
-    accepted = []
-
-    def factory():
-        proto = Recorder()
-        accepted.append(proto)
-        return proto
+    accepted = []  # the server's protocols, in accepting order
 
     async def main():
-        listener = _FlakyListener(socket.AF_INET, socket.SOCK_STREAM)
-        listener.bind(("127.0.0.1", 0))
-        server = await loop.create_server(factory, sock=listener)
-        addr = listener.getsockname()
+        server, listener, addr = await _flaky_server(loop, accepted)
         first, first_proto = await loop.create_connection(Recorder, *addr)
         while not accepted:
             await asyncio.sleep(0.001)
@@ -323,18 +320,10 @@ def test_emfile_is_reported_once_per_episode(loop, monkeypatch):
     monkeypatch.setattr(tcp, "ACCEPT_RETRY_DELAY", 0.01)
     reported = []
     loop.set_exception_handler(lambda lp, ctx: reported.append(ctx["message"]))
-    accepted = []
-
-    def factory():
-        proto = Recorder()
-        accepted.append(proto)
-        return proto
+    accepted = []  # the server's protocols, in accepting order
 
     async def main():
-        listener = _FlakyListener(socket.AF_INET, socket.SOCK_STREAM)
-        listener.bind(("127.0.0.1", 0))
-        server = await loop.create_server(factory, sock=listener)
-        addr = listener.getsockname()
+        server, listener, addr = await _flaky_server(loop, accepted)
         clients = []
         for episode in range(2):
             listener.failures = 5  # five failed accepts in a row: one episode
