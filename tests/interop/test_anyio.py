@@ -499,3 +499,65 @@ def test_run_process(run):
         assert result.stdout == b"pooloroc"
 
     run(main)
+
+
+# --- UNIX sockets closed while a receive or a send waits (issue 7, item 3) -----------------
+# anyio's raw-socket streams register the socket *object* with add_reader/add_writer and
+# remove it after closing it; coroloop raised "Invalid file descriptor: -1" there.
+@pytest.mark.parametrize("direction", ["receive", "send"])
+def test_unix_stream_closed_during_a_pending_operation(run, tmp_path, direction):
+    async def main():
+        path = str(tmp_path / "sock")
+        listener = await anyio.create_unix_listener(path)
+        accepted = []
+
+        async with listener, anyio.create_task_group() as tg:
+            async def handler(peer):
+                accepted.append(peer)
+                async with peer:
+                    await anyio.sleep(3600)  # never reads, never writes
+
+            tg.start_soon(listener.serve, handler)
+            stream = await anyio.connect_unix(path)
+            while not accepted:
+                await anyio.sleep(0.001)
+            outcome = []
+
+            async def pending():
+                try:
+                    if direction == "receive":
+                        await stream.receive()
+                    else:
+                        while True:  # until the socket buffer is full and send waits
+                            await stream.send(b"x" * 65536)
+                except anyio.ClosedResourceError:
+                    outcome.append("closed")
+
+            async with anyio.create_task_group() as inner:
+                inner.start_soon(pending)
+                await anyio.sleep(0.05)
+                await stream.aclose()
+            assert outcome == ["closed"]
+            tg.cancel_scope.cancel()
+
+    run(main)
+
+
+def test_unix_datagram_closed_during_receive(run, tmp_path):
+    async def main():
+        sock = await anyio.create_unix_datagram_socket(local_path=str(tmp_path / "dgram"))
+        outcome = []
+
+        async def pending():
+            try:
+                await sock.receive()
+            except anyio.ClosedResourceError:
+                outcome.append("closed")
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(pending)
+            await anyio.sleep(0.05)
+            await sock.aclose()
+        assert outcome == ["closed"]
+
+    run(main)
