@@ -178,3 +178,22 @@ if sys.platform == "linux":
             loop.run_forever()
         finally:
             loop.close()
+
+
+# -- virtual time ----------------------------------------------------------------------
+def test_virtual_clock_never_jumps_to_an_infinite_deadline():
+    # An inf timer never fires: autojump must not move time to inf (which would fire
+    # it, and every later timer at once, since inf + d == inf).
+    from coroloop.testing import new_virtual_loop
+
+    loop = new_virtual_loop()
+    try:
+        fired = []
+        loop.call_at(math.inf, fired.append, "inf")
+        loop.call_later(5, fired.append, "five")
+        threading.Timer(0.2, loop.call_soon_threadsafe, (loop.stop,)).start()
+        loop.run_forever()  # only the other thread's stop() ends it now
+        assert fired == ["five"]
+        assert loop.time() == 5
+    finally:
+        loop.close()

@@ -19,16 +19,20 @@ ready then blocks in the poller (on I/O, or a wake-up from another thread) exact
 as if no timer were due -- use it to drive time by hand from a task or callback.
 
 Waiting for I/O with no timer due is still real waiting: ``sleep_time(None)`` is
-None, as for a real clock, so sockets and threads behave normally.
+None, as for a real clock, so sockets and threads behave normally.  A timer at
+``math.inf`` counts as no timer: it never comes, so time never jumps to it.
 """
 
 from __future__ import annotations
 
+import math
 import time as _time
 
 from .._core.clock import Clock
 
 __all__ = ["VirtualClock"]
+
+_INF = math.inf
 
 
 class VirtualClock(Clock):
@@ -72,8 +76,10 @@ class VirtualClock(Clock):
 
     def sleep_time(self, deadline: float | None) -> float | None:
         self._pending_jump = None
-        if deadline is None:
-            return None  # no timer: block on I/O only, like a real clock
+        if deadline is None or deadline == _INF:
+            # No timer, or one that never comes (inf: jumping there would fire it,
+            # and every later timer with it): block on I/O only, like a real clock.
+            return None
         if deadline <= self._now:
             return 0.0
         if not self.autojump:
