@@ -176,6 +176,23 @@ def test_whatever_the_poller_raises_the_tables_follow(pairs):
         loop.close()
 
 
+def test_a_refused_unregistration_forgets_the_descriptor_everywhere(pairs):
+    from coroloop._core.poller import default_poller
+    poller = RefusingPoller(default_poller())
+    loop = coroloop.new_event_loop(poller=poller)
+    try:
+        a, b = pairs()
+        loop.add_reader(a.fileno(), lambda: None)
+        loop.add_writer(a.fileno(), lambda: None)
+        poller.refuse_next = OSError(errno.EBADF, "refused")
+        with pytest.raises(OSError):
+            loop.remove_reader(a.fileno())  # the poller fails to keep the writer only
+        assert loop.remove_writer(a.fileno()) is False  # forgotten with it
+        assert reads_on(loop, (a, b))  # and registrable again from scratch
+    finally:
+        loop.close()
+
+
 # (A datagram send never waits on a socketpair: there is no pending send to close.)
 @pytest.mark.parametrize("op, kind", [("recv", socket.SOCK_STREAM), ("recv", socket.SOCK_DGRAM),
                                       ("send", socket.SOCK_STREAM)],

@@ -764,11 +764,12 @@ class CoreEventLoop(_aevents.AbstractEventLoop):
         if self._debug:
             handle._source_traceback = extract_source_traceback(2)
         previous = table.get(fd)
-        table[fd] = handle
-        if previous is not None:
+        if previous is not None:  # the poller watches fd this way already
+            table[fd] = handle
             previous.cancel()
             return
         try:
+            table[fd] = handle
             self._poller.modify(fd, fd in self._readers, fd in self._writers)
         except BaseException:
             self._forget_fd(fd)
@@ -783,7 +784,6 @@ class CoreEventLoop(_aevents.AbstractEventLoop):
         handle = table.pop(fd, None)
         if handle is None:
             return False
-        handle.cancel()
         readable = fd in self._readers
         writable = fd in self._writers
         try:
@@ -791,6 +791,8 @@ class CoreEventLoop(_aevents.AbstractEventLoop):
         except BaseException:
             self._forget_fd(fd)
             raise
+        finally:
+            handle.cancel()
         if self._watched_objects and not (readable or writable):
             self._watched_objects.pop(fd, None)
         return True
@@ -806,7 +808,8 @@ class CoreEventLoop(_aevents.AbstractEventLoop):
             raise
 
     def _forget_fd(self, fd) -> None:
-        """The poller refused fd and dropped it: drop it from the tables too."""
+        """A change of fd failed half-way: drop fd from the tables and the poller
+        alike (the poller has usually dropped it already), so both agree again."""
         for table in (self._readers, self._writers):
             handle = table.pop(fd, None)
             if handle is not None:
