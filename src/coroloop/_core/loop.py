@@ -757,7 +757,7 @@ class CoreEventLoop(_aevents.AbstractEventLoop):
     def _add_watch(self, table, fileobj, callback, args, method) -> None:
         if self._state is LoopState.CLOSED:
             raise RuntimeError("Event loop is closed")
-        fd = fileobj if fileobj.__class__ is int and fileobj >= 0 else self._fd_of(fileobj)
+        fd = fileobj if fileobj.__class__ is int and fileobj >= 0 else self._registered_fd(fileobj)
         if not callable(callback) or self._debug:
             self._check_callback(callback, method)
         handle = new_handle(callback, args, self, _copy_context())
@@ -780,7 +780,7 @@ class CoreEventLoop(_aevents.AbstractEventLoop):
     def _remove_watch(self, table, fileobj) -> bool:
         if self._state is LoopState.CLOSED:
             return False
-        fd = fileobj if fileobj.__class__ is int and fileobj >= 0 else self._fd_of(fileobj)
+        fd = fileobj if fileobj.__class__ is int and fileobj >= 0 else self._registered_fd(fileobj)
         handle = table.pop(fd, None)
         if handle is None:
             return False
@@ -797,7 +797,7 @@ class CoreEventLoop(_aevents.AbstractEventLoop):
             self._watched_objects.pop(fd, None)
         return True
 
-    def _fd_of(self, fileobj) -> int:
+    def _registered_fd(self, fileobj) -> int:
         """The descriptor *fileobj* is (or, closed since, was) registered under."""
         try:
             return _fileobj_to_fd(fileobj)
