@@ -8,7 +8,8 @@ treat as "needs data").  Both must give the same answer or the same exception,
 and the buffer must never hold more than was fed.  A difference, or any other
 exception, is a crash for the fuzzer.
 
-    python tests/stress/fuzz/fuzz_streams.py -max_total_time=60 WORKDIR tests/stress/fuzz/corpus/streams
+    python tests/stress/fuzz/fuzz_streams.py -max_total_time=60 WORKDIR \
+        tests/stress/fuzz/corpus/streams
 """
 
 from __future__ import annotations
