@@ -504,6 +504,24 @@ def test_run_process(run):
 # --- UNIX sockets closed while a receive or a send waits (issue 7, item 3) -----------------
 # anyio's raw-socket streams register the socket *object* with add_reader/add_writer and
 # remove it after closing it; coroloop raised "Invalid file descriptor: -1" there.
+async def _close_while_pending(resource, operation):
+    """Start operation() in a task and close *resource* while it waits: the
+    operation must end with ClosedResourceError, and nothing reach the loop."""
+    outcome = []
+
+    async def pending():
+        try:
+            await operation()
+        except anyio.ClosedResourceError:
+            outcome.append("closed")
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(pending)
+        await anyio.sleep(0.05)
+        await resource.aclose()
+    assert outcome == ["closed"]
+
+
 @pytest.mark.parametrize("direction", ["receive", "send"])
 def test_unix_stream_closed_during_a_pending_operation(run, tmp_path, direction):
     async def main():
@@ -521,23 +539,13 @@ def test_unix_stream_closed_during_a_pending_operation(run, tmp_path, direction)
             stream = await anyio.connect_unix(path)
             while not accepted:
                 await anyio.sleep(0.001)
-            outcome = []
 
-            async def pending():
-                try:
-                    if direction == "receive":
-                        await stream.receive()
-                    else:
-                        while True:  # until the socket buffer is full and send waits
-                            await stream.send(b"x" * 65536)
-                except anyio.ClosedResourceError:
-                    outcome.append("closed")
+            async def fill_then_wait():
+                while True:  # until the socket buffer is full and send waits
+                    await stream.send(b"x" * 65536)
 
-            async with anyio.create_task_group() as inner:
-                inner.start_soon(pending)
-                await anyio.sleep(0.05)
-                await stream.aclose()
-            assert outcome == ["closed"]
+            await _close_while_pending(
+                stream, stream.receive if direction == "receive" else fill_then_wait)
             tg.cancel_scope.cancel()
 
     run(main)
@@ -546,18 +554,6 @@ def test_unix_stream_closed_during_a_pending_operation(run, tmp_path, direction)
 def test_unix_datagram_closed_during_receive(run, tmp_path):
     async def main():
         sock = await anyio.create_unix_datagram_socket(local_path=str(tmp_path / "dgram"))
-        outcome = []
-
-        async def pending():
-            try:
-                await sock.receive()
-            except anyio.ClosedResourceError:
-                outcome.append("closed")
-
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(pending)
-            await anyio.sleep(0.05)
-            await sock.aclose()
-        assert outcome == ["closed"]
+        await _close_while_pending(sock, sock.receive)
 
     run(main)

@@ -286,13 +286,19 @@ def test_emfile_on_accept_keeps_serving_and_retries(loop, monkeypatch):
     run(loop, main())
 
 
+def _record_reports(loop, monkeypatch, retry_delay):
+    """ACCEPT_RETRY_DELAY set to *retry_delay*; the messages reported, in a list."""
+    monkeypatch.setattr(tcp, "ACCEPT_RETRY_DELAY", retry_delay)
+    reported = []
+    loop.set_exception_handler(lambda lp, ctx: reported.append(ctx["message"]))
+    return reported
+
+
 def test_emfile_resumes_accepting_when_a_connection_closes(loop, monkeypatch):
     # The fallback delay is an hour: only the server's own connection closing (which
     # frees a descriptor) can resume accepting in time.  Before, accepting waited
     # for the fixed delay whatever was freed.
-    monkeypatch.setattr(tcp, "ACCEPT_RETRY_DELAY", 3600.0)
-    reported = []
-    loop.set_exception_handler(lambda lp, ctx: reported.append(ctx["message"]))
+    reported = _record_reports(loop, monkeypatch, 3600.0)
     accepted = []  # the server's protocols, in accepting order
 
     async def main():
@@ -317,9 +323,7 @@ def test_emfile_resumes_accepting_when_a_connection_closes(loop, monkeypatch):
 
 
 def test_emfile_is_reported_once_per_episode(loop, monkeypatch):
-    monkeypatch.setattr(tcp, "ACCEPT_RETRY_DELAY", 0.01)
-    reported = []
-    loop.set_exception_handler(lambda lp, ctx: reported.append(ctx["message"]))
+    reported = _record_reports(loop, monkeypatch, 0.01)
     accepted = []  # the server's protocols, in accepting order
 
     async def main():
