@@ -201,20 +201,11 @@ def test_cancel_scope_around_asyncio_primitives(run):
     run(main)
 
 
-def test_completed_wait_is_not_cancelled_by_scope(run, request):
+def test_completed_wait_is_not_cancelled_by_scope(run):
     """A cancel scope cancelled after the awaited future completed, but before the task
     resumed, must not turn the result into a CancelledError: anyio skips tasks whose
-    ``_fut_waiter`` is done (``isinstance(waiter, asyncio.Future) and waiter.done()``)."""
-    if request.node.callspec.params["run"] != "asyncio":
-        # Known difference (docs/migrating.md): coroloop's Future is not an
-        # asyncio.Future subclass (subclassing the C type costs 10-30% on every
-        # benchmark), so anyio cancels and, as asyncio's own rule says, the
-        # cancellation wins over the already-delivered result.  Strict, so the day
-        # this passes the marker must go.
-        request.applymarker(pytest.mark.xfail(strict=True, reason=(
-            "coroloop.Future is not an asyncio.Future subclass: anyio's done-waiter "
-            "check does not see it (docs/migrating.md, known differences)")))
-
+    ``_fut_waiter`` is done (``isinstance(waiter, asyncio.Future) and waiter.done()``),
+    which coroloop's futures pass (their ``__class__`` is an asyncio.Future twin)."""
     async def main():
         loop = asyncio.get_running_loop()
         fut = loop.create_future()

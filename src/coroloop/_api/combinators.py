@@ -32,6 +32,7 @@ Differences from asyncio, all deliberate:
 
 from __future__ import annotations
 
+import asyncio.futures as _asyncio_futures
 import concurrent.futures
 import contextvars
 import types
@@ -41,7 +42,7 @@ from asyncio import exceptions as _exc
 
 from .. import _bridge
 from .._core.coroutines import iscoroutine
-from .._core.futures import PENDING, Future, isfuture
+from .._core.futures import PENDING, Future, asyncio_twin, isfuture
 from .._core.tasks import ensure_future
 from . import timeouts
 
@@ -85,6 +86,7 @@ class _GatheringFuture(Future):
     """
 
     __slots__ = ("_children", "_unfinished", "_return_exceptions", "_cancel_requested")
+    __class__ = asyncio_twin(__module__, __qualname__, _asyncio_futures.Future)
 
     def __init__(self, children, unfinished, return_exceptions, loop):
         Future.__init__(self, loop=loop)
@@ -176,7 +178,7 @@ def gather(*coros_or_futures, return_exceptions=False):
     for arg in coros_or_futures:
         fut = seen.get(arg)
         if fut is None:
-            if arg.__class__ is _CoroutineType:
+            if type(arg) is _CoroutineType:
                 # The common case, without ensure_future()'s generic checks.
                 if loop is None:
                     loop = _bridge.get_event_loop()

@@ -13,6 +13,7 @@ transition, in registration order.
 
 from __future__ import annotations
 
+import asyncio.futures as _asyncio_futures
 import contextvars
 import reprlib
 from asyncio import exceptions as _exc
@@ -35,6 +36,46 @@ _copy_context = contextvars.copy_context
 _CLOSED = LoopState.CLOSED
 
 
+# -- isinstance(fut, asyncio.Future) ---------------------------------------------------
+# Libraries branch on isinstance(x, asyncio.Future) / asyncio.Task (anyio's cancel
+# scopes skip a task whose awaited future is an asyncio.Future that is already done).
+# Subclassing asyncio's C Future would make that true, at 10-30% on every benchmark.
+# Instead each class below sets __class__, as a plain class attribute, to its
+# *asyncio twin*: an empty subclass of asyncio.Future (or Task) with the same name.
+# isinstance(obj, C) first checks type(obj); when that is not a subclass of C it
+# consults obj.__class__, and the twin is.  Why this is safe and cheap:
+# * type(obj) is still coroloop's class: attribute lookup, super(), slots and every
+#   method are untouched, and asyncio's C code, which tests the C-level type, never
+#   takes a coroloop object for one of its own futures (tests/unit/test_asyncio_isinstance.py).
+# * obj.__class__ is a class attribute, not a property: reading it costs a lookup,
+#   no call (hot paths in coroloop use type(obj) anyway).
+# * the twin stands in for the real class where obj.__class__ is used: its name,
+#   module and qualname are the real class's, calling it builds the real class, and
+#   subclassing it is refused with the fix in the message.
+# What it cannot do is listed in docs/migrating.md: obj.__class__ is not
+# type(obj) (functools.singledispatch dispatches on the twin), and a subclass you
+# write shows its coroloop base's twin.
+
+def asyncio_twin(module: str, qualname: str, asyncio_class: type) -> type:
+    """The class a coroloop future class shows as ``__class__``: *asyncio_class*'s
+    subclass standing in for it (use in the class body, see above)."""
+    def __new__(twin, *args, **kwargs):
+        return twin._coroloop_class(*args, **kwargs)
+
+    def __init_subclass__(cls, **kwargs):
+        raise TypeError(
+            f"{module}.{qualname}.__class__ stands for {qualname} in isinstance() "
+            f"checks and cannot be subclassed: subclass type(obj) instead")
+
+    return type(qualname.rpartition(".")[2], (asyncio_class,), {
+        "__module__": module, "__qualname__": qualname, "__slots__": (),
+        "__doc__": f"Stands for {module}.{qualname} in isinstance() checks "
+                   f"against {asyncio_class.__module__}.{asyncio_class.__qualname__}.",
+        "__new__": __new__, "__init_subclass__": classmethod(__init_subclass__),
+        "_coroloop_class": None,
+    })
+
+
 class Future:
     """An awaitable result of an operation that completes later on the loop."""
 
@@ -47,6 +88,7 @@ class Future:
     # instance overrides in its (lazily created) __dict__.
     __slots__ = ("_loop", "_result", "_entries", "_asyncio_future_blocking",
                  "__dict__", "__weakref__")
+    __class__ = asyncio_twin(__module__, __qualname__, _asyncio_futures.Future)
 
     # Not a slot, so that a future whose __init__ was skipped still reads as pending.
     _state = PENDING
@@ -77,6 +119,22 @@ class Future:
             self._source_traceback = extract_source_traceback(1)
 
     __class_getitem__ = classmethod(GenericAlias)
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        twin = cls.__dict__.get("__class__")
+        if twin is not None:  # the class set its own twin: calling it builds cls
+            twin._coroloop_class = cls
+
+    def __dir__(self):
+        # object.__dir__ would list the attributes of self.__class__, the twin.
+        names = set(dir(type(self)))
+        names.update(self.__dict__)
+        return sorted(names)
+
+    def __reduce_ex__(self, protocol):
+        # As asyncio's: a future belongs to its loop and cannot be copied or pickled.
+        raise TypeError(f"cannot pickle {type(self).__name__!r} object")
 
     # -- introspection ---------------------------------------------------------------
     def get_loop(self):
@@ -174,7 +232,7 @@ class Future:
         callbacks = self._entries
         if callbacks is None:
             self._entries = entry
-        elif callbacks.__class__ is list:
+        elif type(callbacks) is list:
             callbacks.append(entry)
         else:
             self._entries = [callbacks, entry]
@@ -183,7 +241,7 @@ class Future:
         callbacks = self._entries
         if callbacks is None:
             self._entries = entry
-        elif callbacks.__class__ is list:
+        elif type(callbacks) is list:
             callbacks.append(entry)
         else:
             self._entries = [callbacks, entry]
@@ -192,7 +250,7 @@ class Future:
         callbacks = self._entries
         if callbacks is None:
             return []
-        return list(callbacks) if callbacks.__class__ is list else [callbacks]
+        return list(callbacks) if type(callbacks) is list else [callbacks]
 
     @property
     def _callbacks(self) -> list:
@@ -201,12 +259,12 @@ class Future:
         Read-only and private, but libraries read it (anyio's find_root_task does),
         so it keeps asyncio's shape whatever the internal representation.
         """
-        return [entry if entry.__class__ is tuple else (entry._step, entry._context)
+        return [entry if type(entry) is tuple else (entry._step, entry._context)
                 for entry in self._callback_entries()]
 
     def remove_done_callback(self, fn) -> int:
         entries = self._callback_entries()
-        kept = [entry for entry in entries if entry.__class__ is not tuple or entry[0] != fn]
+        kept = [entry for entry in entries if type(entry) is not tuple or entry[0] != fn]
         removed = len(entries) - len(kept)
         if removed:
             self._entries = None
@@ -218,8 +276,8 @@ class Future:
         entries = self._entries
         self._entries = None
         loop = self._loop
-        if entries.__class__ is not list:
-            if entries.__class__ is not tuple:
+        if type(entries) is not list:
+            if type(entries) is not tuple:
                 loop._ready.append(entries)  # the common case: one coroloop task waiting
                 return
             entries = (entries,)
@@ -227,7 +285,7 @@ class Future:
         # checks call_soon makes are for callers we do not control.
         direct = loop.__class__ in NATIVE_LOOPS and loop._state is not _CLOSED
         for entry in entries:
-            if entry.__class__ is not tuple:
+            if type(entry) is not tuple:
                 loop._ready.append(entry)   # a coroloop task waiting on us
             elif direct:
                 loop._ready.append(new_handle(entry[0], (self,), loop, entry[1]))
@@ -252,7 +310,7 @@ class Future:
         if not self._unretrieved:
             return
         context = {
-            "message": f"{self.__class__.__name__} exception was never retrieved",
+            "message": f"{type(self).__name__} exception was never retrieved",
             "exception": self._exception,
             "future": self,
         }
@@ -275,12 +333,15 @@ class Future:
         return info
 
     def __repr__(self) -> str:
-        return f"<{self.__class__.__name__} {' '.join(self._repr_info())}>"
+        return f"<{type(self).__name__} {' '.join(self._repr_info())}>"
+
+
+Future.__dict__["__class__"]._coroloop_class = Future
 
 
 def _format_callbacks(entries) -> str:
     def one(entry):
-        if entry.__class__ is not tuple:
+        if type(entry) is not tuple:
             return format_callback(entry._step, ())
         return format_callback(entry[0], ())
     if len(entries) <= 2:

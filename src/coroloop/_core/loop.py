@@ -328,14 +328,14 @@ class CoreEventLoop(_aevents.AbstractEventLoop):
                 deadline = now() + resolution
                 while timers and timers[0] <= deadline:
                     due = buckets.pop(_heappop(timers))
-                    if due.__class__ is list:
+                    if type(due) is list:
                         self._fire_timers(due)
                         continue
                     self._timer_count -= 1
                     due._scheduled = False
                     if due._cancelled:
                         self._cancelled_timers -= 1
-                    elif due.__class__ is TimerHandle:
+                    elif type(due) is TimerHandle:
                         ready.append(due)
                     else:
                         due._fire()  # a SleepFuture: wakes its task this iteration
@@ -446,7 +446,7 @@ class CoreEventLoop(_aevents.AbstractEventLoop):
 
     def _share_deadline(self, when, first, timer) -> None:
         """*timer* is due at *when* like *first* (a timer or a list): after it."""
-        if first.__class__ is list:
+        if type(first) is list:
             first.append(timer)
         else:
             self._timer_buckets[when] = [first, timer]
@@ -459,14 +459,14 @@ class CoreEventLoop(_aevents.AbstractEventLoop):
             timer._scheduled = False
             if timer._cancelled:
                 self._cancelled_timers -= 1
-            elif timer.__class__ is TimerHandle:
+            elif type(timer) is TimerHandle:
                 ready.append(timer)
             else:
                 timer._fire()
 
     def _drop_timers(self, entry) -> None:
         """Forget the (cancelled) timers of one deadline."""
-        for timer in entry if entry.__class__ is list else (entry,):
+        for timer in entry if type(entry) is list else (entry,):
             timer._scheduled = False
             self._timer_count -= 1
             self._cancelled_timers -= 1
@@ -474,13 +474,13 @@ class CoreEventLoop(_aevents.AbstractEventLoop):
     def _purge_cancelled_timers(self) -> None:
         buckets = {}
         for when, entry in self._timer_buckets.items():
-            for timer in entry if entry.__class__ is list else (entry,):
+            for timer in entry if type(entry) is list else (entry,):
                 if timer._cancelled:
                     timer._scheduled = False
                 else:
                     kept = buckets.setdefault(when, timer)
                     if kept is not timer:
-                        if kept.__class__ is list:
+                        if type(kept) is list:
                             kept.append(timer)
                         else:
                             buckets[when] = [kept, timer]
@@ -899,7 +899,7 @@ class CoreEventLoop(_aevents.AbstractEventLoop):
 
 def _all_cancelled(entry) -> bool:
     """True if the timer (or every timer of the list) *entry* is cancelled."""
-    if entry.__class__ is list:
+    if type(entry) is list:
         return all(timer._cancelled for timer in entry)
     return entry._cancelled
 

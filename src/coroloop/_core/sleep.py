@@ -9,11 +9,12 @@ On any other loop, sleep() uses the public call_later() + future protocol.
 
 from __future__ import annotations
 
+import asyncio.futures as _asyncio_futures
 import math
 import types
 
 from .. import _bridge
-from .futures import FINISHED, PENDING, Future
+from .futures import FINISHED, PENDING, Future, asyncio_twin
 from .handles import extract_source_traceback
 from .loopstate import NATIVE_LOOPS
 
@@ -26,6 +27,7 @@ class SleepFuture(Future):
     """A future the loop resolves with ``value`` at loop time ``when``."""
 
     __slots__ = ("_when", "_cancelled", "_scheduled")
+    __class__ = asyncio_twin(__module__, __qualname__, _asyncio_futures.Future)
 
     def __init__(self, loop, when, value):
         # Future.__init__ inlined (a hot path); only coroloop's loop creates these.

@@ -20,6 +20,7 @@ libraries mix.
 
 from __future__ import annotations
 
+import asyncio.tasks as _asyncio_tasks
 import contextvars
 import itertools
 import linecache
@@ -32,7 +33,7 @@ from .. import _bridge
 from .._repr import coroutine_repr
 from .coroutines import iscoroutine
 from .futures import (FINISHED, PENDING, CancelledError, Future,
-                      InvalidStateError, isfuture)
+                      InvalidStateError, asyncio_twin, isfuture)
 from .handles import extract_source_traceback
 from .loopstate import NATIVE_LOOPS, LoopState
 from .sleep import SleepFuture
@@ -62,6 +63,7 @@ class Task(Future):
                  "_coro", "_context", "_name", "_fut_waiter", "_must_cancel",
                  "_throw", "_parent", "_native", "_args", "_log_destroy_pending",
                  "_callback", "_cancelled")
+    __class__ = asyncio_twin(__module__, __qualname__, _asyncio_tasks.Task)
 
     # How many cancel() calls are outstanding (decremented by uncancel()).
     _num_cancels_requested = 0
@@ -142,7 +144,7 @@ class Task(Future):
                 self._loop.call_exception_handler(context)
         elif self._unretrieved:
             context = {
-                "message": f"{self.__class__.__name__} exception was never retrieved",
+                "message": f"{type(self).__name__} exception was never retrieved",
                 "exception": self._exception,
                 "future": self,
             }
@@ -199,14 +201,14 @@ class Task(Future):
             # handles every case, these included.
             if result is None and self._native:
                 loop._ready.append(self)  # bare yield, as sleep(0) does
-            elif (_FAST_WAIT.get(result.__class__) and self._native
+            elif (_FAST_WAIT.get(type(result)) and self._native
                     and result._loop is loop and result._asyncio_future_blocking
                     and result._state is PENDING and result is not self):
                 result._asyncio_future_blocking = False
                 entries = result._entries
                 if entries is None:
                     result._entries = self
-                elif entries.__class__ is list:
+                elif type(entries) is list:
                     entries.append(self)
                 else:
                     result._entries = [entries, self]
@@ -230,9 +232,9 @@ class Task(Future):
 
     def _wait_for(self, result):
         """Arrange the next step according to what the coroutine yielded."""
-        fast = _FAST_WAIT.get(result.__class__)
+        fast = _FAST_WAIT.get(type(result))
         if fast is None:
-            fast = _takes_fast_path(result.__class__)
+            fast = _takes_fast_path(type(result))
         if fast and self._native:
             # Fast path: our own future on our own loop.
             if result._loop is not self._loop:

@@ -13,13 +13,14 @@ and completing costs no done callback.
 
 from __future__ import annotations
 
+import asyncio.futures as _asyncio_futures
 import errno
 import io
 import os
 import socket
 from asyncio.exceptions import SendfileNotAvailableError
 
-from .._core.futures import PENDING, Future
+from .._core.futures import PENDING, Future, asyncio_twin
 from .dns import resolve
 
 try:
@@ -269,6 +270,7 @@ class _SocketWait(Future):
     """
 
     __slots__ = ("_fd", "_writable", "_sock", "_op", "_args")
+    __class__ = asyncio_twin(__module__, __qualname__, _asyncio_futures.Future)
 
     def __init__(self, loop, fd, writable, sock, op, args):
         super().__init__(loop=loop)
