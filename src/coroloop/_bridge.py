@@ -108,6 +108,25 @@ STOP_ITERATION_BECOMES_RUNTIME_ERROR = PY313
 # that was requested but not yet delivered is withdrawn too.
 UNCANCEL_CLEARS_PENDING_CANCEL = PY313
 
+# -- wait_for(non-awaitable, timeout) -----------------------------------------------
+# 3.11 passes its argument to ensure_future() first ("An asyncio.Future, a coroutine
+# or an awaitable is required"); 3.12+ awaits it ("object int can't be used in
+# 'await' expression").
+WAIT_FOR_CHECKS_AWAITABLE_FIRST = not PY312
+
+# -- Process.communicate(input) without stdin=PIPE ---------------------------------
+# 3.11 fails (AttributeError, writing to the missing pipe); 3.12+ ignores the input.
+COMMUNICATE_INPUT_NEEDS_STDIN_PIPE = not PY312
+
+# -- create_datagram_endpoint(sock=<not a datagram socket>) -------------------------
+DATAGRAM_SOCKET_EXPECTED = ("A datagram socket was expected" if PY313
+                            else "A UDP Socket was expected")
+
+# -- create_server() bind error ------------------------------------------------------
+# 3.13 shows the whole OSError ("[errno 98] address already in use"), lower-cased;
+# 3.11/3.12 its strerror only.
+BIND_ERROR_SHOWS_WHOLE_ERROR = PY313
+
 # -- QueueShutDown ------------------------------------------------------------------
 # Shared with asyncio where asyncio has it (3.13+), so `except asyncio.QueueShutDown`
 # catches coroloop's; on 3.11/3.12 asyncio has no such class and coroloop defines it.

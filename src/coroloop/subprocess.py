@@ -25,6 +25,7 @@ import subprocess
 from asyncio import SubprocessProtocol, get_running_loop
 from asyncio.log import logger
 
+from . import _bridge
 from ._net.buffers import DEFAULT_LIMIT
 from .streams import FlowControlMixin, StreamReader, StreamWriter
 
@@ -182,7 +183,11 @@ class Process:
         for the exit; return ``(stdout_data, stderr_data)`` (None for a pipe not
         requested).  A child that stops reading stdin early is not an error."""
         if input is not None and self.stdin is None:
-            raise ValueError(f"{self!r}: communicate(input=...) needs stdin=PIPE")
+            if _bridge.COMMUNICATE_INPUT_NEEDS_STDIN_PIPE:
+                # asyncio 3.11 fails writing to the missing pipe: its words first.
+                raise AttributeError(f"'NoneType' object has no attribute 'write': {self!r}: "
+                                     "communicate(input=...) needs stdin=PIPE")
+            input = None  # 3.12+: the input is ignored
         _, stdout, stderr = await _run_together(
             self._loop, self._feed_stdin(input), self._read_all(_STDOUT),
             self._read_all(_STDERR))

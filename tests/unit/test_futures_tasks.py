@@ -52,7 +52,7 @@ def test_new_future_is_pending(any_loop):
 
 def test_result_and_exception_before_done_raise_invalid_state(any_loop):
     fut = Future(loop=any_loop)
-    with pytest.raises(InvalidStateError, match="Result is not ready"):
+    with pytest.raises(InvalidStateError, match="Result is not set"):
         fut.result()
     with pytest.raises(InvalidStateError, match="Exception is not set"):
         fut.exception()

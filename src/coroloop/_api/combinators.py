@@ -287,8 +287,11 @@ async def wait(fs, *, timeout=None, return_when=ALL_COMPLETED):
         raise TypeError("Passing coroutines is forbidden, use tasks explicitly.")
     for f in fs:
         if not isfuture(f):
-            raise TypeError(f"wait() expects futures or tasks, got {f!r}; "
-                            "wrap awaitables with create_task()")
+            fix = f"wait() expects futures or tasks, got {f!r}; wrap awaitables with create_task()"
+            if not hasattr(f, "add_done_callback"):  # what asyncio trips over
+                raise AttributeError(f"{type(f).__name__!r} object has no attribute "
+                                     f"'add_done_callback': {fix}")
+            raise TypeError(fix)
     loop = _bridge.get_running_loop()
     return await _wait(fs, timeout, return_when, loop)
 
@@ -382,6 +385,9 @@ async def wait_for(fut, timeout):
             # Raised here so that it is both __cause__ and __context__.
             raise TimeoutError from cancelled
     if not isfuture(fut):
+        if (_bridge.WAIT_FOR_CHECKS_AWAITABLE_FIRST and timeout is not None
+                and not iscoroutine(fut) and not hasattr(fut, "__await__")):
+            ensure_future(fut)  # raises asyncio's TypeError for the non-awaitable
         # A coroutine or other awaitable runs inline, in our task: whatever it
         # does with a cancellation (even suppress it) is its own decision.
         async with timeouts.timeout(timeout):

@@ -525,7 +525,7 @@ class Barrier(_LoopBound):
             # The previous round is still leaving: join the next one.
             await cond.wait_for(self._open)
             if self._state is _S.BROKEN:
-                raise BrokenBarrierError(f"{self!r} was aborted; reset() it to reuse it")
+                raise BrokenBarrierError(f"Barrier aborted: {self!r}; reset() it to reuse it")
             index = self._count
             self._count = index + 1
             try:
@@ -535,7 +535,7 @@ class Barrier(_LoopBound):
                     await cond.wait_for(self._over)
                     if self._state is not _S.DRAINING:
                         raise BrokenBarrierError(
-                            f"{self!r} was aborted or reset while this task waited"
+                            f"Abort or reset of barrier {self!r} while this task waited"
                         )
                 return index
             finally:

@@ -169,7 +169,7 @@ class Future:
             return self._result
         if state is CANCELLED:
             raise self._make_cancelled_error()
-        raise InvalidStateError("Result is not ready.")
+        raise InvalidStateError("Result is not set.")  # asyncio's C Future's words
 
     def exception(self):
         state = self._state
@@ -192,7 +192,7 @@ class Future:
     # -- completing ------------------------------------------------------------------
     def set_result(self, result) -> None:
         if self._state is not PENDING:
-            raise InvalidStateError(f"{self._state}: {self!r}")
+            raise InvalidStateError(_already_done(self))
         self._result = result
         self._state = FINISHED
         if self._entries is not None:
@@ -200,9 +200,11 @@ class Future:
 
     def set_exception(self, exception) -> None:
         if self._state is not PENDING:
-            raise InvalidStateError(f"{self._state}: {self!r}")
+            raise InvalidStateError(_already_done(self))
         if isinstance(exception, type):
             exception = exception()
+        if not isinstance(exception, BaseException):
+            raise TypeError(f"invalid exception object: {exception!r} is not an exception")
         if isinstance(exception, StopIteration):
             exception = _stop_iteration_in_future(exception)
         self._exception = exception
@@ -337,6 +339,12 @@ class Future:
 
 
 Future.__dict__["__class__"]._coroloop_class = Future
+
+
+def _already_done(fut) -> str:
+    # "invalid state" is what asyncio's (C) Future says; then what its pure-Python
+    # Future says: the state and the future.
+    return f"invalid state: {fut._state}: {fut!r}"
 
 
 def _format_callbacks(entries) -> str:

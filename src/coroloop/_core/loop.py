@@ -833,7 +833,7 @@ class CoreEventLoop(_aevents.AbstractEventLoop):
 
     def set_default_executor(self, executor) -> None:
         if not isinstance(executor, concurrent.futures.ThreadPoolExecutor):
-            raise TypeError(f"executor must be ThreadPoolExecutor, got {executor!r}")
+            raise TypeError(f"executor must be ThreadPoolExecutor instance, got {executor!r}")
         self._default_executor = executor
 
     async def shutdown_default_executor(self, timeout=None) -> None:

@@ -91,7 +91,8 @@ def wrap_future(future, *, loop=None):
     if isfuture(future):
         return future
     if not isinstance(future, concurrent.futures.Future):
-        raise TypeError(f"concurrent.futures.Future is expected, got {future!r}")
+        # AssertionError, as asyncio's (an assert there).
+        raise AssertionError(f"concurrent.futures.Future is expected, got {future!r}")
     if loop is None:
         loop = _bridge.get_event_loop()
     new_future = loop.create_future()

@@ -53,10 +53,12 @@ def _check_pipe_kind(fileno: int, kind: str) -> bool:
     """Refuse anything that poll() cannot wait on; True if it is a tty/char device."""
     mode = os.fstat(fileno).st_mode
     if not (stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode) or stat.S_ISCHR(mode)):
+        # asyncio's words first (they differ by direction), then why.
+        words = ("Pipe transport is for pipes/sockets only." if kind == "read" else
+                 "Pipe transport is only for pipes, sockets and character devices")
         raise ValueError(
-            f"{kind} pipe transport needs a pipe, a socket or a character device; "
-            f"fd {fileno} is none of these (regular files are always 'ready' and "
-            "cannot be polled: read them in an executor instead)")
+            f"{words} ({kind} pipe transport: fd {fileno} is none of these; regular "
+            "files are always 'ready' and cannot be polled: read them in an executor)")
     return stat.S_ISCHR(mode)
 
 
@@ -203,11 +205,15 @@ class ReadPipeTransport(_PipeTransportBase, asyncio.ReadTransport):
         self._loop.call_soon(self._deliver_connection_lost, exc)
 
 
-class WritePipeTransport(_PipeTransportBase, asyncio.WriteTransport):
-    """The write end of a pipe, with asyncio's write buffering and flow control."""
+class WritePipeTransport(_PipeTransportBase, asyncio.Transport):
+    """The write end of a pipe, with asyncio's write buffering and flow control.
+
+    A Transport, not only a WriteTransport, as asyncio's: its read half is
+    asyncio's, so pause_reading()/resume_reading() raise NotImplementedError.
+    """
 
     def __init__(self, loop, pipe, protocol, waiter=None, extra=None):
-        asyncio.WriteTransport.__init__(self, extra)
+        asyncio.Transport.__init__(self, extra)
         is_char = self._init_pipe(loop, pipe, protocol, "write")
         self._buffer = WriteBuffer()
         #: write() calls made after the pipe was lost (they are dropped, as in asyncio).
@@ -253,8 +259,9 @@ class WritePipeTransport(_PipeTransportBase, asyncio.WriteTransport):
     # -- writing ---------------------------------------------------------------------
     def write(self, data) -> None:
         if not isinstance(data, (bytes, bytearray, memoryview)):
-            raise TypeError(f"data argument must be a bytes-like object, "
-                            f"not {type(data).__name__!r}")
+            # AssertionError with repr(data) first, as asyncio's (an assert there).
+            raise AssertionError(f"{data!r}: data argument must be a bytes-like object, "
+                                 f"not {type(data).__name__!r}")
         if not data:
             return
         if self._state is not PipeState.OPEN or self._lost_writes:

@@ -77,8 +77,8 @@ class SignalHandlers:
         if self._loop.is_closed():
             raise RuntimeError("Event loop is closed")
         if sig in _UNCATCHABLE:
-            raise RuntimeError(f"sig {sig} ({signal.Signals(sig).name}) cannot be caught: "
-                               "the kernel never lets a process handle it")
+            raise RuntimeError(f"sig {sig} cannot be caught ({signal.Signals(sig).name}: "
+                               "the kernel never lets a process handle it)")
         fresh_pair = self._pair is None
         if fresh_pair:
             self._open_pair()
@@ -89,9 +89,8 @@ class SignalHandlers:
         except (ValueError, OSError) as exc:
             if fresh_pair:
                 self._close_pair()
-            raise RuntimeError(f"add_signal_handler() failed: {exc} (signal handlers "
-                               "can only be added by a loop running in the main "
-                               "thread)") from None
+            raise RuntimeError(f"{exc} (add_signal_handler(): signal handlers can only "
+                               "be added by a loop running in the main thread)") from None
         if fresh_pair:
             self._loop.add_reader(self._pair[0].fileno(), self._on_wakeup)
         self._handlers[sig] = (callback, args, contextvars.copy_context())

@@ -19,6 +19,7 @@ from asyncio.events import AbstractServer
 from asyncio.log import logger
 from asyncio.trsock import TransportSocket
 
+from .. import _bridge
 from . import tls_transport
 from .dns import resolve
 from .sockets import check_not_ssl_socket, check_sendfile_args
@@ -63,7 +64,8 @@ def _set_reuse_port(sock) -> None:
 
 
 def _bind_error(exc: OSError, address) -> OSError:
-    reason = (exc.strerror or str(exc)).lower()
+    reason = (str(exc) if _bridge.BIND_ERROR_SHOWS_WHOLE_ERROR or not exc.strerror
+              else exc.strerror).lower()
     return OSError(exc.errno, f"error while attempting to bind on address {address!r}: {reason}")
 
 

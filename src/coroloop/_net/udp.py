@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import socket
-import warnings
 from asyncio.log import logger
 
+from .. import _bridge
 from .dns import resolve
 from .tcp import _set_reuse_port
 from .transports import DatagramSocketTransport
@@ -13,7 +13,6 @@ from .unix import remove_stale_socket_file
 
 __all__ = ["UDPMethods"]
 
-_UNSET = object()
 _AF_UNIX = getattr(socket, "AF_UNIX", None)
 
 
@@ -22,20 +21,12 @@ class UDPMethods:
 
     async def create_datagram_endpoint(
             self, protocol_factory, local_addr=None, remote_addr=None, *, family=0, proto=0,
-            flags=0, reuse_address=_UNSET, reuse_port=None, allow_broadcast=None, sock=None):
-        if reuse_address is not _UNSET:
-            # Removed in 3.12; 3.11 refuses True and warns about False.  Same here.
-            if reuse_address:
-                raise ValueError("Passing `reuse_address=True` is no longer supported, as "
-                                 "the usage of SO_REUSEPORT in UDP poses a significant "
-                                 "security concern.")
-            warnings.warn("The *reuse_address* parameter has been deprecated as of 3.5.10 "
-                          "and is scheduled for removal in 3.11.", DeprecationWarning,
-                          stacklevel=2)
+            flags=0, reuse_port=None, allow_broadcast=None, sock=None):
+        # (No reuse_address: asyncio removed the parameter in 3.11.)
         remote = None
         if sock is not None:
             if sock.type != socket.SOCK_DGRAM:
-                raise ValueError(f"A UDP Socket was expected, got {sock!r}")
+                raise ValueError(f"{_bridge.DATAGRAM_SOCKET_EXPECTED}, got {sock!r}")
             options = dict(local_addr=local_addr, remote_addr=remote_addr, family=family,
                            proto=proto, flags=flags, reuse_port=reuse_port,
                            allow_broadcast=allow_broadcast)
