@@ -31,6 +31,7 @@ demo: $(VENV)/.installed
 
 test: $(VENV)/.test-deps
 	$(PY) -m pytest -q
+	$(MAKE) --no-print-directory test-versions
 	$(MAKE) --no-print-directory conformance
 
 test-unit: $(VENV)/.test-deps
@@ -79,5 +80,21 @@ stress: $(VENV)/.stress-deps
 	done
 # -- end of stress and fuzz ----------------------------------------------------------
 
+# -- the unit tests on every installed Python (issue 7) ------------------------------
+# Each version's asyncio is the reference for that version (isinstance, messages,
+# private attributes): tests/unit runs on 3.12 and 3.13 too, each from its own venv.
+.PHONY: test-versions
+
+test-versions:
+	@for p in $(EXTRA_PYTHONS); do \
+	  venv=.venv-$$(basename $$p); \
+	  if [ ! -f $$venv/.test-deps ]; then \
+	    $$p -m venv $$venv && $$venv/bin/python -m pip install -q $(TEST_DEPS) && touch $$venv/.test-deps || exit 1; \
+	  fi; \
+	  echo "== tests/unit on $$p"; \
+	  PYTHONPATH=src $$venv/bin/python -m pytest -q tests/unit || exit 1; \
+	done
+# -- end of the unit tests on every installed Python ---------------------------------
+
 clean:
-	rm -rf $(VENV) build src/*.egg-info
+	rm -rf $(VENV) .venv-python3.* build src/*.egg-info
