@@ -164,8 +164,17 @@ class Future:
         state = self._state
         if state is FINISHED:
             self._unretrieved = False
-            if self._exception is not None:
-                raise self._exception.with_traceback(self._exception_tb)
+            exc = self._exception
+            if exc is not None:
+                # The traceback will hold this frame: it must not hold the future or
+                # the exception (exc -> traceback -> frame -> exc), or the cyclic GC
+                # would have to free them (asyncio's C Future has no frame).
+                tb = self._exception_tb
+                self = None
+                try:
+                    raise exc.with_traceback(tb)
+                finally:
+                    exc = tb = None
             return self._result
         if state is CANCELLED:
             raise self._make_cancelled_error()
@@ -303,7 +312,10 @@ class Future:
                 raise RuntimeError("await wasn't used with future")
         if self._state is FINISHED and self._exception is None:
             return self._result  # result(), without the call
-        return self.result()
+        try:
+            return self.result()
+        finally:
+            self = None  # see result(): this frame is in the traceback too
 
     __iter__ = __await__  # for `yield from` in generator-based coroutines
 

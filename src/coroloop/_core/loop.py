@@ -827,7 +827,8 @@ class CoreEventLoop(_aevents.AbstractEventLoop):
                 raise RuntimeError("Executor shutdown has been called")
             executor = self._default_executor
             if executor is None:
-                executor = concurrent.futures.ThreadPoolExecutor(thread_name_prefix="coroloop")
+                # Named as asyncio names its threads ("asyncio_0", ...): tools and logs match.
+                executor = concurrent.futures.ThreadPoolExecutor(thread_name_prefix="asyncio")
                 self._default_executor = executor
         return wrap_future(executor.submit(func, *args), loop=self)
 

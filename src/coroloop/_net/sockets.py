@@ -302,6 +302,8 @@ class _SocketWait(Future):
         except BaseException as exc:
             self._unwatch()
             self.set_exception(exc)
+            # exc's traceback holds this frame: it must not hold us (we hold exc).
+            self = None
             return
         if result is not _AGAIN:
             self._unwatch()
