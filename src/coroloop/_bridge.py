@@ -84,6 +84,13 @@ else:
     def finish_eager_registration(task, still_pending):
         pass
 
+# -- run_until_complete()'s done callback --------------------------------------------
+# anyio's find_root_task() recognises the task run_until_complete() drives by this
+# function among the task's callbacks, so coroloop's loop adds this very function.
+import asyncio.base_events as _base_events  # noqa: E402
+
+RUN_UNTIL_COMPLETE_CALLBACK = _base_events._run_until_complete_cb
+
 # -- policies ----------------------------------------------------------------------
 get_event_loop_policy = _events.get_event_loop_policy
 set_event_loop_policy = _events.set_event_loop_policy

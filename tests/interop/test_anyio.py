@@ -548,3 +548,21 @@ def test_unix_datagram_closed_during_receive(run, tmp_path):
         await _close_while_pending(sock, sock.receive)
 
     run(main)
+
+
+def test_find_root_task_on_coroloop_run_until_complete():
+    """anyio's find_root_task() recognises the task run_until_complete() drives by
+    asyncio's _run_until_complete_cb among its callbacks: coroloop's loop adds that
+    very function (docs/migrating.md, private attributes)."""
+    from anyio._backends._asyncio import find_root_task
+
+    loop = coroloop.new_event_loop()
+    try:
+        async def main():
+            async def child():
+                return find_root_task()
+            return await asyncio.ensure_future(child()) is asyncio.current_task()
+
+        assert loop.run_until_complete(main())
+    finally:
+        loop.close()

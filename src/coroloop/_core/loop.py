@@ -138,14 +138,6 @@ def _fileobj_to_fd(fileobj) -> int:
     return fd
 
 
-def _stop_loop_when_done(fut):
-    # A SystemExit/KeyboardInterrupt escaping the task already unwinds the loop.
-    if fut.done() and not fut.cancelled() and \
-            isinstance(fut.exception(), (SystemExit, KeyboardInterrupt)):
-        return
-    fut.get_loop().stop()
-
-
 class CoreEventLoop(_aevents.AbstractEventLoop):
     """The scheduler half of coroloop's event loop: callbacks, timers, readiness,
     futures and tasks, executors.  ``coroloop.EventLoop`` adds networking on top."""
@@ -200,6 +192,11 @@ class CoreEventLoop(_aevents.AbstractEventLoop):
     def is_closed(self) -> bool:
         return self._state is LoopState.CLOSED
 
+    @property
+    def _closed(self) -> bool:
+        """asyncio's private flag, read by libraries (docs/migrating.md): is_closed()."""
+        return self._state is LoopState.CLOSED
+
     def _check_closed(self) -> None:
         if self._state is LoopState.CLOSED:
             raise RuntimeError("Event loop is closed")
@@ -238,7 +235,9 @@ class CoreEventLoop(_aevents.AbstractEventLoop):
             # We own this task: an exception escaping run_until_complete is reported
             # to the caller, not again by the task's destructor.
             future._log_destroy_pending = False
-        future.add_done_callback(_stop_loop_when_done)
+        # asyncio's own callback (stop the loop unless SystemExit/KeyboardInterrupt
+        # already unwinds it): anyio finds the root task by it (docs/migrating.md).
+        future.add_done_callback(_bridge.RUN_UNTIL_COMPLETE_CALLBACK)
         try:
             self.run_forever()
         except BaseException:
@@ -246,7 +245,7 @@ class CoreEventLoop(_aevents.AbstractEventLoop):
                 future.exception()  # mark it retrieved
             raise
         finally:
-            future.remove_done_callback(_stop_loop_when_done)
+            future.remove_done_callback(_bridge.RUN_UNTIL_COMPLETE_CALLBACK)
         if not future.done():
             raise RuntimeError("Event loop stopped before Future completed.")
         return future.result()
