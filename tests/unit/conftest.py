@@ -3,6 +3,7 @@
 ``loop``          a fresh coroloop event loop, closed after the test
 ``virtual_loop``  the same on a ``coroloop.testing.VirtualClock`` (autojump): sleeps
                   and timeouts finish at once, in deadline order
+``impl_loop``     a stdlib asyncio loop, then a coroloop loop (parametrized)
 ``errors``        records what reaches a loop's exception handler
 
 Teardown fails a test that leaves tasks pending on its loop (they are cancelled
@@ -53,6 +54,21 @@ def loop():
     the_loop = coroloop.new_event_loop()
     yield the_loop
     _finish_loop(the_loop)
+
+
+# Each implementation's loop, for tests that run the same steps on both and compare.
+IMPLS = {"asyncio": asyncio.new_event_loop, "coroloop": coroloop.new_event_loop}
+
+
+@pytest.fixture(params=list(IMPLS))
+def impl_loop(request):
+    """A new loop of stdlib asyncio, then of coroloop; closed afterwards."""
+    the_loop = IMPLS[request.param]()
+    yield the_loop
+    if not the_loop.is_closed():
+        the_loop.run_until_complete(the_loop.shutdown_default_executor())
+        the_loop.close()
+    asyncio.set_event_loop(None)
 
 
 @pytest.fixture

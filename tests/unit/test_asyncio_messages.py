@@ -78,6 +78,17 @@ class Side:
         finally:
             watchdog.cancel()
 
+    def inside_a_task(self, call):
+        """call(a fresh coroutine) inside a task on our loop; the coroutine is closed
+        after (the misuse refuses it, so it never runs)."""
+        async def main():
+            coro = self.aio.sleep(0)
+            try:
+                call(coro)
+            finally:
+                coro.close()
+        self.run(main())
+
     def other_loop(self):
         """A second loop of the same implementation, closed at the end."""
         other = type(self.loop)()
@@ -148,26 +159,12 @@ def run_until_complete_closed(s):
 
 @misuse
 def run_until_complete_while_running(s):
-    async def main():
-        coro = s.aio.sleep(0)
-        try:
-            s.loop.run_until_complete(coro)
-        finally:
-            coro.close()
-    s.run(main())
+    s.inside_a_task(s.loop.run_until_complete)
 
 
 @misuse
 def run_other_loop_while_running(s):
-    other = s.other_loop()
-
-    async def main():
-        coro = s.aio.sleep(0)
-        try:
-            other.run_until_complete(coro)
-        finally:
-            coro.close()
-    s.run(main())
+    s.inside_a_task(s.other_loop().run_until_complete)
 
 
 @misuse
@@ -610,13 +607,7 @@ def gather_cancelled_child(s):
 # ===================================================================================
 @misuse
 def run_in_running_loop(s):
-    async def main():
-        coro = s.aio.sleep(0)
-        try:
-            s.aio.run(coro)
-        finally:
-            coro.close()
-    s.run(main())
+    s.inside_a_task(s.aio.run)
 
 
 @misuse
@@ -652,14 +643,7 @@ def runner_run_not_a_coroutine(s):
 def runner_run_in_running_loop(s):
     runner = s.aio.Runner()
     s.later(runner.close)
-
-    async def main():
-        coro = s.aio.sleep(0)
-        try:
-            runner.run(coro)
-        finally:
-            coro.close()
-    s.run(main())
+    s.inside_a_task(runner.run)
 
 
 # ===================================================================================
@@ -892,65 +876,31 @@ def stream_reader_zero_limit(s):
     s.aio.StreamReader(limit=0, loop=s.loop)
 
 
-@misuse
-def readexactly_negative(s):
-    async def main():
-        await s.aio.StreamReader().readexactly(-1)
-    s.run(main())
+def _stream_case(limit, data, eof, method, *args):
+    """A StreamReader (of *limit*) fed *data* (then EOF), misused by method(*args)."""
+    def provoke(s):
+        async def main():
+            reader = s.aio.StreamReader() if limit is None else s.aio.StreamReader(limit=limit)
+            if data:
+                reader.feed_data(data)
+            if eof:
+                reader.feed_eof()
+            await getattr(reader, method)(*args)
+        s.run(main())
+    return provoke
 
 
-@misuse
-def readexactly_eof(s):
-    async def main():
-        reader = s.aio.StreamReader()
-        reader.feed_data(b"abc")
-        reader.feed_eof()
-        await reader.readexactly(5)
-    s.run(main())
-
-
-@misuse
-def readuntil_empty_separator(s):
-    async def main():
-        await s.aio.StreamReader().readuntil(b"")
-    s.run(main())
-
-
-@misuse
-def readuntil_limit_not_found(s):
-    async def main():
-        reader = s.aio.StreamReader(limit=4)
-        reader.feed_data(b"abcdefgh")
-        await reader.readuntil(b"\n")
-    s.run(main())
-
-
-@misuse
-def readuntil_limit_found_too_long(s):
-    async def main():
-        reader = s.aio.StreamReader(limit=4)
-        reader.feed_data(b"abcdefgh\n")
-        await reader.readuntil(b"\n")
-    s.run(main())
-
-
-@misuse
-def readuntil_incomplete(s):
-    async def main():
-        reader = s.aio.StreamReader()
-        reader.feed_data(b"abc")
-        reader.feed_eof()
-        await reader.readuntil(b"\n")
-    s.run(main())
-
-
-@misuse
-def readline_limit(s):
-    async def main():
-        reader = s.aio.StreamReader(limit=4)
-        reader.feed_data(b"abcdefgh")
-        await reader.readline()
-    s.run(main())
+for _name, _make in [
+    ("readexactly_negative", _stream_case(None, b"", False, "readexactly", -1)),
+    ("readexactly_eof", _stream_case(None, b"abc", True, "readexactly", 5)),
+    ("readuntil_empty_separator", _stream_case(None, b"", False, "readuntil", b"")),
+    ("readuntil_limit_not_found", _stream_case(4, b"abcdefgh", False, "readuntil", b"\n")),
+    ("readuntil_limit_found_too_long", _stream_case(4, b"abcdefgh\n", False, "readuntil", b"\n")),
+    ("readuntil_incomplete", _stream_case(None, b"abc", True, "readuntil", b"\n")),
+    ("readline_limit", _stream_case(4, b"abcdefgh", False, "readline")),
+]:
+    _make.__name__ = _name
+    misuse(_make)
 
 
 @misuse
@@ -970,77 +920,12 @@ def concurrent_reads(s):
 # networking (loopback only; nothing connects anywhere)
 # ===================================================================================
 @misuse
-def create_connection_host_and_sock(s):
-    s.run(s.loop.create_connection(asyncio.Protocol, "127.0.0.1", 1, sock=s.socket()))
-
-
-@misuse
-def create_connection_nothing(s):
-    s.run(s.loop.create_connection(asyncio.Protocol))
-
-
-@misuse
-def create_connection_udp_sock(s):
-    s.run(s.loop.create_connection(asyncio.Protocol, sock=s.socket(socket.SOCK_DGRAM)))
-
-
-@misuse
-def create_connection_hostname_without_ssl(s):
-    s.run(s.loop.create_connection(asyncio.Protocol, "127.0.0.1", 1, server_hostname="x"))
-
-
-@misuse
-def create_connection_ssl_without_host(s):
-    s.run(s.loop.create_connection(asyncio.Protocol, sock=s.socket(), ssl=True))
-
-
-@misuse
-def create_connection_handshake_timeout_without_ssl(s):
-    s.run(s.loop.create_connection(asyncio.Protocol, "127.0.0.1", 1, ssl_handshake_timeout=1))
-
-
-@misuse
-def create_connection_shutdown_timeout_without_ssl(s):
-    s.run(s.loop.create_connection(asyncio.Protocol, "127.0.0.1", 1, ssl_shutdown_timeout=1))
-
-
-@misuse
-def create_connection_bad_ssl(s):
-    s.run(s.loop.create_connection(asyncio.Protocol, "127.0.0.1", 1, ssl=1))
-
-
-@misuse
 def create_connection_refused(s):
     closed = s.socket()
     closed.bind(("127.0.0.1", 0))
     port = closed.getsockname()[1]
     closed.close()
     s.run(s.loop.create_connection(asyncio.Protocol, "127.0.0.1", port))
-
-
-@misuse
-def create_server_bad_ssl(s):
-    s.run(s.loop.create_server(asyncio.Protocol, "127.0.0.1", 0, ssl=1))
-
-
-@misuse
-def create_server_host_and_sock(s):
-    s.run(s.loop.create_server(asyncio.Protocol, "127.0.0.1", 0, sock=s.listener()))
-
-
-@misuse
-def create_server_nothing(s):
-    s.run(s.loop.create_server(asyncio.Protocol))
-
-
-@misuse
-def create_server_udp_sock(s):
-    s.run(s.loop.create_server(asyncio.Protocol, sock=s.socket(socket.SOCK_DGRAM)))
-
-
-@misuse
-def create_server_handshake_timeout_without_ssl(s):
-    s.run(s.loop.create_server(asyncio.Protocol, "127.0.0.1", 0, ssl_handshake_timeout=1))
 
 
 @misuse
@@ -1086,45 +971,12 @@ def server_start_serving_closed(s):
 
 
 @misuse
-def connect_accepted_socket_udp(s):
-    s.run(s.loop.connect_accepted_socket(asyncio.Protocol, s.socket(socket.SOCK_DGRAM)))
-
-
-@misuse
-def datagram_tcp_sock(s):
-    s.run(s.loop.create_datagram_endpoint(asyncio.DatagramProtocol, sock=s.socket()))
-
-
-@misuse
-def datagram_sock_and_local_addr(s):
-    s.run(s.loop.create_datagram_endpoint(asyncio.DatagramProtocol,
-                                          local_addr=("127.0.0.1", 0),
-                                          sock=s.socket(socket.SOCK_DGRAM)))
-
-
-@misuse
 def datagram_reuse_address(s):
     try:
         s.run(s.loop.create_datagram_endpoint(asyncio.DatagramProtocol,
                                               local_addr=("127.0.0.1", 0), reuse_address=True))
     except TypeError as exc:   # "<class>.create_datagram_endpoint() got an unexpected ..."
         raise TypeError(str(exc).partition(".")[2]) from None
-
-
-@misuse
-def datagram_no_address(s):
-    s.run(s.loop.create_datagram_endpoint(asyncio.DatagramProtocol))
-
-
-@misuse
-def datagram_unix_tuple_address(s):
-    s.run(s.loop.create_datagram_endpoint(asyncio.DatagramProtocol, family=socket.AF_UNIX,
-                                          local_addr=("127.0.0.1", 0)))
-
-
-@misuse
-def datagram_inet_string_address(s):
-    s.run(s.loop.create_datagram_endpoint(asyncio.DatagramProtocol, local_addr="127.0.0.1"))
 
 
 @misuse
@@ -1146,21 +998,6 @@ def datagram_sendto_str_and_wrong_address(s):
         finally:
             transport.close()
     s.run(main())
-
-
-@misuse
-def sock_recv_blocking(s):
-    s.run(s.loop.sock_recv(s.socket(blocking=True), 1))
-
-
-@misuse
-def sock_connect_blocking(s):
-    s.run(s.loop.sock_connect(s.socket(blocking=True), ("127.0.0.1", 1)))
-
-
-@misuse
-def sock_accept_blocking(s):
-    s.run(s.loop.sock_accept(s.socket(blocking=True)))
 
 
 @misuse
@@ -1267,49 +1104,6 @@ def sendfile_transport_not_supported(s):
 
 
 @misuse
-def unix_connection_path_and_sock(s):
-    s.run(s.loop.create_unix_connection(asyncio.Protocol, "/nonexistent",
-                                        sock=s.socket(family=socket.AF_UNIX)))
-
-
-@misuse
-def unix_connection_nothing(s):
-    s.run(s.loop.create_unix_connection(asyncio.Protocol))
-
-
-@misuse
-def unix_connection_tcp_sock(s):
-    s.run(s.loop.create_unix_connection(asyncio.Protocol, sock=s.socket()))
-
-
-@misuse
-def unix_connection_ssl_without_hostname(s):
-    s.run(s.loop.create_unix_connection(asyncio.Protocol, "/nonexistent",
-                                        ssl=ssl.create_default_context()))
-
-
-@misuse
-def unix_server_bad_ssl(s):
-    s.run(s.loop.create_unix_server(asyncio.Protocol, os.path.join(s.tmp(), "s"), ssl=1))
-
-
-@misuse
-def unix_server_path_and_sock(s):
-    s.run(s.loop.create_unix_server(asyncio.Protocol, os.path.join(s.tmp(), "s"),
-                                    sock=s.socket(family=socket.AF_UNIX)))
-
-
-@misuse
-def unix_server_nothing(s):
-    s.run(s.loop.create_unix_server(asyncio.Protocol))
-
-
-@misuse
-def unix_server_tcp_sock(s):
-    s.run(s.loop.create_unix_server(asyncio.Protocol, sock=s.socket()))
-
-
-@misuse
 def unix_server_path_is_a_file(s):
     path = os.path.join(s.tmp(), "s")
     with open(path, "w"):
@@ -1384,6 +1178,86 @@ def write_pipe_write_str(s):
     s.run(main())
 
 
+# -- misuses that are one awaited loop method call: (case, method, its arguments) ------
+def _args(*args, **kwargs):
+    return args, kwargs
+
+
+def _awaits_loop_method(method, make_args):
+    def provoke(s):
+        args, kwargs = make_args(s)
+        s.run(getattr(s.loop, method)(*args, **kwargs))
+    return provoke
+
+
+P, DP = asyncio.Protocol, asyncio.DatagramProtocol
+for _name, _method, _make_args in [
+    ("create_connection_host_and_sock", "create_connection",
+     lambda s: _args(P, "127.0.0.1", 1, sock=s.socket())),
+    ("create_connection_nothing", "create_connection",
+     lambda s: _args(P)),
+    ("create_connection_udp_sock", "create_connection",
+     lambda s: _args(P, sock=s.socket(socket.SOCK_DGRAM))),
+    ("create_connection_hostname_without_ssl", "create_connection",
+     lambda s: _args(P, "127.0.0.1", 1, server_hostname="x")),
+    ("create_connection_ssl_without_host", "create_connection",
+     lambda s: _args(P, sock=s.socket(), ssl=True)),
+    ("create_connection_handshake_timeout_without_ssl", "create_connection",
+     lambda s: _args(P, "127.0.0.1", 1, ssl_handshake_timeout=1)),
+    ("create_connection_shutdown_timeout_without_ssl", "create_connection",
+     lambda s: _args(P, "127.0.0.1", 1, ssl_shutdown_timeout=1)),
+    ("create_connection_bad_ssl", "create_connection",
+     lambda s: _args(P, "127.0.0.1", 1, ssl=1)),
+    ("create_server_bad_ssl", "create_server",
+     lambda s: _args(P, "127.0.0.1", 0, ssl=1)),
+    ("create_server_host_and_sock", "create_server",
+     lambda s: _args(P, "127.0.0.1", 0, sock=s.listener())),
+    ("create_server_nothing", "create_server",
+     lambda s: _args(P)),
+    ("create_server_udp_sock", "create_server",
+     lambda s: _args(P, sock=s.socket(socket.SOCK_DGRAM))),
+    ("create_server_handshake_timeout_without_ssl", "create_server",
+     lambda s: _args(P, "127.0.0.1", 0, ssl_handshake_timeout=1)),
+    ("connect_accepted_socket_udp", "connect_accepted_socket",
+     lambda s: _args(P, s.socket(socket.SOCK_DGRAM))),
+    ("datagram_tcp_sock", "create_datagram_endpoint",
+     lambda s: _args(DP, sock=s.socket())),
+    ("datagram_sock_and_local_addr", "create_datagram_endpoint",
+     lambda s: _args(DP, local_addr=("127.0.0.1", 0), sock=s.socket(socket.SOCK_DGRAM))),
+    ("datagram_no_address", "create_datagram_endpoint",
+     lambda s: _args(DP)),
+    ("datagram_unix_tuple_address", "create_datagram_endpoint",
+     lambda s: _args(DP, family=socket.AF_UNIX, local_addr=("127.0.0.1", 0))),
+    ("datagram_inet_string_address", "create_datagram_endpoint",
+     lambda s: _args(DP, local_addr="127.0.0.1")),
+    ("sock_recv_blocking", "sock_recv",
+     lambda s: _args(s.socket(blocking=True), 1)),
+    ("sock_connect_blocking", "sock_connect",
+     lambda s: _args(s.socket(blocking=True), ("127.0.0.1", 1))),
+    ("sock_accept_blocking", "sock_accept",
+     lambda s: _args(s.socket(blocking=True))),
+    ("unix_connection_path_and_sock", "create_unix_connection",
+     lambda s: _args(P, "/nonexistent", sock=s.socket(family=socket.AF_UNIX))),
+    ("unix_connection_nothing", "create_unix_connection",
+     lambda s: _args(P)),
+    ("unix_connection_tcp_sock", "create_unix_connection",
+     lambda s: _args(P, sock=s.socket())),
+    ("unix_connection_ssl_without_hostname", "create_unix_connection",
+     lambda s: _args(P, "/nonexistent", ssl=ssl.create_default_context())),
+    ("unix_server_bad_ssl", "create_unix_server",
+     lambda s: _args(P, os.path.join(s.tmp(), "s"), ssl=1)),
+    ("unix_server_path_and_sock", "create_unix_server",
+     lambda s: _args(P, os.path.join(s.tmp(), "s"), sock=s.socket(family=socket.AF_UNIX))),
+    ("unix_server_nothing", "create_unix_server",
+     lambda s: _args(P)),
+    ("unix_server_tcp_sock", "create_unix_server",
+     lambda s: _args(P, sock=s.socket())),
+]:
+    _case = _awaits_loop_method(_method, _make_args)
+    _case.__name__ = _name
+    misuse(_case)
+
+
 # ===================================================================================
 # signals, subprocesses
 # ===================================================================================
@@ -1438,24 +1312,21 @@ def signal_from_other_thread(s):
     raise errors[0]
 
 
-def _subprocess_case(method, *args, **kwargs):
-    def provoke(s):
-        s.run(getattr(s.loop, method)(asyncio.SubprocessProtocol, *args, **kwargs))
-    return provoke
-
-
-for _name, _method, _args, _kwargs in [
-    ("exec_shell_true", "subprocess_exec", ("true",), {"shell": True}),
-    ("exec_universal_newlines", "subprocess_exec", ("true",), {"universal_newlines": True}),
-    ("exec_bufsize", "subprocess_exec", ("true",), {"bufsize": 1}),
-    ("exec_text", "subprocess_exec", ("true",), {"text": True}),
-    ("exec_encoding", "subprocess_exec", ("true",), {"encoding": "utf-8"}),
-    ("exec_errors", "subprocess_exec", ("true",), {"errors": "strict"}),
-    ("shell_list_command", "subprocess_shell", (["true"],), {}),
-    ("shell_shell_false", "subprocess_shell", ("true",), {"shell": False}),
-    ("shell_universal_newlines", "subprocess_shell", ("true",), {"universal_newlines": True}),
+SP = asyncio.SubprocessProtocol
+for _name, _method, _make_args in [
+    ("exec_shell_true", "subprocess_exec", lambda s: _args(SP, "true", shell=True)),
+    ("exec_universal_newlines", "subprocess_exec",
+     lambda s: _args(SP, "true", universal_newlines=True)),
+    ("exec_bufsize", "subprocess_exec", lambda s: _args(SP, "true", bufsize=1)),
+    ("exec_text", "subprocess_exec", lambda s: _args(SP, "true", text=True)),
+    ("exec_encoding", "subprocess_exec", lambda s: _args(SP, "true", encoding="utf-8")),
+    ("exec_errors", "subprocess_exec", lambda s: _args(SP, "true", errors="strict")),
+    ("shell_list_command", "subprocess_shell", lambda s: _args(SP, ["true"])),
+    ("shell_shell_false", "subprocess_shell", lambda s: _args(SP, "true", shell=False)),
+    ("shell_universal_newlines", "subprocess_shell",
+     lambda s: _args(SP, "true", universal_newlines=True)),
 ]:
-    _case = _subprocess_case(_method, *_args, **_kwargs)
+    _case = _awaits_loop_method(_method, _make_args)
     _case.__name__ = _name
     misuse(_case)
 

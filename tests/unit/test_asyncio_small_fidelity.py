@@ -18,20 +18,7 @@ import pytest
 
 import coroloop
 
-IMPLS = {
-    "asyncio": asyncio.new_event_loop,
-    "coroloop": coroloop.new_event_loop,
-}
-
-
-@pytest.fixture(params=list(IMPLS))
-def impl_loop(request):
-    loop = IMPLS[request.param]()
-    yield loop
-    if not loop.is_closed():
-        loop.run_until_complete(loop.shutdown_default_executor())
-        loop.close()
-    asyncio.set_event_loop(None)
+IMPLS = {"asyncio": asyncio.new_event_loop, "coroloop": coroloop.new_event_loop}
 
 
 # -- the default executor's threads ----------------------------------------------------
