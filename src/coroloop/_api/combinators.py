@@ -59,15 +59,6 @@ _CoroutineType = types.CoroutineType
 _copy_context = contextvars.copy_context
 
 
-def _cancelled_error(fut) -> CancelledError:
-    """The CancelledError a cancelled *fut* raises (carrying its message)."""
-    try:
-        fut.result()
-    except CancelledError as exc:
-        return exc
-    raise AssertionError(f"{fut!r} is not cancelled")
-
-
 def _loop_of(fut):
     get_loop = getattr(fut, "get_loop", None)
     return get_loop() if get_loop is not None else fut._loop
@@ -129,7 +120,7 @@ class _GatheringFuture(Future):
             if self._unfinished == 0:
                 if self._cancel_requested:
                     # Cancelled through us, but the children swallowed it.
-                    self.set_exception(CancelledError())
+                    self.set_exception(_last_child_cancelled_error(self._children))
                 else:
                     # Every child succeeded (a failure would have ended us above).
                     self.set_result([child.result() for child in self._children])
@@ -140,23 +131,33 @@ class _GatheringFuture(Future):
     def _finish_collecting(self) -> None:
         """All children are done and return_exceptions is set: results and errors."""
         results = []
-        first_cancel = None
         for child in self._children:
-            try:
-                outcome = child.exception()
-            except CancelledError as cancelled:
-                outcome = cancelled
-                if first_cancel is None:
-                    first_cancel = cancelled
+            if child.cancelled():
+                # As asyncio: a new CancelledError carrying the child's cancel
+                # message ('' if none), not the one the child raised.
+                msg = getattr(child, "_cancel_message", None)
+                outcome = CancelledError("" if msg is None else msg)
             else:
+                outcome = child.exception()
                 if outcome is None:
                     outcome = child.result()
             results.append(outcome)
         if self._cancel_requested:
             # Cancelled through us: propagate that, whatever the children did.
-            self.set_exception(first_cancel if first_cancel is not None else CancelledError())
+            self.set_exception(_last_child_cancelled_error(self._children))
         else:
             self.set_result(results)
+
+
+def _last_child_cancelled_error(children) -> CancelledError:
+    """The CancelledError a gather cancelled through itself ends with.
+
+    asyncio takes it from the *last* child (``_make_cancelled_error()``): the
+    error that child was cancelled with, or one carrying its cancel message, or
+    a plain CancelledError if it was not cancelled at all.
+    """
+    make = getattr(children[-1], "_make_cancelled_error", None)
+    return make() if make is not None else CancelledError()
 
 
 def gather(*coros_or_futures, return_exceptions=False):

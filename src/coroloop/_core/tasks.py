@@ -158,7 +158,17 @@ class Task(Future):
             raise InvalidStateError(f"_step(): already done: {self!r}")
         if self._must_cancel:
             self._must_cancel = False
-            exc = self._make_cancelled_error()
+            exc = self._throw
+            self._throw = None
+            if not isinstance(exc, CancelledError):
+                waiter = self._fut_waiter
+                if waiter is not None and waiter.cancelled() and exc is None:
+                    # Woken by the cancelled future itself (fast path): awaiting
+                    # it raises that CancelledError, message and all, as asyncio
+                    # throws in the waiter's error when a cancel() came on top.
+                    pass
+                else:
+                    exc = self._make_cancelled_error()
         else:
             exc = self._throw
             if exc is not None:

@@ -1,0 +1,125 @@
+"""Differences from asyncio that the differential harness found (tests/differential).
+
+Each test is the harness's program cut down to what shows the difference.  One
+body runs twice: on stdlib asyncio (its loop, its API) and on coroloop (``import
+coroloop as asyncio``); both must give the answer this Python version's asyncio
+gives.  Comparing with the stdlib at test time keeps the expectation honest;
+the literal expected value says what that answer is.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import sys
+
+import pytest
+
+import coroloop
+
+PY312 = sys.version_info >= (3, 12)
+PY313 = sys.version_info >= (3, 13)
+
+RUNTIMES = {"asyncio": asyncio, "coroloop": coroloop}
+
+
+def on_both(program):
+    """``program(aio)`` (a coroutine) run with asyncio and with coroloop: the results."""
+    results = {}
+    for name, aio in RUNTIMES.items():
+        with aio.Runner() as runner:
+            results[name] = runner.run(program(aio))
+    return results
+
+
+def same_on_both(program, expected):
+    results = on_both(program)
+    assert results["asyncio"] == expected, "the stdlib no longer does what this test says"
+    assert results["coroloop"] == expected
+
+
+def relative(task_name: str, base: str) -> str:
+    """``Task-N`` relative to the task named *base* (``+1``: the next number)."""
+    if not task_name.startswith("Task-"):
+        return task_name
+    return f"+{int(task_name.removeprefix('Task-')) - int(base.removeprefix('Task-'))}"
+
+
+async def _noop():
+    pass
+
+
+# -- cancellation messages ----------------------------------------------------------
+def test_second_cancel_keeps_the_first_message():
+    # seed 104: cancel("first") wakes the task; a cancel() on top before it runs
+    # must not replace the CancelledError (and its message) the waiter delivers.
+    async def program(aio):
+        async def waiter():
+            try:
+                await aio.Event().wait()
+            except aio.CancelledError as exc:
+                return exc.args
+
+        task = aio.create_task(waiter())
+        await aio.sleep(0)
+        task.cancel("first")
+        task.cancel()
+        return await task
+
+    same_on_both(program, ("first",))
+
+
+def test_gather_return_exceptions_reports_the_cancel_message_not_the_raised_error():
+    # seed 1: a task that cancelled itself with a message ends with
+    # Future.cancel() without one; gather(return_exceptions=True) reports
+    # CancelledError('') (a new error carrying the task's last cancel message).
+    async def program(aio):
+        async def gives_up():
+            aio.current_task().cancel("by itself")
+            await aio.sleep(0)
+
+        async def raises_cancelled():
+            raise aio.CancelledError("raised")
+
+        fut = aio.get_running_loop().create_future()
+        fut.cancel("future's message")
+        results = await aio.gather(gives_up(), raises_cancelled(), fut,
+                                   return_exceptions=True)
+        return [(type(r).__name__, r.args) for r in results]
+
+    same_on_both(program, [("CancelledError", ("",)), ("CancelledError", ("",)),
+                           ("CancelledError", ("future's message",))])
+
+
+def test_gather_cancelled_through_itself_ends_with_the_last_childs_error():
+    # Both children swallow the cancellation; asyncio's gather then ends with
+    # the last child's _make_cancelled_error(): here one carrying the message
+    # its cancel() left, since it was cancelled between two steps.
+    async def program(aio):
+        async def blocked():
+            try:
+                await aio.Event().wait()
+            except aio.CancelledError:
+                return "a"
+
+        async def busy():
+            try:
+                while True:
+                    await aio.sleep(0)
+            except aio.CancelledError:
+                return "b"
+
+        outcomes = []
+        for return_exceptions in (False, True):
+            children = [aio.create_task(blocked()), aio.create_task(busy())]
+            await aio.sleep(0)
+            gathering = aio.gather(*children, return_exceptions=return_exceptions)
+            gathering.cancel("stop")
+            try:
+                await gathering
+            except aio.CancelledError as exc:
+                outcomes.append(exc.args)
+        return outcomes
+
+    same_on_both(program, [("stop",), ("stop",)])
