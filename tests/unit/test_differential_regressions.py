@@ -123,3 +123,30 @@ def test_gather_cancelled_through_itself_ends_with_the_last_childs_error():
         return outcomes
 
     same_on_both(program, [("stop",), ("stop",)])
+
+
+# -- TaskGroup -----------------------------------------------------------------------
+def test_taskgroup_abort_cancels_children_in_creation_order():
+    # seed 68 (3.13): asyncio cancels in the order of a set (addresses); coroloop
+    # in creation order, always -- one of the orders asyncio can produce.
+    async def main():
+        order = []
+
+        async def child(i):
+            try:
+                await coroloop.sleep(1)
+            except coroloop.CancelledError:
+                order.append(i)
+                raise
+
+        async def fail():
+            raise ValueError("boom")
+
+        with pytest.raises(ExceptionGroup):
+            async with coroloop.TaskGroup() as group:
+                for i in range(30):
+                    group.create_task(child(i))
+                group.create_task(fail())
+        return order
+
+    assert coroloop.run(main()) == list(range(30))

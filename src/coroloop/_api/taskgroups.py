@@ -65,8 +65,10 @@ class TaskGroup:
         # Set by the first failure or cancellation: children are being cancelled
         # and no new task is accepted.  Never reset.
         self._aborting = False
-        # Children not done yet.
-        self._tasks: set = set()
+        # Children not done yet, in creation order (a dict used as an ordered
+        # set): an abort cancels them in that order, so which child sees its
+        # CancelledError first does not depend on memory addresses.
+        self._tasks: dict = {}
         # Exceptions of failed children (and of the body), in order of arrival.
         self._errors: list = []
         # The first KeyboardInterrupt/SystemExit seen: raised instead of a group.
@@ -120,7 +122,7 @@ class TaskGroup:
         task = (self._loop.create_task(coro, name=name) if context is None
                 else self._loop.create_task(coro, name=name, context=context))
         if not task.done():
-            self._tasks.add(task)
+            self._tasks[task] = None
             task.add_done_callback(self._on_done, context=self._callback_context)
         else:
             # Finished eagerly, inside create_task(): no callback needed.
@@ -142,7 +144,7 @@ class TaskGroup:
     # -- children finishing --------------------------------------------------------------
     def _on_task_done(self, task) -> None:
         tasks = self._tasks
-        tasks.discard(task)
+        tasks.pop(task, None)
         if not tasks and self._all_done is not None and not self._all_done.done():
             self._all_done.set_result(None)
         if task.cancelled() or (exc := task.exception()) is None:
@@ -171,7 +173,7 @@ class TaskGroup:
 
     def _abort(self) -> None:
         self._aborting = True
-        for task in self._tasks:
+        for task in list(self._tasks):
             if not task.done():
                 task.cancel()
 
