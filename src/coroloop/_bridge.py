@@ -110,6 +110,12 @@ TASK_ACCEPTS_EAGER_START = PY312
 # 3.11/3.12 refuse it with TypeError; 3.13 stores a RuntimeError caused by it.
 STOP_ITERATION_BECOMES_RUNTIME_ERROR = PY313
 
+# -- task names ---------------------------------------------------------------------
+# 3.11/3.12: asyncio.create_task(coro, name=...) and TaskGroup.create_task(...) make
+# the task unnamed and set the name afterwards, so a named task still uses up a
+# Task-N number (and an eager first step runs under it).  3.13 passes the name on.
+NAMED_TASKS_USE_UP_A_NUMBER = not PY313
+
 # -- Task.uncancel() ----------------------------------------------------------------
 # 3.13: when the count of cancellation requests drops to zero, a cancellation
 # that was requested but not yet delivered is withdrawn too.

@@ -150,3 +150,53 @@ def test_taskgroup_abort_cancels_children_in_creation_order():
         return order
 
     assert coroloop.run(main()) == list(range(30))
+
+
+# -- task names ---------------------------------------------------------------------
+def test_named_tasks_use_up_a_number_before_3_13():
+    # seeds 2 and 18 (3.11, 3.12): asyncio.create_task(name=) and
+    # TaskGroup.create_task(name=) create the task unnamed, then name it.
+    async def program(aio):
+        me = aio.current_task().get_name()
+        named = aio.create_task(_noop(), name="named")
+        unnamed = aio.create_task(_noop())
+        async with aio.TaskGroup() as group:
+            group.create_task(_noop(), name="in group")
+            in_group = group.create_task(_noop())
+        via_loop = aio.get_running_loop().create_task(_noop(), name="via loop")
+        after_loop = aio.create_task(_noop())
+        await aio.gather(named, unnamed, via_loop, after_loop)
+        return [relative(t.get_name(), me) for t in (named, unnamed, in_group, after_loop)]
+
+    if PY313:
+        same_on_both(program, ["named", "+1", "+2", "+3"])
+    else:
+        same_on_both(program, ["named", "+2", "+4", "+5"])
+
+
+def test_accepted_connection_uses_up_a_task_number(tmp_path):
+    # seed 17: asyncio sets up each accepted connection in a task of its own, so
+    # the handler of the first connection is the second task after the server.
+    path = str(tmp_path / "s.sock")
+
+    async def program(aio):
+        me = aio.current_task().get_name()
+        handler_names = []
+
+        async def handle(reader, writer):
+            handler_names.append(relative(aio.current_task().get_name(), me))
+            writer.close()
+            await writer.wait_closed()
+
+        server = await aio.start_unix_server(handle, path)
+        reader, writer = await aio.open_unix_connection(path)
+        await reader.read()
+        writer.close()
+        await writer.wait_closed()
+        server.close()
+        await server.wait_closed()
+        if os.path.exists(path):
+            os.unlink(path)
+        return handler_names
+
+    same_on_both(program, ["+2"])

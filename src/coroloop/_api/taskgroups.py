@@ -119,8 +119,15 @@ class TaskGroup:
             if refusal is not None:
                 coro.close()   # it will never run: no "never awaited" warning
                 raise RuntimeError(refusal)
-        task = (self._loop.create_task(coro, name=name) if context is None
-                else self._loop.create_task(coro, name=name, context=context))
+        if _bridge.NAMED_TASKS_USE_UP_A_NUMBER:
+            # As 3.11/3.12: created unnamed (a Task-N number is used up), named after.
+            task = (self._loop.create_task(coro) if context is None
+                    else self._loop.create_task(coro, context=context))
+            if name is not None:
+                task.set_name(name)
+        else:
+            task = (self._loop.create_task(coro, name=name) if context is None
+                    else self._loop.create_task(coro, name=name, context=context))
         if not task.done():
             self._tasks[task] = None
             task.add_done_callback(self._on_done, context=self._callback_context)

@@ -507,6 +507,16 @@ def new_task(loop, coro, name, context, _new=object.__new__):
     return task
 
 
+def skip_task_number() -> None:
+    """Use up the next ``Task-N`` number without creating a task.
+
+    Where asyncio runs a step in a task of its own and coroloop does it inline
+    (a server accepting a connection), this keeps the default names of the tasks
+    created afterwards the same as asyncio's.
+    """
+    next(_names)
+
+
 def current_task(loop=None):
     """The task running on *loop* (default: the running loop), or None."""
     return _bridge.current_task(loop)
@@ -520,6 +530,11 @@ def all_tasks(loop=None):
 def create_task(coro, *, name=None, context=None, **kwargs):
     """Schedule *coro* on the running loop and return its Task."""
     loop = _get_running_loop()
+    if name is not None and _bridge.NAMED_TASKS_USE_UP_A_NUMBER:
+        # As 3.11/3.12: created unnamed (a Task-N number is used up), named after.
+        task = create_task(coro, context=context, **kwargs)
+        task.set_name(name)
+        return task
     if not kwargs and loop.__class__ in NATIVE_LOOPS and loop._task_factory is None:
         return new_task(loop, coro, name, context)  # what loop.create_task does
     if context is None:

@@ -20,6 +20,7 @@ from asyncio.log import logger
 from asyncio.trsock import TransportSocket
 
 from .. import _bridge
+from .._core.tasks import skip_task_number
 from . import tls_transport
 from .dns import resolve
 from .sockets import check_not_ssl_socket, check_sendfile_args
@@ -318,6 +319,9 @@ class Server(AbstractServer):
         if self._sslcontext:
             self._loop.create_task(self._accept_tls(conn, extra))
             return
+        # asyncio sets the connection up in a task of its own; we do it inline,
+        # but the task's Task-N number is used up the same.
+        skip_task_number()
         try:
             protocol = self._protocol_factory()
             SocketTransport(self._loop, conn, protocol, None, extra, self)
