@@ -116,6 +116,11 @@ STOP_ITERATION_BECOMES_RUNTIME_ERROR = PY313
 # Task-N number (and an eager first step runs under it).  3.13 passes the name on.
 NAMED_TASKS_USE_UP_A_NUMBER = not PY313
 
+# -- Unix servers -------------------------------------------------------------------
+# 3.13 removes a Unix server's socket file when the server closes (cleanup_socket,
+# gh-111246); before, asyncio leaves it in place.
+UNIX_SERVER_REMOVES_SOCKET_FILE = PY313
+
 # -- Task.uncancel() ----------------------------------------------------------------
 # 3.13: when the count of cancellation requests drops to zero, a cancellation
 # that was requested but not yet delivered is withdrawn too.

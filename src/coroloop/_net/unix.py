@@ -2,14 +2,13 @@
 
 The transport and the Server are the TCP ones (``tcp.py``); what differs is naming
 the endpoint by a filesystem path.  A server removes a *stale* socket file before
-binding (one left by a process that died), and, with ``cleanup_socket`` (3.13, here
-on every version), removes its own file when closed -- only if the path still is the
-file it bound, so a newer server's socket is never unlinked.
+binding (one left by a process that died), and, with ``cleanup_socket`` (3.13,
+gh-111246), removes its own file when closed -- only if the path still is the file
+it bound, so a newer server's socket is never unlinked.
 
-Before 3.13 asyncio never removed the file, and code written for those versions may
-bind a socket itself, pass it as ``sock=`` and still use the file after closing the
-server.  So there the default only cleans up a file the server bound from ``path=``;
-3.13 (gh-111246) also removes the file of a ``sock=`` socket, and so do we on 3.13+.
+Before 3.13 asyncio never removes the file (code written for those versions may
+still use it after closing the server), so there ``cleanup_socket`` defaults to
+False: passing ``cleanup_socket=True`` is the pure addition older versions get.
 """
 
 from __future__ import annotations
@@ -18,16 +17,14 @@ import errno
 import os
 import socket
 import stat
-import sys
 from asyncio.log import logger
 
+from .. import _bridge
 from . import tls_transport
 from .tcp import Server, _yield_once, open_stream_transport
 
 __all__ = ["UnixMethods", "remove_stale_socket_file"]
 
-# Whether cleanup_socket's default covers a socket given as sock= (see the docstring).
-_CLEANUP_GIVEN_SOCKET = sys.version_info >= (3, 13)
 
 
 def _is_abstract(path) -> bool:
@@ -114,8 +111,7 @@ class UnixMethods:
     async def create_unix_server(
             self, protocol_factory, path=None, *, sock=None, backlog=100, ssl=None,
             ssl_handshake_timeout=None, ssl_shutdown_timeout=None, start_serving=True,
-            cleanup_socket=True):
-        cleanup = cleanup_socket
+            cleanup_socket=_bridge.UNIX_SERVER_REMOVES_SOCKET_FILE):
         if isinstance(ssl, bool):
             raise TypeError("ssl argument must be an SSLContext or None")
         tls_transport.check_ssl_arguments(ssl, None, ssl_handshake_timeout,
@@ -142,8 +138,7 @@ class UnixMethods:
             if sock is None:
                 raise ValueError("path was not specified, and no sock specified")
             _check_unix_stream_socket(sock)
-            cleanup = cleanup_socket and _CLEANUP_GIVEN_SOCKET
-        on_close = _SocketFileCleanup(sock) if cleanup else None
+        on_close = _SocketFileCleanup(sock) if cleanup_socket else None
         sock.setblocking(False)
         server = Server(self, [sock], protocol_factory, ssl, backlog,
                         ssl_handshake_timeout, ssl_shutdown_timeout, on_close=on_close)

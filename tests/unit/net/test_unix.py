@@ -6,6 +6,7 @@ import asyncio
 import errno
 import os
 import socket
+import sys
 
 import pytest
 
@@ -43,7 +44,8 @@ def test_unix_echo_and_cleanup_on_close(loop, tmp_path):
     path = tmp_path / "echo.sock"
 
     async def main():
-        server = await loop.create_unix_server(lambda: Recorder(echo=True), path)
+        server = await loop.create_unix_server(lambda: Recorder(echo=True), path,
+                                               cleanup_socket=True)
         assert os.path.exists(path)
         transport, proto = await loop.create_unix_connection(Recorder, path)
         assert transport.get_extra_info("peername") == str(path)
@@ -53,8 +55,22 @@ def test_unix_echo_and_cleanup_on_close(loop, tmp_path):
         assert await proto.lost is None  # the server closes after EOF
         server.close()
         await server.wait_closed()
-        assert not os.path.exists(path)  # cleanup_socket
+        assert not os.path.exists(path)  # cleanup_socket (3.13; on older versions, asked for)
     run(loop, main())
+
+
+def test_socket_file_left_in_place_before_3_13(loop, tmp_path):
+    # Differential harness, seed 17: before 3.13 asyncio leaves the file when the
+    # server closes; 3.13 removes it (cleanup_socket defaults to True).
+    path = str(tmp_path / "kept.sock")
+
+    async def main():
+        server = await loop.create_unix_server(Recorder, path)
+        server.close()
+        await server.wait_closed()
+        return os.path.exists(path)
+
+    assert run(loop, main()) == (sys.version_info < (3, 13))
 
 
 def test_stale_socket_file_is_replaced(loop, tmp_path):
@@ -80,8 +96,8 @@ def test_cleanup_leaves_a_newer_servers_file_alone(loop, tmp_path):
     path = str(tmp_path / "shared.sock")
 
     async def main():
-        first = await loop.create_unix_server(Recorder, path)
-        second = await loop.create_unix_server(Recorder, path)  # replaces the file
+        first = await loop.create_unix_server(Recorder, path, cleanup_socket=True)
+        second = await loop.create_unix_server(Recorder, path, cleanup_socket=True)
         first.close()
         await first.wait_closed()
         assert os.path.exists(path)  # not the inode `first` bound: kept
