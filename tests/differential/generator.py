@@ -147,11 +147,15 @@ class _CoreGenerator:
         self.rng = rng
         self.version = version
         self.eager = version >= (3, 12)
+        self.eager_factory = False             # this program sets the eager factory
         self.queue_shutdown = version >= (3, 13)
         self.async_as_completed = version >= (3, 13)
         self.budget = rng.randint(6, 36)       # statements left to generate
         self.functions: list[tuple[str, _Block]] = []
         self.handles: list[str] = []           # tk handles created so far
+        # Handles awaited (or waited for) already: likely done when used again,
+        # which is where gather() and friends differ between versions.
+        self.settled: list[str] = []
         self.tie_breakers = list(_TIE_BREAKERS)
         self.used: set[str] = set()
         self.shared: dict[str, str] = {}       # primitive name -> constructor source
@@ -162,7 +166,8 @@ class _CoreGenerator:
     def program(self) -> str:
         main = _Block()
         main.indent(1)
-        if self.eager and self.rng.random() < 0.3:
+        self.eager_factory = self.eager and self.rng.random() < 0.3
+        if self.eager_factory:
             self.used.add("eager")
             main.add("asyncio.get_running_loop().set_task_factory(asyncio.eager_task_factory)")
         self.body(main, "main", depth=0, own=[])
@@ -325,6 +330,7 @@ class _CoreGenerator:
         inner = _Block()
         inner.add(f"T.log({label!r}, 'await', {handle!r})")
         inner.add(f"T.log({label!r}, 'awaited', await tk[{handle!r}])")
+        self.settled.append(handle)
         self.maybe_guarded(block, label, inner, p=0.7)
 
     def s_cancel(self, block, fn, depth, own, steps):
@@ -352,6 +358,9 @@ class _CoreGenerator:
         """Sources of 1-3 awaitables: new coroutines and (sometimes) own tasks."""
         parts = []
         coroutines = 0
+        settled = [h for h in self.settled if h in own]
+        if settled and self.rng.random() < 0.5:
+            parts.append(f"tk[{self.rng.choice(settled)!r}]")
         for _ in range(self.rng.randint(1, max_new)):
             if own and (coroutines >= max_coroutines or self.rng.random() < 0.3):
                 parts.append(f"tk[{self.rng.choice(own)!r}]")
@@ -397,6 +406,7 @@ class _CoreGenerator:
         inner.add(f"done, pending = await asyncio.wait([{listing}], "
                   f"return_when=asyncio.{when}, timeout={timeout!r})")
         inner.add(f"T.log({label!r}, 'wait', done, pending)")
+        self.settled.extend(handles)
         self.maybe_guarded(block, label, inner, p=0.5)
 
     def s_wait_for(self, block, fn, depth, own, steps):
@@ -425,9 +435,12 @@ class _CoreGenerator:
         # as_completed() handles its arguments in the order of a set, i.e. of
         # their addresses: coroutines are wrapped in tasks in that order, and
         # futures already done are reported in that order.  So it gets at most
-        # one coroutine and one task (which may be done already).
+        # one coroutine and one task (which may be done already) -- or, with eager
+        # tasks (a coroutine's task may be done at once), just one of them.
         parts = [f"{self.new_function(depth)}()"]
-        if own and self.rng.random() < 0.5:
+        if self.eager_factory:
+            pass
+        elif own and self.rng.random() < 0.5:
             parts.append(f"tk[{self.rng.choice(own)!r}]")
         elif self.rng.random() < 0.5:
             parts += [f"tk[{h!r}]" for h in self._new_tasks(block, depth, own, 1)]

@@ -23,6 +23,7 @@ differed or a worker failed.
 from __future__ import annotations
 
 import argparse
+import collections
 import concurrent.futures
 import json
 import os
@@ -35,6 +36,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 
+from accepted import accepted_by  # noqa: E402
 from generator import Program, generate  # noqa: E402
 from traces import first_difference, render_difference  # noqa: E402
 
@@ -89,6 +91,10 @@ def run_programs(cmd, programs, jobs, hang_seconds, batch_size=100):
     return results
 
 
+def _line(trace: list[str], i: int) -> str | None:
+    return trace[i] if i < len(trace) else None
+
+
 def report(program: Program, a: list[str], b: list[str], save_dir: str | None,
            show_source: bool = True) -> str:
     """Print one difference; save the program; return where it was saved."""
@@ -117,23 +123,29 @@ def check_interpreter(cmd, args) -> tuple[int, int]:
     programs = [generate(seed, version) for seed in range(args.seed, args.seed + args.count)]
     results = run_programs(cmd, programs, args.jobs, args.hang_seconds, args.batch)
     differences = 0
+    accepted = collections.Counter()
     for program in programs:
         a = results["asyncio"][program.id]
         b = results["coroloop"][program.id]
-        if first_difference(a, b) is None:
+        i = first_difference(a, b)
+        if i is None:
+            continue
+        rule = accepted_by(program.source, _line(a, i), _line(b, i))
+        if rule is not None:
+            accepted[f"{rule.name} ({rule.issue})"] += 1
             continue
         differences += 1
         if differences <= args.max_reports:
             report(program, a, b, args.save, show_source=not args.quiet)
         elif args.list:
-            i = first_difference(a, b)
-            end = "<end of trace>"
-            print(f"  seed {program.seed}: asyncio {a[i] if i < len(a) else end!r}\n"
-                  f"  {' ' * len(str(program.seed))}  coroloop {b[i] if i < len(b) else end!r}")
+            print(f"  seed {program.seed}: asyncio {_line(a, i)!r}\n"
+                  f"  {' ' * len(str(program.seed))}  coroloop {_line(b, i)!r}")
     took = time.monotonic() - started
     families = sorted({p.family for p in programs})
     print(f"differential: Python {v} ({shlex.join(cmd)}): {len(programs)} programs "
           f"({', '.join(families)}), {differences} differences, {took:.1f} s")
+    for name, count in sorted(accepted.items()):
+        print(f"  accepted: {count} x {name}")
     if differences > args.max_reports:
         print(f"  ({differences - args.max_reports} more not shown in full; "
               "--max-reports N to see them, --list for one line each)")
@@ -159,8 +171,13 @@ def replay(path: str, pythons: list[list[str]], args) -> int:
                 print(f"--- {impl} trace")
                 print("\n".join(trace))
         print(render_difference(a, b))
-        if first_difference(a, b) is not None:
-            status = 1
+        i = first_difference(a, b)
+        if i is not None:
+            rule = accepted_by(program.source, _line(a, i), _line(b, i))
+            if rule is not None:
+                print(f"accepted: {rule.name} ({rule.issue}): {rule.description}")
+            else:
+                status = 1
     return status
 
 

@@ -30,13 +30,14 @@ coroloop may add detail after it (``"cannot notify on un-acquired lock: acquire
 
 from __future__ import annotations
 
+import ast
 import re
 
 __all__ = ["Tracer", "describe", "first_difference", "render_difference", "same_line"]
 
 _TASK_NUMBER = re.compile(r"\bTask-(\d+)\b")
 # An exception's first argument as describe() renders it: Name('message'
-_EXCEPTION_MESSAGE = re.compile(r"""\b([A-Z]\w*)\((?:'((?:[^'\\]|\\.)*)'|"((?:[^"\\]|\\.)*)")""")
+_EXCEPTION_MESSAGE = re.compile(r"""\b([A-Z]\w*)\(('(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")""")
 # What may separate asyncio's message from the detail coroloop adds.
 _DETAIL_SEPARATORS = (": ", "; ", " (", ". ", " - ")
 
@@ -126,20 +127,23 @@ class Tracer:
         return task
 
     async def finish(self) -> None:
-        """Let every tracked task end; cancel what is still running after a while.
+        """Let every task end; cancel what is still running after a while.
 
         Programs may block forever (an event nobody sets, a queue nobody fills):
         this is their watchdog, in virtual time, so it costs nothing and is the same
-        on both runtimes.
+        on both runtimes.  A task is cancelled only after it was given
+        ``SETTLE_TIMEOUT`` to finish; at most ``CANCEL_ROUNDS`` times.
         """
-        for round_ in range(self.CANCEL_ROUNDS + 1):
-            pending = self._pending_tasks()
-            if not pending:
+        rounds = 0
+        while pending := self._pending_tasks():
+            _, still_pending = await self.aio.wait(pending, timeout=self.SETTLE_TIMEOUT)
+            if not still_pending:
+                continue  # all done; maybe they started others
+            if rounds == self.CANCEL_ROUNDS:
                 break
-            if round_:
-                for t in pending:
-                    t.cancel()
-            await self.aio.wait(pending, timeout=self.SETTLE_TIMEOUT)
+            rounds += 1
+            for t in self._pending_tasks():
+                t.cancel()
         self.log("finish", self._pending_tasks())
 
     def _pending_tasks(self) -> list:
@@ -173,32 +177,28 @@ class Tracer:
 def same_line(expected: str, actual: str) -> bool:
     """Is *actual* (coroloop's line) what *expected* (asyncio's) says?
 
-    Equal, or equal once every exception message of *actual* that extends the
-    corresponding message of *expected* with detail is cut back to it.
+    Equal, or equal but for exception messages of *actual* that extend the
+    corresponding messages of *expected* with detail.
     """
     if expected == actual:
         return True
-    want = list(_EXCEPTION_MESSAGE.finditer(expected))
-    got = list(_EXCEPTION_MESSAGE.finditer(actual))
-    if not want or len(want) != len(got):
+    want, want_messages = _split_messages(expected)
+    got, got_messages = _split_messages(actual)
+    if want != got or len(want_messages) != len(got_messages):
         return False
-    out, pos = [], 0
-    for w, g in zip(want, got):
-        if w.group(1) != g.group(1):
-            return False
-        w_msg = w.group(2) if w.group(2) is not None else w.group(3)
-        g_msg = g.group(2) if g.group(2) is not None else g.group(3)
-        g_start = g.start(2) if g.group(2) is not None else g.start(3)
-        if g_msg != w_msg:
-            if not (w_msg and g_msg.startswith(w_msg) and
-                    g_msg[len(w_msg):].startswith(_DETAIL_SEPARATORS)):
-                return False
-            # keep the part before the message, then asyncio's message instead
-            out.append(actual[pos:g_start])
-            out.append(w_msg)
-            pos = g_start + len(g_msg)
-    out.append(actual[pos:])
-    return "".join(out) == expected
+    return all(g == w or (w and g.startswith(w) and g[len(w):].startswith(_DETAIL_SEPARATORS))
+               for w, g in zip(want_messages, got_messages))
+
+
+def _split_messages(line: str):
+    """(the line with each exception message replaced by a marker, the messages)."""
+    messages = []
+
+    def take(match):
+        messages.append(ast.literal_eval(match.group(2)))
+        return f"{match.group(1)}(\0"
+
+    return _EXCEPTION_MESSAGE.sub(take, line), messages
 
 
 def first_difference(a: list[str], b: list[str]) -> int | None:

@@ -13,6 +13,12 @@ The loop computes ``timeout`` as ``deadline - time()``, so virtual time lands on
 the deadline (exactly, for the binary fractions the generator uses).  The stdlib
 then runs every timer due within its clock resolution of now, as it always does.
 
+Timers due at the same instant run in the order they were scheduled.  With a
+real clock that is what happens (a timer scheduled later gets a later deadline,
+if only by nanoseconds); with virtual time the deadlines tie exactly, and
+asyncio's heap (which compares deadlines only) would order them by its shape.
+coroloop keeps such timers in scheduling order too.
+
 Both loops refuse to wait forever: a loop with nothing ready and no timer raises
 ``Stalled`` (a program that deadlocks is reported, not hung).  Programs that do
 real I/O (the Unix-socket family) set ``io=True``: then a wait without a timer is a
@@ -22,8 +28,11 @@ real, blocking wait for the descriptors, as on a real loop.
 from __future__ import annotations
 
 import asyncio
+import heapq
+import itertools
 import selectors
-import sys
+
+from accepted import corrected_create_task
 
 __all__ = ["Stalled", "new_loop"]
 
@@ -55,27 +64,41 @@ class _VirtualTimeSelector(selectors.DefaultSelector):
         return []
 
 
+class _TimerInOrder(asyncio.TimerHandle):
+    """A TimerHandle that, among equal deadlines, sorts in scheduling order."""
+
+    __slots__ = ("_order",)
+
+    def __lt__(self, other):
+        if self._when != other._when:
+            return self._when < other._when
+        return self._order < other._order
+
+
 class VirtualTimeLoop(asyncio.SelectorEventLoop):
     """The standard library's selector loop on virtual time."""
 
     def __init__(self, io: bool = False):
         self._virtual = _VirtualTimeSelector(io)
+        self._timer_order = itertools.count()
         super().__init__(self._virtual)
 
     def time(self) -> float:
         return self._virtual.now
 
-    if sys.version_info[:3] < (3, 13, 3) and sys.version_info >= (3, 13):
-        def create_task(self, coro, *, name=None, context=None):
-            # Accepted difference (docs/migrating.md): 3.13.0-3.13.2 name a task
-            # "None" when a task factory is set and no name is given (CPython
-            # gh-130033, fixed in 3.13.3); coroloop keeps the factory's Task-N.
-            factory = self.get_task_factory()
-            if name is None and factory is not None:
-                if context is None:
-                    return factory(self, coro)
-                return factory(self, coro, context=context)
-            return super().create_task(coro, name=name, context=context)
+    def call_at(self, when, callback, *args, context=None):
+        # BaseEventLoop.call_at with a _TimerInOrder (see the module docstring).
+        if when is None:
+            raise TypeError("when cannot be None")
+        self._check_closed()
+        timer = _TimerInOrder(when, callback, args, self, context)
+        timer._order = next(self._timer_order)
+        heapq.heappush(self._scheduled, timer)
+        timer._scheduled = True
+        return timer
+
+    # A CPython bug coroloop does not copy, corrected here (accepted.py).
+    create_task = corrected_create_task(asyncio.SelectorEventLoop.create_task)
 
 
 def _coroloop_loop(io: bool):

@@ -23,6 +23,7 @@ import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+from accepted import STDLIB_VIEW  # noqa: E402
 from traces import Tracer, describe  # noqa: E402
 from vloop import Stalled, new_loop  # noqa: E402
 
@@ -35,53 +36,10 @@ def _on_alarm(signum, frame):
     raise Hang()
 
 
-class _CreationOrder:
-    """A set that iterates in insertion order (only what TaskGroup uses of a set)."""
-
-    def __init__(self):
-        self._items = {}
-
-    def add(self, item):
-        self._items[item] = None
-
-    def discard(self, item):
-        self._items.pop(item, None)
-
-    def __iter__(self):
-        return iter(list(self._items))
-
-    def __len__(self):
-        return len(self._items)
-
-    def __contains__(self, item):
-        return item in self._items
-
-
-def _stdlib_view():
-    """stdlib asyncio as programs see it, with one source of chance removed.
-
-    asyncio's TaskGroup keeps its children in a set and, when it aborts, cancels
-    them in the set's order: the order of their addresses, which changes from run
-    to run.  Here it is creation order, one of the orders asyncio can produce.
-    """
-    import asyncio
-    import types
-
-    class TaskGroup(asyncio.TaskGroup):
-        def __init__(self):
-            super().__init__()
-            self._tasks = _CreationOrder()
-
-    view = types.ModuleType("asyncio")
-    view.__dict__.update(asyncio.__dict__)
-    view.TaskGroup = TaskGroup
-    return view
-
-
 def run_program(impl: str, source: str, io: bool, name: str = "<program>") -> list[str]:
     """Run one program's ``main()`` on a fresh virtual-time loop of *impl*."""
     if impl == "asyncio":
-        aio = _STDLIB_VIEW
+        aio = STDLIB_VIEW
     else:
         import coroloop as aio
     loop = new_loop(impl, io=io)
@@ -118,9 +76,6 @@ def run_program(impl: str, source: str, io: bool, name: str = "<program>") -> li
     del namespace, tracer, loop, main
     gc.collect()
     return lines + sorted(handled)
-
-
-_STDLIB_VIEW = _stdlib_view()
 
 
 def main() -> None:
