@@ -200,3 +200,27 @@ def test_accepted_connection_uses_up_a_task_number(tmp_path):
         return handler_names
 
     same_on_both(program, ["+2"])
+
+
+def test_cancel_on_top_of_a_waiter_that_raised_cancelled_error():
+    # seed 350 (3.11): the awaited future ended with a CancelledError *exception*
+    # (a gather whose child was cancelled); a cancel() arriving before the task
+    # runs again must not replace that error either.
+    async def program(aio):
+        async def child():
+            await aio.sleep(1)
+
+        async def parent():
+            aio.current_task().cancel("first")    # delivered to the gather's children
+            try:
+                await aio.gather(child())
+            except aio.CancelledError as exc:
+                return exc.args
+
+        task = aio.create_task(parent())
+        for _ in range(3):   # the children are cancelled and the gather is done ...
+            await aio.sleep(0)
+        task.cancel()        # ... before the parent runs again
+        return await task
+
+    same_on_both(program, ("first",))

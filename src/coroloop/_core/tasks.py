@@ -162,10 +162,13 @@ class Task(Future):
             self._throw = None
             if not isinstance(exc, CancelledError):
                 waiter = self._fut_waiter
-                if waiter is not None and waiter.cancelled() and exc is None:
-                    # Woken by the cancelled future itself (fast path): awaiting
-                    # it raises that CancelledError, message and all, as asyncio
-                    # throws in the waiter's error when a cancel() came on top.
+                if exc is None and waiter is not None and (
+                        waiter.cancelled()
+                        or isinstance(getattr(waiter, "_exception", None), CancelledError)):
+                    # Woken (fast path) by a future whose outcome is a
+                    # CancelledError: awaiting it raises that one, message and
+                    # all, as asyncio throws in the waiter's error when a
+                    # cancel() came on top.
                     pass
                 else:
                     exc = self._make_cancelled_error()
