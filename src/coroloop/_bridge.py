@@ -116,6 +116,16 @@ STOP_ITERATION_BECOMES_RUNTIME_ERROR = PY313
 # Task-N number (and an eager first step runs under it).  3.13 passes the name on.
 NAMED_TASKS_USE_UP_A_NUMBER = not PY313
 
+# -- wait_for() ---------------------------------------------------------------------
+# 3.12 rewrote wait_for() on asyncio.timeout(): the awaitable runs in the caller's
+# task.  3.11 wraps it in a task of its own and waits for it with a timer.
+WAIT_FOR_USES_TIMEOUT = PY312
+
+# -- gather() -----------------------------------------------------------------------
+# 3.12 accounts for children that are already done when gather() is called at once;
+# 3.11 adds a done callback to them too, which runs an iteration later.
+GATHER_TAKES_DONE_CHILDREN_AT_ONCE = PY312
+
 # -- Unix servers -------------------------------------------------------------------
 # 3.13 removes a Unix server's socket file when the server closes (cleanup_socket,
 # gh-111246); before, asyncio leaves it in place.

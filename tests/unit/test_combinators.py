@@ -165,7 +165,9 @@ def test_cancelling_the_awaiting_task_cancels_the_gather(run):
     assert run(main) == [True, True]
 
 
-def test_gather_with_eager_tasks_completes_synchronously(run):
+def test_gather_with_eager_tasks_completes_synchronously_from_3_12(run):
+    # 3.12 takes children that are done already into account at once; 3.11 (and
+    # coroloop there) adds a done callback to them too, run an iteration later.
     async def instant(x):
         return x
 
@@ -178,7 +180,7 @@ def test_gather_with_eager_tasks_completes_synchronously(run):
         finally:
             loop.set_task_factory(None)
 
-    assert run(main) == (True, [1, 2])
+    assert run(main) == (sys.version_info >= (3, 12), [1, 2])
 
 
 # -- wait --------------------------------------------------------------------------------

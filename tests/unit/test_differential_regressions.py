@@ -224,3 +224,60 @@ def test_cancel_on_top_of_a_waiter_that_raised_cancelled_error():
         return await task
 
     same_on_both(program, ("first",))
+
+
+# -- version differences: 3.11 -------------------------------------------------------
+def test_wait_for_runs_the_awaitable_in_a_task_of_its_own_on_3_11():
+    # 3.12 rewrote wait_for() on timeout(): the coroutine runs in the caller's task.
+    async def program(aio):
+        me = aio.current_task()
+
+        async def where():
+            return aio.current_task() is me, relative(aio.current_task().get_name(),
+                                                      me.get_name())
+
+        with_timeout = await aio.wait_for(where(), 10)
+        without = await aio.wait_for(where(), None)
+        return with_timeout, without
+
+    if PY312:
+        same_on_both(program, ((True, "+0"), (True, "+0")))
+    else:
+        same_on_both(program, ((False, "+1"), (True, "+0")))
+
+
+def test_gather_takes_done_children_into_account_at_once_from_3_12():
+    # seed 158 (3.11: wait(), then gather() of the task it waited for): 3.11 queues
+    # the done child's callback when it meets the child, before the first steps of
+    # the children after it; 3.12 accounts for it at once.
+    async def program(aio):
+        order = []
+
+        async def fail():
+            raise ValueError("failed")
+
+        async def grandchild():
+            order.append("grandchild")
+
+        async def child():
+            order.append("child")
+            grandchildren.append(aio.create_task(grandchild()))
+
+        grandchildren = []
+        failed = aio.create_task(fail())
+        await aio.wait([failed])
+        done_future = aio.get_running_loop().create_future()
+        done_future.set_result(1)
+        at_once = aio.gather(done_future).done()
+        try:
+            await aio.gather(failed, child())
+        except ValueError:
+            order.append("parent")
+        for _ in range(3):
+            await aio.sleep(0)
+        return at_once, order
+
+    if PY312:
+        same_on_both(program, (True, ["parent", "child", "grandchild"]))
+    else:
+        same_on_both(program, (False, ["child", "parent", "grandchild"]))

@@ -10,24 +10,25 @@ Built on the core's public API only (Future, ensure_future, add_done_callback,
 create_future, call_later) plus ``timeouts``.  Every future accepted here may be
 coroloop's or the standard library's.
 
-Differences from asyncio, all deliberate:
+Each version's asyncio, with these deliberate differences:
 
-* ``wait_for`` is asyncio 3.12's (``async with timeout(...)``, the coroutine runs
-  in the caller's task) on every version, and inherits coroloop's Timeout
-  handling of the deadline-versus-completion race: a result that arrives in the
-  same iteration as the deadline is returned, not discarded (CPython #81917,
-  #86296).  A cancel() of the caller always wins over a completed inner
-  operation: it raises CancelledError (the inner future keeps its result), also
-  when the inner *task* suppresses that cancellation and returns a value
-  (asyncio 3.12+ returns the value and loses the cancellation).
+* ``wait_for`` is the running version's: from 3.12 on, ``async with
+  timeout(...)`` around the awaitable, which runs in the caller's task (and
+  inherits coroloop's Timeout handling of the deadline-versus-completion race: a
+  result that arrives in the same iteration as the deadline is returned, not
+  discarded, CPython #81917, #86296); on 3.11 the awaitable runs in a task of its
+  own that the caller waits for, with a timer (gate WAIT_FOR_USES_TIMEOUT).
+  On both, a cancel() of the caller is never lost (#86296): it raises
+  CancelledError even when the inner operation has just completed (3.11 returns
+  its result) or, 3.12+, when the inner *task* suppresses that cancellation and
+  returns a value (asyncio returns the value).  The inner future or task keeps
+  its result.
 * ``as_completed`` returns an object that is both a plain iterator (of
   coroutines, as in every version) and an async iterator yielding the original
   futures (as in 3.13), on every version.  An iteration that is cancelled gives
   its turn, and any future already handed to it, back to the next one.
 * ``wait`` refuses an empty iterable after reading it (an empty generator would
   otherwise wait forever).
-* ``gather`` handles children that are already done (eager tasks, finished
-  futures) at once, as 3.12+ does, on every version.
 """
 
 from __future__ import annotations
@@ -174,44 +175,55 @@ def gather(*coros_or_futures, return_exceptions=False):
         return nothing
 
     loop = None
-    children = []
+    outer = None
+    children = []      # filled in as we go: the outer future holds this list
     seen = {}
-    for arg in coros_or_futures:
-        fut = seen.get(arg)
-        if fut is None:
-            if type(arg) is _CoroutineType:
-                # The common case, without ensure_future()'s generic checks.
-                if loop is None:
-                    loop = _bridge.get_event_loop()
-                try:
-                    fut = loop.create_task(arg)
-                except RuntimeError:
-                    arg.close()
-                    raise
-            else:
-                fut = ensure_future(arg, loop=loop)
-                if loop is None:
-                    loop = _loop_of(fut)
-            if fut is not arg:
-                # Nobody else holds this task: don't warn if it is destroyed pending.
-                fut._log_destroy_pending = False
-            seen[arg] = fut
-        children.append(fut)
-
-    outer = _GatheringFuture(children, len(seen), return_exceptions, loop)
-    on_done = outer._child_done
     context = None
     finished = None
-    for fut in seen.values():
-        if fut.done():
-            if finished is None:
-                finished = []
-            finished.append(fut)
-        else:
-            if context is None:
-                # One context for all children: the callback reads no variables.
-                context = _copy_context()
-            fut.add_done_callback(on_done, context=context)
+    try:
+        for arg in coros_or_futures:
+            fut = seen.get(arg)
+            if fut is None:
+                if type(arg) is _CoroutineType:
+                    # The common case, without ensure_future()'s generic checks.
+                    if loop is None:
+                        loop = _bridge.get_event_loop()
+                    try:
+                        fut = loop.create_task(arg)
+                    except RuntimeError:
+                        arg.close()
+                        raise
+                else:
+                    fut = ensure_future(arg, loop=loop)
+                    if loop is None:
+                        loop = _loop_of(fut)
+                if fut is not arg:
+                    # Nobody else holds this task: don't warn if it is destroyed pending.
+                    fut._log_destroy_pending = False
+                seen[arg] = fut
+                if outer is None:
+                    outer = _GatheringFuture(children, 0, return_exceptions, loop)
+                    on_done = outer._child_done
+                outer._unfinished += 1
+                if fut.done() and _bridge.GATHER_TAKES_DONE_CHILDREN_AT_ONCE:
+                    if finished is None:
+                        finished = []
+                    finished.append(fut)
+                else:
+                    # Registered child by child, as asyncio does: for a child that
+                    # is done already (3.11) the callback is queued now, before the
+                    # first steps of the children created after it.
+                    if context is None:
+                        # One context for all children: the callback reads no variables.
+                        context = _copy_context()
+                    fut.add_done_callback(on_done, context=context)
+            children.append(fut)
+    except BaseException:
+        if outer is not None:
+            # Children registered so far report to a future nobody will see:
+            # make it done, so they only mark their outcomes retrieved.
+            Future.cancel(outer)
+        raise
     if finished is not None:
         # Children that are done already (eager tasks, finished futures): account
         # for them now rather than an iteration later.
@@ -368,10 +380,12 @@ async def wait_for(fut, timeout):
     """Await *fut* (a coroutine, future or awaitable) for at most *timeout* seconds.
 
     On timeout the operation is cancelled, waited for, and TimeoutError raised.
-    A coroutine runs in the calling task (asyncio 3.12 semantics).  If the
-    operation suppresses the cancellation and returns a value, that value is
-    returned.  See the module docstring for how races are resolved.
+    From 3.12 on a coroutine runs in the calling task; on 3.11 in a task of its
+    own.  If the operation suppresses the cancellation and returns a value, that
+    value is returned.  See the module docstring for how races are resolved.
     """
+    if not _bridge.WAIT_FOR_USES_TIMEOUT:
+        return await _wait_for_in_own_task(fut, timeout)
     if timeout is not None and timeout <= 0:
         # No time at all: a coroutine is not even started, just cancelled.
         operation = ensure_future(fut)
@@ -403,6 +417,46 @@ async def wait_for(fut, timeout):
         # ours.  The value stays available as fut.result().
         raise CancelledError
     return result
+
+
+async def _wait_for_in_own_task(aw, timeout):
+    """wait_for() as asyncio 3.11 has it: the operation is a task of its own
+    (a coroutine is wrapped in one), and we wait for it or for a timer."""
+    if timeout is None:
+        return await aw
+    loop = _bridge.get_running_loop()
+    if timeout <= 0:
+        operation = ensure_future(aw, loop=loop)
+        if operation.done():
+            return operation.result()
+        await _cancel_and_wait(operation)
+        try:
+            return operation.result()
+        except CancelledError as cancelled:
+            raise TimeoutError from cancelled
+    # Released by whichever comes first: the timer or the operation's completion.
+    first = _WaitState(loop.create_future(), 1, FIRST_COMPLETED)
+    first.timer = loop.call_later(timeout, first.release)
+    operation = ensure_future(aw, loop=loop)
+    operation.add_done_callback(first.release)
+    try:
+        await first.waiter
+    except CancelledError:
+        # We are cancelled.  (3.11 returns the operation's result if it has just
+        # finished, losing the cancellation: CPython #86296.)
+        if not operation.done():
+            operation.remove_done_callback(first.release)
+            await _cancel_and_wait(operation)
+        raise
+    if operation.done():
+        return operation.result()
+    # Timed out: stop the operation and wait until it has stopped.
+    operation.remove_done_callback(first.release)
+    await _cancel_and_wait(operation)
+    try:
+        return operation.result()  # it may have finished (or failed) instead
+    except CancelledError as cancelled:
+        raise TimeoutError from cancelled
 
 
 # ==================================================================================
