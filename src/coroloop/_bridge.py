@@ -126,6 +126,12 @@ WAIT_FOR_USES_TIMEOUT = PY312
 # 3.11 adds a done callback to them too, which runs an iteration later.
 GATHER_TAKES_DONE_CHILDREN_AT_ONCE = PY312
 
+# -- TaskGroup ---------------------------------------------------------------------
+# 3.13 (gh-116720): the group withdraws its cancel() of the parent after the
+# children are done, not before, and re-arms a cancellation from outside when it
+# raises the children's errors.
+TASKGROUP_UNCANCELS_AFTER_CHILDREN = PY313
+
 # -- Unix servers -------------------------------------------------------------------
 # 3.13 removes a Unix server's socket file when the server closes (cleanup_socket,
 # gh-111246); before, asyncio leaves it in place.

@@ -281,3 +281,33 @@ def test_gather_takes_done_children_into_account_at_once_from_3_12():
         same_on_both(program, (True, ["parent", "child", "grandchild"]))
     else:
         same_on_both(program, (False, ["child", "parent", "grandchild"]))
+
+
+# -- version differences: 3.11 and 3.12 ---------------------------------------------
+def test_taskgroup_withdraws_its_cancel_before_waiting_for_the_children_before_3_13():
+    # 3.13 (gh-116720) uncancels the parent only after the children are done.
+    async def program(aio):
+        seen = []
+
+        async def fail():
+            raise ValueError("boom")
+
+        async def sibling(parent):
+            try:
+                await aio.sleep(1)
+            except aio.CancelledError:
+                for _ in range(3):   # the group is waiting for us by now
+                    await aio.sleep(0)
+                seen.append(parent.cancelling())
+                raise
+
+        try:
+            async with aio.TaskGroup() as group:
+                group.create_task(sibling(aio.current_task()))
+                group.create_task(fail())
+                await aio.sleep(1)
+        except* ValueError:
+            pass
+        return seen
+
+    same_on_both(program, [1] if PY313 else [0])

@@ -14,9 +14,13 @@ grouped.  The parent's cancellation count is restored (``uncancel()``) so a
 cancel() that came from outside the group still propagates, and one that the
 group made does not.
 
-The semantics are those of asyncio 3.13 on every supported version (3.11 and
-3.12 restore the parent's cancellation count before waiting for the children
-rather than after, and 3.11 does not close a coroutine it refuses).
+Each version's semantics: 3.13 (gh-116720) withdraws the group's cancel() of the
+parent only after the children are done, and when it raises the errors while the
+parent is also cancelled from outside, re-arms that cancellation (so the next
+await raises it); 3.11/3.12 withdraw it before waiting for the children and
+leave the outside cancellation counted but not re-delivered (gate
+TASKGROUP_UNCANCELS_AFTER_CHILDREN).  A coroutine the group refuses is closed on
+every version (3.11/3.12 leave it to warn "never awaited").
 """
 
 from __future__ import annotations
@@ -31,6 +35,8 @@ from .. import _bridge
 __all__ = ("TaskGroup", "TaskGroupState")
 
 _CancelledError = _exc.CancelledError
+# 3.13's exit (gh-116720) or 3.11/3.12's: see the module docstring.
+_AS_313 = _bridge.TASKGROUP_UNCANCELS_AFTER_CHILDREN
 
 
 class TaskGroupState(enum.Enum):
@@ -202,8 +208,15 @@ class TaskGroup:
             self._fatal_error = exc_val
         # A CancelledError out of the body: ours to pass on unless something
         # more important happened.
-        propagate_cancel = exc_val if (exc_type is not None and
-                                       issubclass(exc_type, _CancelledError)) else None
+        if _AS_313:
+            propagate_cancel = exc_val if (exc_type is not None and
+                                           issubclass(exc_type, _CancelledError)) else None
+        else:
+            propagate_cancel = exc_val if exc_type is _CancelledError else None
+            if self._parent_cancel_requested:
+                # 3.11/3.12 withdraw our cancel() before waiting for the children.
+                if self._parent_task.uncancel() == 0:
+                    propagate_cancel = None
         if exc_type is not None and not self._aborting:
             # The body failed or was cancelled: stop the children.
             self._abort()
@@ -225,7 +238,7 @@ class TaskGroup:
         if fatal is not None:
             raise fatal
 
-        if self._parent_cancel_requested:
+        if self._parent_cancel_requested and _AS_313:
             # Withdraw the cancel() we made; if no other request is left, the
             # CancelledError it caused is not to be propagated.
             if self._parent_task.uncancel() == 0:
@@ -240,7 +253,7 @@ class TaskGroup:
 
         if errors:
             parent = self._parent_task
-            if parent.cancelling():
+            if parent.cancelling() and _AS_313:
                 # Cancelled from outside as well: keep that request pending, so
                 # it is delivered at the parent's next await (as 3.12+).
                 parent.uncancel()
