@@ -311,3 +311,28 @@ def test_taskgroup_withdraws_its_cancel_before_waiting_for_the_children_before_3
         return seen
 
     same_on_both(program, [1] if PY313 else [0])
+
+
+# -- messages --------------------------------------------------------------------------
+def test_broken_barrier_messages_begin_with_asyncios():
+    async def program(aio):
+        barrier = aio.Barrier(2)
+        messages = []
+
+        async def waiter():
+            try:
+                await barrier.wait()
+            except aio.BrokenBarrierError as exc:
+                messages.append(str(exc))
+
+        task = aio.create_task(waiter())
+        await aio.sleep(0)
+        await barrier.abort()
+        await task
+        await waiter()        # the barrier is broken now
+        return messages
+
+    results = on_both(program)
+    assert results["asyncio"] == ["Abort or reset of barrier", "Barrier aborted"]
+    for mine, theirs in zip(results["coroloop"], results["asyncio"]):
+        assert mine.startswith(theirs) and not mine[len(theirs):][:1].isalnum()
