@@ -17,12 +17,12 @@ Each version's asyncio, with these deliberate differences:
   inherits coroloop's Timeout handling of the deadline-versus-completion race: a
   result that arrives in the same iteration as the deadline is returned, not
   discarded, CPython #81917, #86296); on 3.11 the awaitable runs in a task of its
-  own that the caller waits for, with a timer (gate WAIT_FOR_USES_TIMEOUT).
-  On both, a cancel() of the caller is never lost (#86296): it raises
-  CancelledError even when the inner operation has just completed (3.11 returns
-  its result) or, 3.12+, when the inner *task* suppresses that cancellation and
-  returns a value (asyncio returns the value).  The inner future or task keeps
-  its result.
+  own that the caller waits for, with a timer (gate WAIT_FOR_USES_TIMEOUT),
+  including 3.11's race: a cancel() of the caller that arrives as the operation
+  finishes is lost, the operation's outcome wins (#86296).  From 3.12 on a
+  cancel() of the caller is never lost: it raises CancelledError also when the
+  inner *task* suppresses that cancellation and returns a value (asyncio 3.12+
+  returns the value); the value stays in the task.
 * ``as_completed`` returns an object that is both a plain iterator (of
   coroutines, as in every version) and an async iterator yielding the original
   futures (as in 3.13), on every version.  An iteration that is cancelled gives
@@ -442,11 +442,12 @@ async def _wait_for_in_own_task(aw, timeout):
     try:
         await first.waiter
     except CancelledError:
-        # We are cancelled.  (3.11 returns the operation's result if it has just
-        # finished, losing the cancellation: CPython #86296.)
-        if not operation.done():
-            operation.remove_done_callback(first.release)
-            await _cancel_and_wait(operation)
+        if operation.done():
+            # As 3.11: the operation has just finished, and its outcome wins over
+            # our cancellation, which is lost (CPython gh-86296, fixed in 3.12).
+            return operation.result()
+        operation.remove_done_callback(first.release)
+        await _cancel_and_wait(operation)
         raise
     if operation.done():
         return operation.result()
