@@ -32,28 +32,37 @@ class Rule:
     name: str
     issue: str
     description: str
-    # (program source, asyncio's line, coroloop's line) -> does this rule explain it?
-    matches: Callable[[str, str, str], bool]
+    # (program, asyncio's trace, coroloop's trace, index of the first difference)
+    # -> does this rule explain the difference?
+    matches: Callable[[object, list, list, int], bool]
 
 
 # "<time> <task> <label> ..." as traces.Tracer.log writes it.
 _LINE = re.compile(r"^(\S+) (\S+) (\S+) (.*)$")
 
 
-def _wait_for_cancel_wins(source: str, expected: str, actual: str) -> bool:
-    """At a ``wait_for`` step, asyncio returns a value (or the operation's error)
-    where coroloop raises the caller's CancelledError."""
-    a, b = _LINE.match(expected), _LINE.match(actual)
-    if not a or not b or a.group(1, 2, 3) != b.group(1, 2, 3):
+def _wait_for_keeps_cancellation(program, a: list, b: list, i: int) -> bool:
+    """3.12+: where asyncio's wait_for() returns the value of an awaited task that
+    suppressed the caller's cancellation, coroloop's raises CancelledError.
+
+    The traces then part exactly at asyncio's line for that wait_for step; coroloop
+    never logs a value for the step (it logs the CancelledError, if the step is
+    guarded, or nothing, if it is not).
+    """
+    if tuple(program.version) < (3, 12) or i >= len(a):
         return False
-    label = a.group(3)
-    if f"T.log({label!r}, 'wait_for', await asyncio.wait_for(" not in source:
+    line = _LINE.match(a[i])
+    if not line or not line.group(4).startswith("'wait_for' "):
         return False
-    if not b.group(4).startswith("! CancelledError("):
+    task, label = line.group(2), line.group(3)
+    # Only wait_for() on a task (a coroutine runs in the caller's task on 3.12+).
+    if f"T.log({label!r}, 'wait_for', await asyncio.wait_for(tk[" not in program.source:
         return False
-    outcome = a.group(4)
-    return outcome.startswith("'wait_for' ") or (
-        outcome.startswith("! ") and not outcome.startswith("! CancelledError("))
+    for later in b[i:]:
+        other = _LINE.match(later)
+        if other and other.group(2, 3) == (task, label):
+            return other.group(4).startswith("! CancelledError(")
+    return True
 
 
 RULES = [
@@ -61,21 +70,20 @@ RULES = [
         name="wait_for keeps the caller's cancellation",
         issue="CPython gh-86296",
         description=(
-            "The task running wait_for() is cancelled just as the operation "
-            "finishes (3.11 then returns the operation's outcome), or the awaited "
-            "task suppresses the cancellation and returns a value (3.12+ returns "
-            "it): coroloop raises CancelledError, the cancellation is never lost."),
-        matches=_wait_for_cancel_wins,
+            "3.12+: the task running wait_for(task, ...) is cancelled and the "
+            "awaited task suppresses the cancellation and returns a value; asyncio "
+            "returns the value, coroloop raises CancelledError (the value stays in "
+            "the task), so the cancellation is never lost."),
+        matches=_wait_for_keeps_cancellation,
     ),
 ]
 
 
-def accepted_by(source: str, expected: str | None, actual: str | None) -> Rule | None:
-    """The rule that explains why the traces part at these lines, if any."""
-    if expected is None or actual is None:
-        return None
+def accepted_by(program, a: list, b: list, i: int) -> Rule | None:
+    """The rule that explains why traces *a* (asyncio) and *b* (coroloop) of
+    *program* part at line *i*, if any."""
     for rule in RULES:
-        if rule.matches(source, expected, actual):
+        if rule.matches(program, a, b, i):
             return rule
     return None
 

@@ -164,13 +164,18 @@ class _CoreGenerator:
 
     # -- the program -----------------------------------------------------------------
     def program(self) -> str:
+        # main() runs the generated body as a task it watches: a body that blocks
+        # for ever (on a queue nobody reads) is cancelled like any other task.
+        self.eager_factory = self.eager and self.rng.random() < 0.3
+        body = _Block()
+        body.indent(1)
+        self.body(body, "main", depth=0, own=[])
         main = _Block()
         main.indent(1)
-        self.eager_factory = self.eager and self.rng.random() < 0.3
         if self.eager_factory:
             self.used.add("eager")
             main.add("asyncio.get_running_loop().set_task_factory(asyncio.eager_task_factory)")
-        self.body(main, "main", depth=0, own=[])
+        main.add("T.track('body', asyncio.create_task(body()))")
         main.add("await T.finish()")
         out = [f"{name} = {ctor}" for name, ctor in sorted(self.shared.items())]
         if "cond" in self.shared:
@@ -179,6 +184,9 @@ class _CoreGenerator:
             out.append("")
             out.append(f"async def {name}():")
             out.extend(block.lines)
+        out.append("")
+        out.append("async def body():")
+        out.extend(body.lines)
         out.append("")
         out.append("async def main():")
         out.extend(main.lines)

@@ -130,7 +130,7 @@ def check_interpreter(cmd, args) -> tuple[int, int]:
         i = first_difference(a, b)
         if i is None:
             continue
-        rule = accepted_by(program.source, _line(a, i), _line(b, i))
+        rule = accepted_by(program, a, b, i)
         if rule is not None:
             accepted[f"{rule.name} ({rule.issue})"] += 1
             continue
@@ -173,7 +173,7 @@ def replay(path: str, pythons: list[list[str]], args) -> int:
         print(render_difference(a, b))
         i = first_difference(a, b)
         if i is not None:
-            rule = accepted_by(program.source, _line(a, i), _line(b, i))
+            rule = accepted_by(program, a, b, i)
             if rule is not None:
                 print(f"accepted: {rule.name} ({rule.issue}): {rule.description}")
             else:
