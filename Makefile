@@ -14,7 +14,7 @@ TEST_DEPS := pytest pytest-timeout uvloop
 # Third-party libraries the interop tests run on coroloop's loop.
 INTEROP_REQUIREMENTS := tests/interop/requirements.txt
 
-.PHONY: demo test test-unit conformance bench clean
+.PHONY: demo test test-unit conformance bench clean differential fuzz
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,7 @@ test: $(VENV)/.test-deps
 	$(PY) -m pytest -q
 	$(MAKE) --no-print-directory test-versions
 	$(MAKE) --no-print-directory conformance
+	$(MAKE) --no-print-directory differential
 
 test-unit: $(VENV)/.test-deps
 	$(PY) -m pytest -q
@@ -45,6 +46,28 @@ conformance: $(VENV)/.test-deps
 	@for v in 3.12 3.13; do \
 	  echo "$(EXTRA_PYTHONS)" | grep -q "python$$v" || echo "(skipped: Python $$v not found under $(PYENV_ROOT))"; \
 	done
+
+# -- differential testing: generated programs on stdlib asyncio and on coroloop ------
+# tests/differential/README.md.  DIFF_PYTHONS are interpreter commands (a wrapper
+# command works too); each gets DIFF_COUNT programs in `make test`, FUZZ_COUNT in
+# `make fuzz`.  The regression tests of what the harness found run on each of them.
+DIFF_PYTHONS ?= $(PY) $(EXTRA_PYTHONS)
+DIFF_COUNT ?= 500
+FUZZ_COUNT ?= 5000
+FUZZ_SEED ?= 100000
+DIFF_REGRESSIONS := tests/unit/test_differential_regressions.py
+
+differential: $(VENV)/.test-deps
+	$(PY) tests/differential/run.py --count $(DIFF_COUNT) $(foreach p,$(DIFF_PYTHONS),--python "$(p)")
+	@for p in $(EXTRA_PYTHONS); do \
+	  echo "== differential regressions on $$p"; PYTHONPATH=src $$p $(DIFF_REGRESSIONS) || exit 1; \
+	done
+	@for v in 3.12 3.13; do \
+	  echo "$(DIFF_PYTHONS)" | grep -q "python$$v" || echo "(differential: skipped Python $$v, not found under $(PYENV_ROOT))"; \
+	done
+
+fuzz: $(VENV)/.test-deps
+	$(PY) tests/differential/run.py --count $(FUZZ_COUNT) --seed $(FUZZ_SEED) --max-reports 20 $(foreach p,$(DIFF_PYTHONS),--python "$(p)")
 
 bench: $(VENV)/.installed
 	$(PY) -m pip install -q uvloop uvicorn starlette

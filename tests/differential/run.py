@@ -52,9 +52,12 @@ def interpreter_version(cmd: list[str]) -> tuple:
     return tuple(int(p) for p in out.stdout.split())
 
 
+SRC = os.path.join(REPO, "src")
+
+
 def _worker_env() -> dict:
     env = dict(os.environ)
-    src = os.path.join(REPO, "src")
+    src = SRC
     env["PYTHONPATH"] = src + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     env["PYTHONHASHSEED"] = "0"
     env.pop("PYTHONASYNCIODEBUG", None)
@@ -202,7 +205,12 @@ def main(argv=None) -> int:
     parser.add_argument("--show", type=int, metavar="SEED", help="print one seed's program")
     parser.add_argument("-v", "--verbose", action="store_true",
                         help="with --replay: print both traces even if they agree")
+    parser.add_argument("--src", metavar="DIR",
+                        help="the coroloop source tree to test (default: this checkout's src)")
     args = parser.parse_args(argv)
+    if args.src:
+        global SRC
+        SRC = os.path.abspath(args.src)
     pythons = [shlex.split(p) for p in (args.python or [sys.executable])]
     if args.show is not None:
         print(generate(args.show, interpreter_version(pythons[0])).text(), end="")
