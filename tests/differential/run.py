@@ -37,7 +37,7 @@ REPO = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 
 from accepted import accepted_by  # noqa: E402
-from generator import Program, generate  # noqa: E402
+from generator import FAMILIES, Program, generate  # noqa: E402
 from traces import first_difference, render_difference  # noqa: E402
 
 IMPLS = ("asyncio", "coroloop")
@@ -123,7 +123,8 @@ def check_interpreter(cmd, args) -> tuple[int, int]:
     version = interpreter_version(cmd)
     v = ".".join(map(str, version))
     started = time.monotonic()
-    programs = [generate(seed, version) for seed in range(args.seed, args.seed + args.count)]
+    programs = [generate(seed, version, args.family)
+                for seed in range(args.seed, args.seed + args.count)]
     results = run_programs(cmd, programs, args.jobs, args.hang_seconds, args.batch)
     differences = 0
     accepted = collections.Counter()
@@ -205,6 +206,8 @@ def main(argv=None) -> int:
     parser.add_argument("--show", type=int, metavar="SEED", help="print one seed's program")
     parser.add_argument("-v", "--verbose", action="store_true",
                         help="with --replay: print both traces even if they agree")
+    parser.add_argument("--family", choices=FAMILIES,
+                        help="generate only programs of this family (default: the seed picks)")
     parser.add_argument("--src", metavar="DIR",
                         help="the coroloop source tree to test (default: this checkout's src)")
     args = parser.parse_args(argv)
@@ -213,7 +216,7 @@ def main(argv=None) -> int:
         SRC = os.path.abspath(args.src)
     pythons = [shlex.split(p) for p in (args.python or [sys.executable])]
     if args.show is not None:
-        print(generate(args.show, interpreter_version(pythons[0])).text(), end="")
+        print(generate(args.show, interpreter_version(pythons[0]), args.family).text(), end="")
         return 0
     if args.replay:
         return replay(args.replay, pythons, args)

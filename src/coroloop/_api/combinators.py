@@ -57,6 +57,7 @@ FIRST_COMPLETED, FIRST_EXCEPTION, ALL_COMPLETED = (
 
 CancelledError = _exc.CancelledError
 _CoroutineType = types.CoroutineType
+_DONE_CHILDREN_AT_ONCE = _bridge.GATHER_TAKES_DONE_CHILDREN_AT_ONCE
 _copy_context = contextvars.copy_context
 
 
@@ -204,8 +205,10 @@ def gather(*coros_or_futures, return_exceptions=False):
                 if outer is None:
                     outer = _GatheringFuture(children, 0, return_exceptions, loop)
                     on_done = outer._child_done
-                outer._unfinished += 1
-                if fut.done() and _bridge.GATHER_TAKES_DONE_CHILDREN_AT_ONCE:
+                # A child done already: 3.12+ takes it into account at once.  So do
+                # we on 3.11 for a task we made that finished eagerly (eager tasks
+                # are 3.12's, and come with that), but not for one done before.
+                if fut.done() and (_DONE_CHILDREN_AT_ONCE or fut is not arg):
                     if finished is None:
                         finished = []
                     finished.append(fut)
@@ -218,6 +221,8 @@ def gather(*coros_or_futures, return_exceptions=False):
                         context = _copy_context()
                     fut.add_done_callback(on_done, context=context)
             children.append(fut)
+        if outer is not None:
+            outer._unfinished = len(seen)
     except BaseException:
         if outer is not None:
             # Children registered so far report to a future nobody will see:
