@@ -49,12 +49,12 @@ conformance: $(VENV)/.test-deps
 
 # -- differential testing: generated programs on stdlib asyncio and on coroloop ------
 # tests/differential/README.md.  DIFF_PYTHONS are interpreter commands (a wrapper
-# command works too); each gets DIFF_COUNT programs in `make test`, FUZZ_COUNT in
+# command works too); each gets DIFF_COUNT programs in `make test`, DIFF_FUZZ_COUNT in
 # `make fuzz`.  The regression tests of what the harness found run on each of them.
 DIFF_PYTHONS ?= $(PY) $(EXTRA_PYTHONS)
 DIFF_COUNT ?= 500
-FUZZ_COUNT ?= 5000
-FUZZ_SEED ?= 100000
+DIFF_FUZZ_COUNT ?= 5000
+DIFF_FUZZ_SEED ?= 100000
 DIFF_REGRESSIONS := tests/unit/test_differential_regressions.py
 
 differential: $(VENV)/.test-deps
@@ -67,7 +67,7 @@ differential: $(VENV)/.test-deps
 	done
 
 fuzz: $(VENV)/.test-deps
-	$(PY) tests/differential/run.py --count $(FUZZ_COUNT) --seed $(FUZZ_SEED) --max-reports 20 $(foreach p,$(DIFF_PYTHONS),--python "$(p)")
+	$(PY) tests/differential/run.py --count $(DIFF_FUZZ_COUNT) --seed $(DIFF_FUZZ_SEED) --max-reports 20 $(foreach p,$(DIFF_PYTHONS),--python "$(p)")
 
 bench: $(VENV)/.installed
 	$(PY) -m pip install -q uvloop uvicorn starlette

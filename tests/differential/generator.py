@@ -489,7 +489,9 @@ class _CoreGenerator:
     def s_timeout(self, block, fn, depth, own, steps):
         label = self.label(fn, steps)
         rng = self.rng
-        delay = self.timeout_value(allow_none=True, allow_zero=True)
+        # No zero delay: a deadline of "now" ties with whatever completes in the
+        # next iteration (wait_for(aw, 0) has a path of its own, without a timer).
+        delay = self.timeout_value(allow_none=True, allow_zero=False)
         form = rng.choice(["timeout", "timeout", "timeout_at"])
         if form == "timeout_at" and delay is not None:
             ctx = f"asyncio.timeout_at(asyncio.get_running_loop().time() + {delay!r})"
