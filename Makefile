@@ -48,9 +48,10 @@ conformance: $(VENV)/.test-deps
 	done
 
 # -- differential testing: generated programs on stdlib asyncio and on coroloop ------
-# tests/differential/README.md.  DIFF_PYTHONS are interpreter commands (a wrapper
-# command works too); each gets DIFF_COUNT programs in `make test`, DIFF_FUZZ_COUNT in
-# `make fuzz`.  The regression tests of what the harness found run on each of them.
+# tests/differential/README.md.  DIFF_PYTHONS are interpreters, one word each (a path
+# to a python or to a wrapper script); each gets DIFF_COUNT programs in `make test`,
+# DIFF_FUZZ_COUNT in `make fuzz`.  The regression tests of what the harness found run
+# on each of them (pytest runs them on $(PY)).
 DIFF_PYTHONS ?= $(PY) $(EXTRA_PYTHONS)
 DIFF_COUNT ?= 500
 DIFF_FUZZ_COUNT ?= 5000
@@ -59,7 +60,7 @@ DIFF_REGRESSIONS := tests/unit/test_differential_regressions.py
 
 differential: $(VENV)/.test-deps
 	$(PY) tests/differential/run.py --count $(DIFF_COUNT) $(foreach p,$(DIFF_PYTHONS),--python "$(p)")
-	@for p in $(EXTRA_PYTHONS); do \
+	@for p in $(filter-out $(PY),$(DIFF_PYTHONS)); do \
 	  echo "== differential regressions on $$p"; PYTHONPATH=src $$p $(DIFF_REGRESSIONS) || exit 1; \
 	done
 	@for v in 3.12 3.13; do \
