@@ -10,7 +10,7 @@ import asyncio as _asyncio
 from asyncio.exceptions import (BrokenBarrierError, CancelledError, IncompleteReadError,
                                 InvalidStateError, LimitOverrunError, SendfileNotAvailableError,
                                 TimeoutError)
-from asyncio.events import AbstractEventLoop, AbstractEventLoopPolicy, AbstractServer
+from asyncio.events import AbstractEventLoop, AbstractServer
 from asyncio.protocols import (BaseProtocol, BufferedProtocol, DatagramProtocol, Protocol,
                                SubprocessProtocol)
 from asyncio.transports import (BaseTransport, DatagramTransport, ReadTransport,
@@ -45,7 +45,12 @@ from ._core.threads import run_coroutine_threadsafe, to_thread, wrap_future
 # asyncio's loop and policy class names, for code that names them.
 SelectorEventLoop = EventLoop
 BaseEventLoop = CoreEventLoop
-DefaultEventLoopPolicy = EventLoopPolicy
+# 3.14+: asyncio's policy class names warn when read (deprecated); see __getattr__.
+_policy_names = {"AbstractEventLoopPolicy": _bridge.AbstractEventLoopPolicy,
+                 "DefaultEventLoopPolicy": EventLoopPolicy}
+if not _bridge.DEPRECATED_POLICY_NAMES:
+    AbstractEventLoopPolicy = _bridge.AbstractEventLoopPolicy
+    DefaultEventLoopPolicy = EventLoopPolicy
 
 # asyncio exports these task-bookkeeping hooks for third-party Task classes; they
 # are the shared ones, so such tasks are seen by current_task()/all_tasks().
@@ -65,9 +70,9 @@ set_event_loop_policy = _bridge.set_event_loop_policy
 __version__ = "0.1.0"
 
 __all__ = [
-    # loop and running
-    "AbstractEventLoop", "AbstractEventLoopPolicy", "AbstractServer", "EventLoop",
-    "EventLoopPolicy", "SelectorEventLoop", "BaseEventLoop", "DefaultEventLoopPolicy",
+    # loop and running (AbstractEventLoopPolicy and DefaultEventLoopPolicy: below)
+    "AbstractEventLoop", "AbstractServer", "EventLoop",
+    "EventLoopPolicy", "SelectorEventLoop", "BaseEventLoop",
     "Handle", "TimerHandle", "Runner", "run", "new_event_loop",
     "get_event_loop", "set_event_loop", "get_running_loop", "get_event_loop_policy",
     "set_event_loop_policy", "install",
@@ -96,4 +101,17 @@ __all__ = [
     # coroloop's own
     "Clock", "MonotonicClock", "Poller", "Instrument", "TimeoutState", "TaskGroupState",
 ]
+# As in asyncio: listed up to 3.13; from 3.14 reading them warns, so they are not.
+__all__ += [name for name in _policy_names if name not in _bridge.DEPRECATED_POLICY_NAMES]
+
+
+def __getattr__(name):
+    # Only reached for names not in the module (3.14+: the deprecated policy names).
+    if name in _bridge.DEPRECATED_POLICY_NAMES:
+        _bridge.warn_deprecated(name, "; instead of a policy, pass loop_factory="
+                                "coroloop.new_event_loop to asyncio.run() or asyncio.Runner")
+        return _policy_names[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 del _asyncio

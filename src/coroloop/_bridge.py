@@ -5,8 +5,9 @@ coroloop shares asyncio's notion of "the running loop", "the current task" and
 ``asyncio.timeout()``, anyio, aiohttp, ...) sees coroloop's loop and tasks, and so
 that coroloop's tasks work on a stdlib loop.  CPython keeps that state in private
 functions of ``asyncio.events`` / ``asyncio.tasks`` whose set changed in 3.12 (eager
-tasks) and again in 3.14.  This module is the only place that names them; every
-version difference of the rest of coroloop is gated here too.
+tasks) and again in 3.14 (the C runtime keeps the running task per thread and lists
+the tasks itself; the policy system is deprecated).  This module is the only place
+that names them; every version difference of the rest of coroloop is gated here too.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ import weakref as _weakref
 
 PY312 = sys.version_info >= (3, 12)
 PY313 = sys.version_info >= (3, 13)
+PY314 = sys.version_info >= (3, 14)
+PY315 = sys.version_info >= (3, 15)
 
 # -- running loop (C-accelerated, same on every supported version) ----------------
 get_running_loop = _events.get_running_loop
@@ -25,11 +28,19 @@ get_running_loop_or_none = _events._get_running_loop
 set_running_loop = _events._set_running_loop
 
 # -- current task ------------------------------------------------------------------
+# 3.14: the C runtime keeps the running task in the thread state, beside the running
+# loop (_enter_task/_leave_task require the loop to be the thread's running loop),
+# and asyncio.current_task() reads it there; 3.11-3.13 keep a {loop: task} dict.
+CURRENT_TASK_KEPT_PER_THREAD = PY314
 current_task = _tasks.current_task
-# current_task_of(loop): the same answer without the argument handling; on 3.11
-# asyncio.current_task is a Python function, but the dict behind it (shared with
-# the C _enter_task/_leave_task) is there on 3.11-3.13.
-current_task_of = _tasks._current_tasks.get
+if CURRENT_TASK_KEPT_PER_THREAD:
+    # C: for the running loop, one read of the thread state.
+    current_task_of = current_task
+else:
+    # current_task_of(loop): the same answer without the argument handling; on 3.11
+    # asyncio.current_task is a Python function, but the dict behind it (shared with
+    # the C _enter_task/_leave_task) is there on 3.11-3.13.
+    current_task_of = _tasks._current_tasks.get
 enter_task = _tasks._enter_task
 leave_task = _tasks._leave_task
 
@@ -51,19 +62,61 @@ else:
 # -- all tasks ---------------------------------------------------------------------
 register_task = _tasks._register_task
 
-# asyncio.all_tasks() reads a WeakSet (3.11: _all_tasks; 3.12/3.13: _scheduled_tasks).
-# Registering through it costs two Python calls per task (WeakSet.add, and its
-# removal callback when the task dies).  coroloop adds the weak reference to the set
-# underneath itself, with the set's C discard as the callback: no Python frame at
-# either end.  The one thing WeakSet's own callback adds -- deferring removals while
-# the set is being iterated -- is covered by asyncio.all_tasks(), which retries its
-# copy of the set when it changed size meanwhile (as it must for threads anyway).
-_weak_registry = getattr(_tasks, "_scheduled_tasks" if PY312 else "_all_tasks", None)
-if type(_weak_registry) is _weakref.WeakSet:
-    TASK_REGISTRY_ADD = _weak_registry.data.add
-    TASK_REGISTRY_DISCARD = _weak_registry.data.discard
-else:  # an asyncio whose registry is not a WeakSet (3.14+): use register_task()
+# asyncio.all_tasks() reads a WeakSet for tasks that are not asyncio.Task instances
+# (3.11: tasks._all_tasks; 3.12/3.13: tasks._scheduled_tasks; 3.14+: a WeakSet in
+# the C module's state, beside its own linked list of asyncio.Task objects).
+# Registering through register_task() costs two Python calls per task (WeakSet.add,
+# and its removal callback when the task dies).  coroloop adds the weak reference to
+# the set underneath itself: tasks do
+#     TASK_REGISTRY_ADD(weakref.ref(task, TASK_REGISTRY_DISCARD))
+# which is WeakSet.add without its Python frame.
+#
+# 3.11-3.13: the callback is the set's C discard, so no Python frame at either end.
+# The one thing WeakSet's own callback adds -- deferring removals while the set is
+# being iterated -- is covered by asyncio.all_tasks(), which retries its copy of the
+# set when it changed size meanwhile (as it must for threads anyway).
+# 3.14+: the C all_tasks() copies the set once, without retrying, so the callback is
+# the WeakSet's own (deferring removals during iteration); adding stays frame-free.
+# The C module's set is found once, by registering a probe object and looking for it
+# among the module's references (gc.get_referents), then unregistering it: if that
+# ever fails, tasks are registered through register_task(), which is always right.
+ALL_TASKS_COPY_RETRIES = not PY314
+
+
+class _RegistryProbe:
+    """A weak-referenceable stand-in for a task, to find asyncio's registry."""
+
+
+def _find_foreign_task_registry():
+    """The WeakSet in which asyncio.all_tasks() finds non-asyncio.Task tasks, or None."""
+    if not PY314:
+        registry = getattr(_tasks, "_scheduled_tasks" if PY312 else "_all_tasks", None)
+        return registry if type(registry) is _weakref.WeakSet else None
+    c_module = sys.modules.get("_asyncio")
+    if c_module is None or _tasks._register_task is not getattr(
+            c_module, "_register_task", None):
+        # Pure-Python asyncio: its own module-level set.
+        registry = getattr(_tasks, "_scheduled_tasks", None)
+        return registry if type(registry) is _weakref.WeakSet else None
+    import gc
+    probe = _RegistryProbe()
+    _tasks._register_task(probe)
+    try:
+        for candidate in gc.get_referents(c_module):
+            if type(candidate) is _weakref.WeakSet and probe in candidate:
+                return candidate
+        return None
+    finally:
+        _tasks._unregister_task(probe)
+
+
+_weak_registry = _find_foreign_task_registry()
+if _weak_registry is None:  # use register_task()
     TASK_REGISTRY_ADD = TASK_REGISTRY_DISCARD = None
+else:
+    TASK_REGISTRY_ADD = _weak_registry.data.add
+    TASK_REGISTRY_DISCARD = (_weak_registry.data.discard if ALL_TASKS_COPY_RETRIES
+                             else _weak_registry._remove)
 unregister_task = _tasks._unregister_task
 all_tasks = _tasks.all_tasks
 
@@ -92,16 +145,52 @@ import asyncio.base_events as _base_events  # noqa: E402
 RUN_UNTIL_COMPLETE_CALLBACK = _base_events._run_until_complete_cb
 
 # -- policies ----------------------------------------------------------------------
+# 3.14 deprecates the policy system (gh-127949; removal planned for 3.16): calling
+# get_event_loop_policy()/set_event_loop_policy() warns, and so does reading
+# AbstractEventLoopPolicy or DefaultEventLoopPolicy from the asyncio module (they
+# moved behind a deprecation __getattr__).  asyncio's own code uses private twins
+# that do not warn; so does coroloop's (policy(), install_policy(), the classes
+# below), while coroloop's public get/set_event_loop_policy are asyncio's, warnings
+# included.  Also 3.14: get_event_loop() no longer creates a loop when there is none.
+POLICIES_DEPRECATED = PY314
+#: Module attributes that warn when read on this version (see coroloop.__getattr__).
+DEPRECATED_POLICY_NAMES = (
+    ("AbstractEventLoopPolicy", "DefaultEventLoopPolicy") if POLICIES_DEPRECATED else ())
 get_event_loop_policy = _events.get_event_loop_policy
 set_event_loop_policy = _events.set_event_loop_policy
 get_event_loop = _events.get_event_loop
 set_event_loop = _events.set_event_loop
-DefaultEventLoopPolicy = _events.DefaultEventLoopPolicy if hasattr(_events, "DefaultEventLoopPolicy") else None
 
 import asyncio as _asyncio  # noqa: E402
 
-if DefaultEventLoopPolicy is None:
+if POLICIES_DEPRECATED:
+    policy = _events._get_event_loop_policy
+    install_policy = _events._set_event_loop_policy
+    AbstractEventLoopPolicy = _events._AbstractEventLoopPolicy
+    if sys.platform == "win32":
+        from asyncio.windows_events import _DefaultEventLoopPolicy as DefaultEventLoopPolicy
+    else:
+        from asyncio.unix_events import _DefaultEventLoopPolicy as DefaultEventLoopPolicy
+else:
+    policy = get_event_loop_policy
+    install_policy = set_event_loop_policy
+    AbstractEventLoopPolicy = _events.AbstractEventLoopPolicy
     DefaultEventLoopPolicy = _asyncio.DefaultEventLoopPolicy
+
+
+def warn_deprecated(name, hint="", *, stacklevel=3):
+    """The DeprecationWarning asyncio gives for *name* (3.14+), in its words, then
+    *hint*; by default it points at the caller of the function that calls this."""
+    import warnings
+    warnings.warn(f"'asyncio.{name}' is deprecated and slated for removal in Python "
+                  f"3.16{hint}", DeprecationWarning, stacklevel=stacklevel)
+
+
+# -- iscoroutinefunction() ------------------------------------------------------------
+# 3.14 deprecates asyncio.iscoroutinefunction (gh-122875) in favour of
+# inspect.iscoroutinefunction; coroloop's own checks use the quiet predicate.
+ISCOROUTINEFUNCTION_DEPRECATED = PY314
+
 
 # Does loop.create_task() / Task() accept eager_start=? (3.12+)
 TASK_ACCEPTS_EAGER_START = PY312
@@ -201,7 +290,7 @@ def new_loop_from_policy(default):
     been installed (coroloop.install(), uvloop's, a test's), and otherwise uses
     *default* (coroloop's loop) rather than the stdlib's default policy.
     """
-    policy = get_event_loop_policy()
-    if type(policy) is DefaultEventLoopPolicy:
+    current = policy()
+    if type(current) is DefaultEventLoopPolicy:
         return default()
-    return policy.new_event_loop()
+    return current.new_event_loop()

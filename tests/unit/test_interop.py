@@ -9,12 +9,17 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import inspect
+import re
 import sys
 import types
+import warnings
 
 import pytest
 
 import coroloop
+from coroloop import _bridge
 from coroloop.testing import new_virtual_loop
 
 PY312 = sys.version_info >= (3, 12)
@@ -340,15 +345,16 @@ def test_coroloop_future_with_stdlib_wrap_future(foreign_loop):
 # -- install() ---------------------------------------------------------------------------
 @pytest.fixture
 def restore_policy():
-    before = asyncio.get_event_loop_policy()
+    # The quiet accessors: asyncio's public ones warn on 3.14+.
+    before = _bridge.policy()
     yield
-    asyncio.set_event_loop_policy(before)
+    _bridge.install_policy(before)
     asyncio.set_event_loop(None)
 
 
 def test_install_makes_asyncio_use_coroloop(restore_policy):
-    policy = coroloop.install()
-    assert asyncio.get_event_loop_policy() is policy
+    policy = coroloop.install()  # no DeprecationWarning on any version
+    assert _bridge.policy() is policy
     loop = asyncio.new_event_loop()
     try:
         assert isinstance(loop, coroloop.EventLoop)
@@ -362,6 +368,27 @@ def test_install_makes_asyncio_use_coroloop(restore_policy):
 
 
 # -- legacy coroutines and predicates ------------------------------------------------------
+def warns_as_asyncio_iscoroutinefunction():
+    """3.14 deprecates asyncio.iscoroutinefunction: expect its warning there, and none
+    before (filterwarnings = error turns any other warning into a failure)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        asyncio.iscoroutinefunction(len)
+    if not caught:
+        return contextlib.nullcontext()
+    return pytest.warns(DeprecationWarning, match=re.escape(str(caught[0].message)))
+
+
+def test_coroloop_s_own_checks_do_not_warn(loop):
+    # call_soon refuses coroutine functions (in debug mode) through the quiet predicate.
+    async def coro_fn():
+        pass
+
+    loop.set_debug(True)
+    with pytest.raises(TypeError, match="coroutines cannot be used with call_soon"):
+        loop.call_soon(coro_fn)
+
+
 def test_legacy_generator_coroutine_runs_as_task(virtual_loop):
     loop = virtual_loop
 
@@ -370,8 +397,11 @@ def test_legacy_generator_coroutine_runs_as_task(virtual_loop):
         value = yield from coroloop.sleep(delay, "slept")
         return value + "!"
 
-    assert coroloop.iscoroutinefunction(legacy)
-    assert asyncio.iscoroutinefunction(legacy)
+    assert inspect.iscoroutinefunction(legacy)
+    with warns_as_asyncio_iscoroutinefunction():
+        assert coroloop.iscoroutinefunction(legacy)
+    with warns_as_asyncio_iscoroutinefunction():
+        assert asyncio.iscoroutinefunction(legacy)
 
     async def main():
         direct = await legacy(1)
@@ -434,8 +464,10 @@ def test_predicates_agree_with_asyncio(loop):
     coro = native()
     try:
         assert coroloop.iscoroutine(coro) and asyncio.iscoroutine(coro)
-        assert coroloop.iscoroutinefunction(native)
-        assert not coroloop.iscoroutinefunction(lambda: None)
+        with warns_as_asyncio_iscoroutinefunction():
+            assert coroloop.iscoroutinefunction(native)
+        with warns_as_asyncio_iscoroutinefunction():
+            assert not coroloop.iscoroutinefunction(lambda: None)
         assert not coroloop.iscoroutine(gen_based)
         assert not coroloop.iscoroutine(42)
         fut = loop.create_future()

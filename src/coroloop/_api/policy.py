@@ -16,5 +16,5 @@ class EventLoopPolicy(_bridge.DefaultEventLoopPolicy):
 def install() -> EventLoopPolicy:
     """Make coroloop's loop the one ``asyncio.run()``/``new_event_loop()`` create."""
     policy = EventLoopPolicy()
-    _bridge.set_event_loop_policy(policy)
+    _bridge.install_policy(policy)  # (not the public setter: it warns on 3.14+)
     return policy

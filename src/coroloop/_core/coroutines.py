@@ -35,9 +35,26 @@ def iscoroutine(obj) -> bool:
 _is_coroutine = object()
 
 
-def iscoroutinefunction(func) -> bool:
+def is_coroutine_function(func) -> bool:
+    """True for ``async def`` functions and ``@coroutine``-decorated ones.
+
+    coroloop's own checks use this; the public name is ``iscoroutinefunction``,
+    which warns on 3.14+ as asyncio's does.
+    """
     return (inspect.iscoroutinefunction(func)
             or getattr(func, "_is_coroutine", None) is _is_coroutine)
+
+
+if _bridge.ISCOROUTINEFUNCTION_DEPRECATED:
+    def iscoroutinefunction(func) -> bool:
+        """Deprecated as in asyncio 3.14+: use ``inspect.iscoroutinefunction()``."""
+        _bridge.warn_deprecated("iscoroutinefunction",
+                                "; use inspect.iscoroutinefunction() instead")
+        return is_coroutine_function(func)
+else:
+    def iscoroutinefunction(func) -> bool:
+        """True for ``async def`` functions and ``@coroutine``-decorated ones."""
+        return is_coroutine_function(func)
 
 
 def coroutine(func):

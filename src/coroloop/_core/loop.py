@@ -53,7 +53,7 @@ from collections import deque
 from .. import _bridge
 from .._repr import format_callback
 from .clock import Clock, MonotonicClock
-from .coroutines import iscoroutine, iscoroutinefunction
+from .coroutines import is_coroutine_function, iscoroutine
 from .futures import isfuture, new_future, set_result_unless_cancelled
 from .handles import (Handle, TimerHandle, callback_error_context, extract_source_traceback,
                       new_handle, new_timer_handle)
@@ -581,7 +581,7 @@ class CoreEventLoop(_aevents.AbstractEventLoop):
         return handle
 
     def _check_callback(self, callback, method: str, check_thread: bool = True) -> None:
-        if iscoroutine(callback) or iscoroutinefunction(callback):
+        if iscoroutine(callback) or is_coroutine_function(callback):
             raise TypeError(f"coroutines cannot be used with {method}()")
         if not callable(callback):
             raise TypeError(f"a callable object was expected by {method}(), got {callback!r}")

@@ -23,7 +23,7 @@ import sys
 import warnings
 from asyncio.log import logger
 
-from .._core.coroutines import iscoroutine, iscoroutinefunction
+from .._core.coroutines import is_coroutine_function, iscoroutine
 
 __all__ = ["SignalHandlers", "check_signal"]
 
@@ -70,7 +70,7 @@ class SignalHandlers:
         return len(self._handlers)
 
     def add(self, sig, callback, *args) -> None:
-        if iscoroutine(callback) or iscoroutinefunction(callback):
+        if iscoroutine(callback) or is_coroutine_function(callback):
             raise TypeError("coroutines cannot be used with add_signal_handler(): "
                             "pass a plain function that schedules one with create_task()")
         check_signal(sig)

@@ -206,9 +206,32 @@ def test_server_hostname_required_when_checking_hostnames():
     pair.handshake()
 
 
+def _wrap_bio_refuses_missing_hostname():
+    """3.14's ssl: wrap_bio() refuses check_hostname without server_hostname, as
+    wrap_socket() always did; earlier ones accept it and match no name."""
+    try:
+        ssl.create_default_context().wrap_bio(ssl.MemoryBIO(), ssl.MemoryBIO())
+    except ValueError:
+        return True
+    return False
+
+
 def test_empty_server_hostname_disables_only_hostname_matching():
     # asyncio documents server_hostname='' as "disables hostname matching"; the chain
     # is still verified (see test_untrusted_ca_fails_verification for the failure).
+    # With coroloop's default context, hostname checking is turned off for it.
+    engine = TLSEngine(server_hostname="")
+    assert engine.server_hostname is None and not engine.context.check_hostname
+    assert engine.context.verify_mode is ssl.CERT_REQUIRED
+
+
+def test_empty_server_hostname_with_a_hostname_checking_context():
+    # The caller's context keeps check_hostname; asyncio then passes no name to
+    # wrap_bio(), and so does coroloop: what happens is the ssl module's to say.
+    if _wrap_bio_refuses_missing_hostname():
+        with pytest.raises(ValueError, match="check_hostname requires server_hostname"):
+            TLSEngine(client_context(), server_hostname="")
+        return
     pair = TLSPair(client=TLSEngine(client_context(), server_hostname=""))
     pair.handshake()
     assert pair.client.server_hostname is None
