@@ -186,6 +186,26 @@ def warn_deprecated(name, hint="", *, stacklevel=3):
                   f"3.16{hint}", DeprecationWarning, stacklevel=stacklevel)
 
 
+# -- TaskGroup ---------------------------------------------------------------------
+# (3.14's TaskGroup.create_task(coro, **kwargs): CREATE_TASK_PASSES_ANY_KEYWORD.)
+# 3.14: a child that finished inside create_task() (eagerly) is reported through its
+# done callback, not at once, so its failure cannot cancel the body before
+# create_task() returned (gh-128550).
+TASKGROUP_EAGER_CHILDREN_REPORTED_BY_CALLBACK = PY314
+# 3.15: a child created while the group is already aborting (it cancelled or failed
+# the group in its eager first step) is cancelled too (gh-155418); coroloop does it
+# on every version when the abort came from its TaskGroup.cancel().
+TASKGROUP_CANCELS_LATE_JOINERS = PY315
+# 3.15: a lone GeneratorExit out of the body is re-raised as it is, so that an async
+# generator holding a TaskGroup can be closed (gh-135736); before, it is grouped.
+TASKGROUP_LETS_GENERATOR_EXIT_THROUGH = PY315
+
+# -- Runner.run() --------------------------------------------------------------------
+# 3.14 runs any awaitable (a Future, an object with __await__), wrapped in a coroutine,
+# and refuses anything else with TypeError once the loop exists; 3.11-3.13 accept
+# coroutines only (ValueError, checked first).
+RUNNER_RUNS_AWAITABLES = PY314
+
 # -- iscoroutinefunction() ------------------------------------------------------------
 # 3.14 deprecates asyncio.iscoroutinefunction (gh-122875) in favour of
 # inspect.iscoroutinefunction; coroloop's own checks use the quiet predicate.
@@ -194,6 +214,12 @@ ISCOROUTINEFUNCTION_DEPRECATED = PY314
 
 # Does loop.create_task() / Task() accept eager_start=? (3.12+)
 TASK_ACCEPTS_EAGER_START = PY312
+# 3.14: create_task(coro, **kwargs) -- loop.create_task() and asyncio.create_task()
+# pass every keyword argument to the task factory (name= included: the factory
+# names the task, asyncio no longer calls set_name() after it) or to Task()
+# (gh-128307); so does TaskGroup.create_task().  3.11-3.13 pass context= only and
+# call set_name() afterwards, and TaskGroup.create_task() takes name=/context=.
+CREATE_TASK_PASSES_ANY_KEYWORD = PY314
 
 # -- Future.set_exception(StopIteration) -------------------------------------------
 # 3.11/3.12 refuse it with TypeError; 3.13 stores a RuntimeError caused by it.

@@ -68,6 +68,20 @@ import suite  # noqa: E402
 PACKAGE = "test.test_asyncio"
 
 
+def stdlib_policy_api():
+    """(DefaultEventLoopPolicy, set_event_loop_policy) without the DeprecationWarning
+    3.14+ gives for the public names (the harness is not the code under test)."""
+    import asyncio
+    from asyncio import events
+    if hasattr(events, "_set_event_loop_policy"):  # 3.14+
+        if sys.platform == "win32":
+            from asyncio.windows_events import _DefaultEventLoopPolicy as default
+        else:
+            from asyncio.unix_events import _DefaultEventLoopPolicy as default
+        return default, events._set_event_loop_policy
+    return asyncio.DefaultEventLoopPolicy, asyncio.set_event_loop_policy
+
+
 # ====================================================================================
 # Worker: runs one module in this process and writes JSON lines to --results.
 # ====================================================================================
@@ -81,7 +95,7 @@ class Target:
         if name == "asyncio":
             self.api = asyncio
             # What DefaultEventLoopPolicy creates (SelectorEventLoop on Unix).
-            self.loop_class = asyncio.DefaultEventLoopPolicy._loop_factory
+            self.loop_class = stdlib_policy_api()[0]._loop_factory
         elif name == "coroloop":
             try:
                 import coroloop
@@ -95,6 +109,11 @@ class Target:
         self.Task = self.api.Task
         self.Future = self.api.Future
         self.current_task = self.api.current_task
+        # Public names the target serves through a deprecation __getattr__ (3.14+:
+        # the policy classes); the asyncio view reads them from the target on use,
+        # so a test sees the target's object and the target's warning.
+        self.deprecated_names = frozenset(
+            getattr(getattr(self.api, "_bridge", None), "DEPRECATED_POLICY_NAMES", ()))
         # Not api.new_event_loop: that may consult the policy, which calls us.
         self.loop_factory = self.loop_class
 
@@ -125,6 +144,8 @@ def make_asyncio_view(target):
 
     class AsyncioView(types.ModuleType):
         def __getattr__(self, name):
+            if name in target.deprecated_names:
+                return getattr(target.api, name)
             return getattr(asyncio, name)
 
         def __dir__(self):
@@ -197,11 +218,13 @@ class Recorder(unittest.TestResult):
         self._write(event="start", id=tid)
         target = self.target
 
-        class TargetPolicy(asyncio.DefaultEventLoopPolicy):
+        default_policy, set_policy = stdlib_policy_api()
+
+        class TargetPolicy(default_policy):
             def new_event_loop(self):
                 return target.loop_factory()
 
-        asyncio.set_event_loop_policy(TargetPolicy())
+        set_policy(TargetPolicy())
         signal.setitimer(signal.ITIMER_REAL, self.timeout)
         faulthandler.dump_traceback_later(self.timeout * 2 + 15, exit=True)
 
@@ -213,7 +236,7 @@ class Recorder(unittest.TestResult):
         faulthandler.cancel_dump_traceback_later()
         super().stopTest(test)
         try:
-            asyncio.set_event_loop_policy(None)
+            stdlib_policy_api()[1](None)
         except Exception:
             pass
         cur, self._current = self._current, None

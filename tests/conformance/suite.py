@@ -203,7 +203,10 @@ def _subclass(cls, name):
 
 def bind_test_tasks(mod, tu, t):
     TL = target_loop_mixin(t)
-    attrs = dict(Task=t.Task, Future=t.Future)
+    # 3.14's BaseTaskTests call self.current_task() / self.all_tasks() (CPython binds
+    # its C or Python functions there); earlier versions ignore the extra attributes.
+    attrs = dict(Task=t.Task, Future=t.Future, current_task=staticmethod(t.current_task),
+                 all_tasks=staticmethod(t.api.all_tasks))
     for suffix, loopmix in (("TargetLoop", TL), ("TestLoop", StdlibTestLoop)):
         yield (f"TaskTests_{suffix}",
                (loopmix, mod.BaseTaskTests, mod.SetMethodsTest, tu.TestCase), attrs)

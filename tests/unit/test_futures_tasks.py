@@ -1036,3 +1036,45 @@ def test_task_factory(loop):
     loop.set_task_factory(None)
     with pytest.raises(TypeError):
         loop.set_task_factory(42)
+
+
+def _factory_calls(loop_factory):
+    """What loop.create_task(coro, name=..., custom=...) hands a task factory on
+    *loop_factory*'s loop: the factory's keywords, then whether set_name() followed."""
+    calls = []
+
+    class Recording(Task):
+        def set_name(self, value):
+            calls.append(("set_name", value))
+            super().set_name(value)
+
+    def factory(lp, coro, **kwargs):
+        calls.append(("factory", sorted(kwargs)))
+        kwargs.pop("custom", None)
+        return Recording(coro, loop=lp, **kwargs)
+
+    lp = loop_factory()
+    try:
+        lp.set_task_factory(factory)
+        for keywords in ({"name": "n"}, {"name": "n", "custom": 1}):
+            coro = returns(1)
+            try:
+                lp.run_until_complete(lp.create_task(coro, **keywords))
+            except TypeError as exc:
+                coro.close()
+                calls.append(("TypeError", "unexpected keyword argument 'custom'" in str(exc)))
+    finally:
+        lp.close()
+    return calls
+
+
+def test_task_factory_arguments_as_asyncio():
+    # 3.14 (gh-128307): every keyword goes to the factory, name= included, and the
+    # loop does not call set_name() afterwards; 3.11-3.13: the factory gets context=
+    # at most, the loop names the task, and other keywords are refused.
+    expected = _factory_calls(asyncio.new_event_loop)
+    assert _factory_calls(coroloop.new_event_loop) == expected
+    if coroloop._bridge.CREATE_TASK_PASSES_ANY_KEYWORD:
+        assert expected == [("factory", ["name"]), ("factory", ["custom", "name"])]
+    else:
+        assert expected == [("factory", []), ("set_name", "n"), ("TypeError", True)]

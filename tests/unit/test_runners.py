@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -13,6 +14,7 @@ import textwrap
 import pytest
 
 import coroloop
+from coroloop import _bridge
 from coroloop.testing import VirtualClock, new_virtual_loop
 
 
@@ -42,10 +44,42 @@ def test_run_propagates_exceptions():
         coroloop.run(main())
 
 
+def _asyncio_refusal(bad):
+    """What asyncio.run() raises for *bad* on this Python: (type, message start)."""
+    try:
+        asyncio.run(bad)
+    except (ValueError, TypeError) as exc:
+        return type(exc), str(exc).split(",")[0]
+    raise AssertionError(f"asyncio.run() accepted {bad!r}")
+
+
 @pytest.mark.parametrize("bad", [42, answer, None])
-def test_run_rejects_non_coroutines(bad):
-    with pytest.raises(ValueError, match="coroutine was expected"):
+def test_run_rejects_non_awaitables_as_asyncio(bad):
+    # 3.11-3.13: ValueError("a coroutine was expected, got ..."); 3.14+: TypeError("An
+    # asyncio.Future, a coroutine or an awaitable is required").
+    kind, message = _asyncio_refusal(bad)
+    assert kind is (TypeError if _bridge.RUNNER_RUNS_AWAITABLES else ValueError)
+    with pytest.raises(kind, match=re.escape(message)):
         coroloop.run(bad)
+    with coroloop.Runner() as runner, pytest.raises(kind, match=re.escape(message)):
+        runner.run(bad)
+
+
+def test_runner_runs_awaitables_from_3_14():
+    class Awaitable:
+        def __await__(self):
+            return answer().__await__()
+
+    with coroloop.Runner() as runner:
+        fut = runner.get_loop().create_future()
+        fut.set_result("done")
+        if not _bridge.RUNNER_RUNS_AWAITABLES:
+            with pytest.raises(ValueError, match="a coroutine was expected"):
+                runner.run(fut)
+            return
+        assert runner.run(fut) == "done"
+        assert runner.run(Awaitable()) == 42
+    assert coroloop.run(Awaitable()) == 42
 
 
 def test_run_inside_running_loop_is_refused():

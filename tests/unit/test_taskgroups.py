@@ -9,10 +9,13 @@ from __future__ import annotations
 import asyncio
 import sys
 import contextvars
+import gc
+import weakref
 
 import pytest
 
 import coroloop
+from coroloop import _bridge
 from coroloop._api.eager import create_eager_task_factory, eager_task_factory
 from coroloop._api.taskgroups import TaskGroup, TaskGroupState
 from coroloop._api.timeouts import timeout
@@ -341,6 +344,232 @@ def test_system_exit_in_child_stops_the_loop(loop):
         loop.run_until_complete(main_task)
     assert info.value.code == 3
     assert main_task.exception() is info.value
+
+
+# -- cancel() (asyncio 3.15's, on every version) --------------------------------------------
+def test_cancel_stops_children_and_body_without_an_error(run):
+    async def main():
+        steps = []
+
+        async def child():
+            try:
+                await coroloop.sleep(3600)
+            finally:
+                steps.append("child cancelled")
+
+        async with TaskGroup() as group:
+            task = group.create_task(child())
+            await coroloop.sleep(0)
+            group.cancel()
+            group.cancel()  # again: nothing more happens
+            steps.append("body goes on until its next await")
+            await coroloop.sleep(0)
+            steps.append("never reached")
+        me = coroloop.current_task()
+        return steps, task.cancelled(), me.cancelling()
+
+    assert run(main) == (["body goes on until its next await", "child cancelled"], True, 0)
+
+
+def test_cancel_before_entering_and_after_exiting(run):
+    async def main():
+        group = TaskGroup()
+        group.cancel()
+        reached = []
+        async with group:
+            reached.append(1)
+            await coroloop.sleep(0)
+            reached.append(2)
+        group.cancel()  # after exit: nothing to do
+        with pytest.raises(RuntimeError, match="is finished"):
+            group.create_task(value_after(1))
+        return reached
+
+    assert run(main) == [1]
+
+
+def test_cancel_from_an_eager_child_before_it_joins_the_group(run):
+    # gh-155418: the group aborts during the child's first step, before create_task()
+    # has added it; the child must be cancelled all the same.
+    async def main():
+        loop = coroloop.get_running_loop()
+        loop.set_task_factory(eager_task_factory)
+        try:
+            async def child(group):
+                group.cancel()
+                await coroloop.sleep(3600)
+
+            async with TaskGroup() as group:
+                task = group.create_task(child(group))
+            return task.cancelled()
+        finally:
+            loop.set_task_factory(None)
+
+    assert run(main) is True
+
+
+def test_cancel_keeps_a_cancellation_from_outside(run):
+    # gh-155433: while the group waits for its children after cancel(), the parent is
+    # cancelled from outside; that cancellation must propagate, with its message.
+    async def main():
+        cancelling, release = coroloop.Event(), coroloop.Event()
+
+        async def child():
+            try:
+                await coroloop.sleep(3600)
+            finally:
+                cancelling.set()
+                await release.wait()
+
+        async def body():
+            async with TaskGroup() as group:
+                group.create_task(child())
+                await coroloop.sleep(0)
+                group.cancel()
+
+        task = coroloop.create_task(body())
+        await cancelling.wait()
+        task.cancel("from outside")
+        release.set()
+        with pytest.raises(asyncio.CancelledError) as info:
+            await task
+        return info.value.args
+
+    assert run(main) == ("from outside",)
+
+
+def test_cancel_does_not_hide_a_failure(run):
+    async def main():
+        async def fail(group):
+            group.cancel()
+            raise ValueError("child")
+
+        with pytest.raises(ExceptionGroup) as info:
+            async with TaskGroup() as group:
+                group.create_task(fail(group))
+                await coroloop.sleep(1)
+        return [type(e) for e in info.value.exceptions]
+
+    assert run(main) == [ValueError]
+
+
+# -- eager children, reference cycles ---------------------------------------------------------
+def test_eager_failure_does_not_cancel_the_body_inside_create_task(run):
+    # gh-128550: a child that fails eagerly is reported by its done callback, once
+    # create_task() has returned, so the task creating it is cancelled at its next
+    # await like every other member of the group.
+    async def main():
+        loop = coroloop.get_running_loop()
+        loop.set_task_factory(eager_task_factory)
+        try:
+            seen = []
+
+            async def failing():
+                raise ValueError("eager")
+
+            async def creator(group):
+                group.create_task(failing())
+                seen.append("create_task returned")
+                try:
+                    await coroloop.sleep(0)
+                    await coroloop.sleep(0)
+                except asyncio.CancelledError:
+                    seen.append("cancelled at an await")
+                    raise
+
+            with pytest.raises(ExceptionGroup):
+                async with TaskGroup() as group:
+                    group.create_task(creator(group))
+            return seen
+        finally:
+            loop.set_task_factory(None)
+
+    assert run(main) == ["create_task returned", "cancelled at an await"]
+
+
+def test_failed_group_leaves_no_reference_cycle_through_its_frames(run):
+    # The ExceptionGroup's traceback holds TaskGroup's frames; they must not hold the
+    # exceptions or the parent task (the task would then outlive its last reference
+    # until the cyclic GC ran).
+    class Done(Exception):
+        pass
+
+    async def main():
+        inner = TaskGroup()
+
+        async def child():
+            async with inner:
+                raise Done
+
+        gc.disable()
+        try:
+            with pytest.raises(ExceptionGroup) as info:
+                async with TaskGroup() as outer:
+                    task_ref = weakref.ref(outer.create_task(child()))
+            exc = info.value.exceptions[0].exceptions[0]
+            referrers = [r for r in gc.get_referrers(exc)
+                         if not (hasattr(r, "cr_frame") or r is info.value.exceptions[0])]
+            referrers = [r for r in referrers if type(r).__name__ == "frame"]
+            return task_ref() is None, isinstance(exc, Done), referrers
+        finally:
+            gc.enable()
+
+    assert run(main) == (True, True, [])
+
+
+# -- version-specific: as asyncio's own TaskGroup on the same Python ------------------------
+def _outcome(make_group, coro_fn):
+    """Run coro_fn(make_group) on a fresh stdlib loop: ('ok', value) or ('raised', type)."""
+    loop = asyncio.new_event_loop()
+    try:
+        return ("ok", loop.run_until_complete(coro_fn(make_group)))
+    except BaseException as exc:  # noqa: BLE001 - the outcome is the point
+        return ("raised", type(exc))
+    finally:
+        loop.close()
+
+
+def test_create_task_keywords_as_asyncio(run):
+    # 3.14: every keyword goes on to loop.create_task() (here: a factory's own keyword);
+    # 3.11-3.13: name= and context= only, anything else is a TypeError.
+    def factory(loop, coro, *, flavour="plain", **kwargs):
+        task = coroloop.Task(coro, loop=loop, **kwargs)
+        task.flavour = flavour
+        return task
+
+    async def use(make_group):
+        asyncio.get_running_loop().set_task_factory(factory)
+        async with make_group() as group:
+            coro = value_after(1)
+            try:
+                task = group.create_task(coro, flavour="spicy", name="n")
+            except TypeError:
+                coro.close()
+                raise
+        return task.flavour, task.get_name()
+
+    expected = _outcome(asyncio.TaskGroup, use)
+    assert _outcome(TaskGroup, use) == expected
+    assert expected[0] == ("ok" if _bridge.CREATE_TASK_PASSES_ANY_KEYWORD else "raised")
+
+
+def test_generator_exit_through_the_body_as_asyncio():
+    # 3.15 lets a lone GeneratorExit through, so aclose() of an async generator that
+    # holds a TaskGroup works (gh-135736); before, it is grouped, as asyncio does.
+    async def use(make_group):
+        async def agen():
+            async with make_group():
+                yield 1  # aclose() throws GeneratorExit in here
+
+        gen = agen()
+        await gen.asend(None)
+        await gen.aclose()
+        return "closed"
+
+    expected = _outcome(asyncio.TaskGroup, use)
+    assert _outcome(TaskGroup, use) == expected
+    assert expected == (("ok", "closed") if _bridge.TASKGROUP_LETS_GENERATOR_EXIT_THROUGH
+                        else ("raised", BaseExceptionGroup))
 
 
 # -- eager tasks ---------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextvars
 import enum
 import functools
+import inspect
 import signal
 import threading
 
@@ -53,12 +54,18 @@ class Runner:
         return self._loop
 
     def run(self, coro, *, context=None):
-        """Run *coro* to completion on the runner's loop and return its result."""
-        if not iscoroutine(coro):
+        """Run *coro* to completion on the runner's loop and return its result
+        (3.14+: any awaitable)."""
+        if not _bridge.RUNNER_RUNS_AWAITABLES and not iscoroutine(coro):
             raise ValueError(f"a coroutine was expected, got {coro!r}")
         if _bridge.get_running_loop_or_none() is not None:
             raise RuntimeError("Runner.run() cannot be called from a running event loop")
         self._lazy_init()
+        if not iscoroutine(coro):
+            if not inspect.isawaitable(coro):
+                raise TypeError(f"An asyncio.Future, a coroutine or an awaitable is "
+                                f"required, got {coro!r}")
+            coro = _await(coro)
         task = self._loop.create_task(coro, context=self._context if context is None else context)
         on_sigint = self._install_sigint_handler(task)
         self._interrupt_count = 0
@@ -137,6 +144,10 @@ class Runner:
 
 def _do_nothing():
     pass
+
+
+async def _await(awaitable):
+    return await awaitable
 
 
 def run(main, *, debug=None, loop_factory=None):

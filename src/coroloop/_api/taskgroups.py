@@ -21,6 +21,14 @@ await raises it); 3.11/3.12 withdraw it before waiting for the children and
 leave the outside cancellation counted but not re-delivered (gate
 TASKGROUP_UNCANCELS_AFTER_CHILDREN).  A coroutine the group refuses is closed on
 every version (3.11/3.12 leave it to warn "never awaited").
+
+Later asyncio behaviour: ``cancel()`` (3.15) exists on every version (a pure
+addition; with 3.15's fix gh-155433, and gh-155418 for groups it cancelled).  3.14+
+reports a child that finished inside ``create_task()`` (eagerly) through its done
+callback like any other (gh-128550) and passes any keyword on to
+``loop.create_task()``; 3.15+ cancels a child that joins a group already aborting
+(gh-155418) and re-raises a lone ``GeneratorExit`` out of the body rather than
+grouping it (gh-135736).  All gated in ``_bridge``.
 """
 
 from __future__ import annotations
@@ -87,6 +95,10 @@ class TaskGroup:
         # Done callback and its context, made once per group rather than per task.
         self._on_done = None
         self._callback_context = None
+        # cancel() was called before 'async with': cancel on entry.
+        self._cancel_on_enter = False
+        # cancel() was called (see create_task: gh-155418 on every version for it).
+        self._cancel_called = False
 
     def __repr__(self) -> str:
         info = []
@@ -115,11 +127,18 @@ class TaskGroup:
         self._on_done = self._on_task_done
         self._callback_context = contextvars.copy_context()
         self._state = _RUNNING
+        if self._cancel_on_enter:
+            self.cancel()
         return self
 
     # -- creating tasks ----------------------------------------------------------------
-    def create_task(self, coro, *, name=None, context=None):
+    def create_task(self, coro, **kwargs):
         """Start *coro* as a task of this group (asyncio.create_task's arguments)."""
+        if kwargs and not _bridge.CREATE_TASK_PASSES_ANY_KEYWORD:
+            for key in kwargs:
+                if key not in ("name", "context"):
+                    raise TypeError(
+                        f"TaskGroup.create_task() got an unexpected keyword argument {key!r}")
         if self._state is not _RUNNING or self._aborting:
             refusal = self._refusal()
             if refusal is not None:
@@ -127,20 +146,32 @@ class TaskGroup:
                 raise RuntimeError(refusal)
         if _bridge.NAMED_TASKS_USE_UP_A_NUMBER:
             # As 3.11/3.12: created unnamed (a Task-N number is used up), named after.
-            task = (self._loop.create_task(coro) if context is None
-                    else self._loop.create_task(coro, context=context))
+            name = kwargs.pop("name", None)
+            task = self._loop.create_task(coro, **kwargs)
             if name is not None:
                 task.set_name(name)
         else:
-            task = (self._loop.create_task(coro, name=name) if context is None
-                    else self._loop.create_task(coro, name=name, context=context))
-        if not task.done():
+            task = (self._loop.create_task(coro, **kwargs) if kwargs
+                    else self._loop.create_task(coro))
+        if _bridge.TASKGROUP_EAGER_CHILDREN_REPORTED_BY_CALLBACK or not task.done():
+            # 3.14+: even a task that finished inside create_task() (eagerly) is
+            # reported by its done callback, so that a failure cannot cancel the body
+            # before create_task() has returned (gh-128550).
             self._tasks[task] = None
             task.add_done_callback(self._on_done, context=self._callback_context)
         else:
-            # Finished eagerly, inside create_task(): no callback needed.
+            # Finished eagerly, inside create_task(): reported at once (up to 3.13).
             self._on_task_done(task)
-        return task
+        if self._aborting and not task.done() and (
+                _bridge.TASKGROUP_CANCELS_LATE_JOINERS or self._cancel_called):
+            # The group started aborting during the task's eager first step (the task
+            # cancelled or failed it): the task was not among those it cancelled.
+            task.cancel()
+        try:
+            return task
+        finally:
+            # An eager failure's traceback holds this frame: do not let it hold the task.
+            del task
 
     def _refusal(self):
         """Why create_task() is refused now, or None if it is accepted."""
@@ -190,6 +221,29 @@ class TaskGroup:
             if not task.done():
                 task.cancel()
 
+    # -- cancelling ----------------------------------------------------------------------
+    def cancel(self) -> None:
+        """Cancel the group: its unfinished tasks and its body, which then leaves
+        ``async with`` without a CancelledError (asyncio 3.15's TaskGroup.cancel(),
+        on every version).
+
+        Before ``async with``, the group is cancelled as it is entered; after it,
+        this does nothing.  Calling it again does nothing either.
+        """
+        if self._state is _CREATED:
+            self._cancel_on_enter = True
+            return
+        if self._state is _FINISHED or (self._state is _EXITING and not self._tasks):
+            return
+        if self._aborting:
+            return
+        self._cancel_called = True
+        self._abort()
+        parent = self._parent_task
+        if parent is not None and not self._parent_cancel_requested:
+            self._parent_cancel_requested = True
+            parent.cancel()
+
     # -- exiting -------------------------------------------------------------------------
     async def __aexit__(self, exc_type, exc_val, exc_tb):
         try:
@@ -200,63 +254,81 @@ class TaskGroup:
             self._errors = None
             self._fatal_error = None
             self._on_done = None
-            exc_val = None
+            exc_val = exc_tb = None
 
     async def _exit(self, exc_type, exc_val):
-        self._state = _EXITING
-        if exc_val is not None and self._fatal_error is None and _is_fatal(exc_val):
-            self._fatal_error = exc_val
-        # A CancelledError out of the body: ours to pass on unless something
-        # more important happened.
-        if _AS_313:
-            propagate_cancel = exc_val if (exc_type is not None and
-                                           issubclass(exc_type, _CancelledError)) else None
-        else:
-            propagate_cancel = exc_val if exc_type is _CancelledError else None
-            if self._parent_cancel_requested:
-                # 3.11/3.12 withdraw our cancel() before waiting for the children.
+        # What this frame refers to is cleared on the way out (finally below): the
+        # exception raised from here keeps the frame in its traceback, and the frame
+        # must not keep the exceptions, the errors or the parent task alive with it.
+        propagate_cancel = last_cancel = fatal = errors = parent = None
+        try:
+            self._state = _EXITING
+            if exc_val is not None and self._fatal_error is None and _is_fatal(exc_val):
+                self._fatal_error = exc_val
+            # A CancelledError out of the body: ours to pass on unless something
+            # more important happened.
+            if _AS_313:
+                propagate_cancel = exc_val if (exc_type is not None and
+                                               issubclass(exc_type, _CancelledError)) else None
+            else:
+                propagate_cancel = exc_val if exc_type is _CancelledError else None
+                if self._parent_cancel_requested:
+                    # 3.11/3.12 withdraw our cancel() before waiting for the children.
+                    if self._parent_task.uncancel() == 0:
+                        propagate_cancel = None
+            if exc_type is not None and not self._aborting:
+                # The body failed or was cancelled: stop the children.
+                self._abort()
+
+            while self._tasks:
+                self._all_done = self._loop.create_future()
+                try:
+                    await self._all_done
+                except _CancelledError as cancelled:
+                    # The parent was cancelled while we wait (possibly repeatedly):
+                    # cancel the children once, and keep waiting for them.
+                    last_cancel = cancelled
+                    if not self._aborting:
+                        propagate_cancel = cancelled
+                        self._abort()
+                self._all_done = None
+
+            fatal = self._fatal_error
+            self._state = _FINISHED
+            if fatal is not None:
+                raise fatal
+
+            if self._parent_cancel_requested and _AS_313:
+                # Withdraw the cancel() we made; if no other request is left, the
+                # CancelledError it caused is not to be propagated.
                 if self._parent_task.uncancel() == 0:
                     propagate_cancel = None
-        if exc_type is not None and not self._aborting:
-            # The body failed or was cancelled: stop the children.
-            self._abort()
+                elif propagate_cancel is None:
+                    # A request from outside remains: it must not be lost (gh-155433).
+                    propagate_cancel = last_cancel
 
-        while self._tasks:
-            self._all_done = self._loop.create_future()
-            try:
-                await self._all_done
-            except _CancelledError as cancelled:
-                # The parent was cancelled while we wait (possibly repeatedly):
-                # cancel the children once, and keep waiting for them.
-                if not self._aborting:
-                    propagate_cancel = cancelled
-                    self._abort()
-            self._all_done = None
+            errors = self._errors
+            if propagate_cancel is not None and not errors:
+                raise propagate_cancel
 
-        fatal = self._fatal_error
-        self._state = _FINISHED
-        if fatal is not None:
-            raise fatal
+            if exc_type is not None and not issubclass(exc_type, _CancelledError):
+                errors.append(exc_val)
 
-        if self._parent_cancel_requested and _AS_313:
-            # Withdraw the cancel() we made; if no other request is left, the
-            # CancelledError it caused is not to be propagated.
-            if self._parent_task.uncancel() == 0:
-                propagate_cancel = None
-
-        errors = self._errors
-        if propagate_cancel is not None and not errors:
-            raise propagate_cancel
-
-        if exc_type is not None and not issubclass(exc_type, _CancelledError):
-            errors.append(exc_val)
-
-        if errors:
-            parent = self._parent_task
-            if parent.cancelling() and _AS_313:
-                # Cancelled from outside as well: keep that request pending, so
-                # it is delivered at the parent's next await (as 3.12+).
-                parent.uncancel()
-                parent.cancel()
-            raise BaseExceptionGroup("unhandled errors in a TaskGroup", errors) from None
-        return None
+            if errors:
+                parent = self._parent_task
+                if parent.cancelling() and _AS_313:
+                    # Cancelled from outside as well: keep that request pending, so
+                    # it is delivered at the parent's next await (as 3.12+).
+                    parent.uncancel()
+                    parent.cancel()
+                if (_bridge.TASKGROUP_LETS_GENERATOR_EXIT_THROUGH and len(errors) == 1
+                        and exc_type is not None and issubclass(exc_type, GeneratorExit)):
+                    # Only the body's GeneratorExit: an async generator is being
+                    # closed, and aclose() expects exactly that back (gh-135736).
+                    raise exc_val
+                raise BaseExceptionGroup("unhandled errors in a TaskGroup", errors) from None
+            # Whatever the body raised is dealt with (a CancelledError the group
+            # caused itself, through cancel()): do not let it propagate.
+            return True
+        finally:
+            exc_val = propagate_cancel = last_cancel = fatal = errors = parent = None

@@ -597,21 +597,30 @@ class CoreEventLoop(_aevents.AbstractEventLoop):
     def create_future(self):
         return new_future(self)
 
-    def create_task(self, coro, *, name=None, context=None, eager_start=None):
+    def create_task(self, coro, *, name=None, context=None, eager_start=None, **kwargs):
+        if kwargs and not _bridge.CREATE_TASK_PASSES_ANY_KEYWORD:
+            raise TypeError(f"create_task() got an unexpected keyword argument "
+                            f"{next(iter(kwargs))!r}")
         if self._state is LoopState.CLOSED:
             if iscoroutine(coro):
                 coro.close()  # it will never run; don't warn it was never awaited
             raise RuntimeError("Event loop is closed")
         factory = self._task_factory
         if factory is None:
-            if eager_start is None:
+            if eager_start is None and not kwargs:
                 return new_task(self, coro, name, context)
-            return Task(coro, loop=self, name=name, context=context, eager_start=eager_start)
-        kwargs = {}
+            if eager_start is not None:
+                kwargs["eager_start"] = eager_start
+            return Task(coro, loop=self, name=name, context=context, **kwargs)
         if context is not None:
             kwargs["context"] = context
         if eager_start is not None:
             kwargs["eager_start"] = eager_start
+        if _bridge.CREATE_TASK_PASSES_ANY_KEYWORD:
+            # 3.14+: the factory gets the name too, and names the task itself.
+            if name is not None:
+                kwargs["name"] = name
+            return factory(self, coro, **kwargs)
         task = factory(self, coro, **kwargs)
         if name is not None:
             task.set_name(name)
