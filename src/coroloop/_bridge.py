@@ -200,6 +200,12 @@ TASKGROUP_CANCELS_LATE_JOINERS = PY315
 # generator holding a TaskGroup can be closed (gh-135736); before, it is grouped.
 TASKGROUP_LETS_GENERATOR_EXIT_THROUGH = PY315
 
+# -- wrap_future() / run_coroutine_threadsafe() -----------------------------------------
+# 3.14: a chained future's callback acts on the other future directly when that
+# future's loop is the one running in the callback's thread (else through
+# call_soon_threadsafe); 3.11-3.13 act directly only when both share a loop.
+CHAIN_FUTURE_CALLS_DIRECTLY_ON_RUNNING_LOOP = PY314
+
 # -- Runner.run() --------------------------------------------------------------------
 # 3.14 runs any awaitable (a Future, an object with __await__), wrapped in a coroutine,
 # and refuses anything else with TypeError once the loop exists; 3.11-3.13 accept
@@ -284,6 +290,12 @@ if PY313:
 else:
     class QueueShutDown(Exception):
         """Raised when putting on to or getting from a shut-down Queue."""
+
+# -- call_soon_threadsafe() -----------------------------------------------------------
+# asyncio 3.14 (and 3.13.1+) returns an events._ThreadSafeHandle, whose cancel() and
+# cancelled() take a lock that is held while the callback runs (gh-128340); the
+# earlier versions return a plain Handle.
+THREAD_SAFE_HANDLE_CLASS = getattr(_events, "_ThreadSafeHandle", None)
 
 # -- Handle.__repr__ ----------------------------------------------------------------
 # 3.13 shows a callback's arguments only in debug mode.

@@ -1078,3 +1078,37 @@ def test_task_factory_arguments_as_asyncio():
         assert expected == [("factory", ["name"]), ("factory", ["custom", "name"])]
     else:
         assert expected == [("factory", []), ("set_name", "n"), ("TypeError", True)]
+
+
+def _cancel_from_the_loop_thread(loop_factory, aio):
+    """Cancel run_coroutine_threadsafe()'s concurrent future from the loop's own
+    thread: is the task cancelled by the time the loop stops?"""
+    lp = loop_factory()
+    made = []
+
+    def factory(loop, coro, **kwargs):
+        made.append(Task(coro, loop=loop, **kwargs))
+        return made[-1]
+
+    async def main():
+        lp.set_task_factory(factory)
+        cf = aio.run_coroutine_threadsafe(aio.sleep(3600), lp)
+        await aio.sleep(0)
+        cf.cancel()
+        return cf.cancelled()
+
+    try:
+        cf_cancelled = lp.run_until_complete(main())
+        return cf_cancelled, made[0].cancelled()
+    finally:
+        lp.run_until_complete(coroloop.sleep(0))
+        lp.close()
+
+
+def test_chained_future_cancel_reaches_the_task_as_asyncio():
+    # 3.14: the concurrent future's callback runs in the loop's thread and cancels
+    # the task directly, so it is cancelled within the same iteration; 3.11-3.13 go
+    # through call_soon_threadsafe, one iteration later.  Both loops agree.
+    expected = (True, coroloop._bridge.CHAIN_FUTURE_CALLS_DIRECTLY_ON_RUNNING_LOOP)
+    assert _cancel_from_the_loop_thread(asyncio.new_event_loop, asyncio) == expected
+    assert _cancel_from_the_loop_thread(coroloop.new_event_loop, coroloop) == expected

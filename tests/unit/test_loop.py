@@ -739,6 +739,54 @@ def test_call_soon_threadsafe_rejects_non_callables(loop):
         loop.call_soon_threadsafe(None)
 
 
+THREAD_SAFE_HANDLE = getattr(asyncio.events, "_ThreadSafeHandle", None)
+needs_thread_safe_handles = pytest.mark.skipif(
+    THREAD_SAFE_HANDLE is None, reason="this asyncio has no thread-safe handles (3.13.1+)")
+
+
+def test_call_soon_threadsafe_handle_class_as_asyncio(loop):
+    # asyncio 3.13.1+/3.14 return its private events._ThreadSafeHandle (gh-128340);
+    # coroloop's is an instance of it wherever it exists.
+    handle = loop.call_soon_threadsafe(print)
+    handle.cancel()
+    assert isinstance(handle, asyncio.Handle)
+    if THREAD_SAFE_HANDLE is not None:
+        assert isinstance(handle, THREAD_SAFE_HANDLE)
+    assert handle.cancelled() and "cancelled" in repr(handle)
+
+
+@needs_thread_safe_handles
+def test_threadsafe_handle_cancel_from_another_thread_waits_for_the_callback(loop):
+    seen = []
+
+    def callback():
+        # Another thread asks while this callback runs: it must wait for it to end.
+        asker = threading.Thread(target=lambda: seen.append(("cancelled?", handle.cancelled())))
+        asker.start()
+        asker.join(0.2)
+        seen.append(("asker still waiting", asker.is_alive()))
+        loop.call_soon(lambda: (asker.join(), loop.stop()))
+
+    handle = loop.call_soon_threadsafe(callback)
+    loop.run_forever()
+    assert seen == [("asker still waiting", True), ("cancelled?", False)]
+    assert handle.get_context() is not None
+
+
+@needs_thread_safe_handles
+def test_threadsafe_handle_cancelled_after_dequeue_does_not_run(loop):
+    # The scheduler checks cancelled() and then runs the callback; a cancel from
+    # another thread between the two must still win.
+    ran = []
+    handle = loop.call_soon_threadsafe(ran.append, 1)
+    callback, args, context = handle._callback, handle._args, handle._context
+    handle.cancel()
+    assert context.run(callback, *args) is None
+    assert ran == []
+    loop.run_until_complete(coroloop.sleep(0))
+    assert ran == []
+
+
 # -- executors --------------------------------------------------------------------------
 def test_run_in_executor_uses_default_thread_pool(loop):
     def work(x):

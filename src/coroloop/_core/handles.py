@@ -15,6 +15,7 @@ import asyncio.events as _aevents
 import contextvars
 import os
 import sys
+import threading
 import traceback
 
 from .. import _bridge
@@ -108,6 +109,81 @@ class TimerHandle(Handle, _aevents.TimerHandle):
 
     # Comparisons and hashing come from asyncio.TimerHandle.  The loop's heap does
     # not use them: it orders (when, sequence, handle) tuples, compared in C.
+
+
+class _LockedRun:
+    """A ThreadSafeHandle's stand-in for its context in the ready queue.
+
+    The scheduler calls ``handle._context.run(handle._callback, *handle._args)``
+    inline for every handle; for a thread-safe handle that call lands here, which
+    runs the callback in the real context while holding the handle's lock, and not
+    at all if the handle was cancelled (by another thread) after the scheduler
+    looked.  ``_handle`` is dropped once the handle ran or was cancelled, so the
+    handle and this object do not keep each other alive.
+    """
+
+    __slots__ = ("_handle", "_context")
+
+    def __init__(self, handle, context):
+        self._handle = handle
+        self._context = context
+
+    def run(self, callback, *args):
+        handle = self._handle
+        if handle is None:
+            return None  # cancelled before the scheduler got to it
+        with handle._lock:
+            if handle._cancelled:
+                return None
+            self._handle = None
+            return self._context.run(callback, *args)
+
+
+_ThreadSafeHandleBase = _bridge.THREAD_SAFE_HANDLE_CLASS
+
+
+if _ThreadSafeHandleBase is not None:
+    class ThreadSafeHandle(Handle, _ThreadSafeHandleBase):
+        """What call_soon_threadsafe() returns where asyncio has a thread-safe handle
+        (an instance of asyncio's ``events._ThreadSafeHandle``): cancel() and
+        cancelled() from another thread wait while the callback runs, and a cancel
+        that wins the race is honoured even after the loop dequeued the handle."""
+
+        __slots__ = ()  # _lock comes from asyncio's class
+
+        def cancel(self) -> None:
+            with self._lock:
+                if self._cancelled:
+                    return
+                self._cancelled = True
+                if self._loop.get_debug():
+                    self._repr = repr(self)
+                self._callback = None
+                self._args = ()  # not None: the scheduler may be reading it right now
+                self._context._handle = None
+
+        def cancelled(self) -> bool:
+            with self._lock:
+                return self._cancelled
+
+        def get_context(self):
+            return self._context._context
+
+    def new_threadsafe_handle(callback, args, loop, context,
+                              _new=ThreadSafeHandle.__new__, _cls=ThreadSafeHandle,
+                              _rlock=threading.RLock):
+        """new_handle() for call_soon_threadsafe()."""
+        handle = _new(_cls)
+        handle._callback = callback
+        handle._args = args
+        handle._cancelled = False
+        handle._loop = loop
+        handle._lock = _rlock()
+        handle._context = _LockedRun(handle, context)
+        return handle
+else:
+    ThreadSafeHandle = None
+    new_threadsafe_handle = None
 
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -56,7 +56,7 @@ from .clock import Clock, MonotonicClock
 from .coroutines import is_coroutine_function, iscoroutine
 from .futures import isfuture, new_future, set_result_unless_cancelled
 from .handles import (Handle, TimerHandle, callback_error_context, extract_source_traceback,
-                      new_handle, new_timer_handle)
+                      new_handle, new_threadsafe_handle, new_timer_handle)
 from .instrument import Instruments
 from .loopstate import NATIVE_LOOPS, LoopState
 from .poller import Poller, default_poller
@@ -572,8 +572,8 @@ class CoreEventLoop(_aevents.AbstractEventLoop):
         self._check_closed()
         if not callable(callback) or self._debug:
             self._check_callback(callback, "call_soon_threadsafe", check_thread=False)
-        handle = new_handle(callback, args, self,
-                            _copy_context() if context is None else context)
+        make = new_threadsafe_handle or new_handle
+        handle = make(callback, args, self, _copy_context() if context is None else context)
         if self._debug:
             handle._source_traceback = extract_source_traceback(1)
         self._ready.append(handle)  # deque.append is atomic

@@ -65,11 +65,17 @@ def chain_future(source, dest) -> None:
             raise TypeError(f"A future is required, got {fut!r}")
     source_loop = _loop_of(source)
     dest_loop = _loop_of(dest)
+    # Which loop may be touched directly from a callback: 3.14+, the loop running
+    # in the callback's thread; before, the other future's loop (so cancelling a
+    # concurrent future from the loop's own thread reached the task one
+    # iteration later, through call_soon_threadsafe).
+    by_running_loop = _bridge.CHAIN_FUTURE_CALLS_DIRECTLY_ON_RUNNING_LOOP
 
     def on_dest_done(_):
         if not dest.cancelled():
             return
-        if source_loop is None or source_loop is dest_loop:
+        here = _bridge.get_running_loop_or_none() if by_running_loop else dest_loop
+        if source_loop is None or source_loop is here:
             source.cancel()
         elif not source_loop.is_closed():
             source_loop.call_soon_threadsafe(source.cancel)
@@ -77,7 +83,8 @@ def chain_future(source, dest) -> None:
     def on_source_done(_):
         if dest.cancelled() and dest_loop is not None and dest_loop.is_closed():
             return
-        if dest_loop is None or dest_loop is source_loop:
+        here = _bridge.get_running_loop_or_none() if by_running_loop else source_loop
+        if dest_loop is None or dest_loop is here:
             _copy_outcome(source, dest)
         elif not dest_loop.is_closed():
             dest_loop.call_soon_threadsafe(_copy_outcome, source, dest)
