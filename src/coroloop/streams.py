@@ -205,6 +205,12 @@ class StreamReaderProtocol(FlowControlMixin, Protocol):
         if self._stream_reader is not None:
             self._stream_reader._replace_transport(transport)
 
+    def _take_unread_for_tls(self) -> bytes:
+        """loop.start_tls() on a server: the bytes received before it (a TLS ClientHello
+        that nobody read) are the handshake's, not the reader's (gh-142352)."""
+        reader = self._stream_reader
+        return b"" if reader is None else reader._buf.take_all()
+
     def connection_made(self, transport) -> None:
         self._transport = transport
         self._over_ssl = transport.get_extra_info("sslcontext") is not None
@@ -214,7 +220,16 @@ class StreamReaderProtocol(FlowControlMixin, Protocol):
         callback = self._client_connected_cb
         if callback is None:
             return  # a client connection: open_connection() makes the writer
-        result = callback(reader, StreamWriter(transport, self, reader, self._loop))
+        try:
+            result = callback(reader, StreamWriter(transport, self, reader, self._loop))
+        except Exception as exc:
+            # A plain-function callback failed: report it as a failed coroutine's
+            # failure is, and do not leave the connection open (as asyncio 3.14).
+            self._loop.call_exception_handler({
+                "message": "Unhandled exception in client_connected_cb",
+                "exception": exc, "transport": transport})
+            transport.close()
+            return
         if iscoroutine(result):
             loop = self._loop
 
@@ -500,13 +515,10 @@ class StreamWriter:
         protocol = self._protocol
         server_side = getattr(protocol, "_client_connected_cb", None) is not None
         await self.drain()
-        kwargs = {}
-        if ssl_shutdown_timeout is not None:
-            kwargs["ssl_shutdown_timeout"] = ssl_shutdown_timeout
         new_transport = await self._loop.start_tls(
             self._transport, protocol, sslcontext, server_side=server_side,
-            server_hostname=server_hostname,
-            ssl_handshake_timeout=ssl_handshake_timeout, **kwargs)
+            server_hostname=server_hostname, ssl_handshake_timeout=ssl_handshake_timeout,
+            ssl_shutdown_timeout=ssl_shutdown_timeout)
         self._transport = new_transport
         protocol._replace_transport(new_transport)
 

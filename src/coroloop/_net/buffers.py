@@ -161,6 +161,10 @@ class ReadBuffer:
         """The bytes buffered and not consumed yet (a snapshot)."""
         return bytes(self._buffer) if self._chunk is None else self._chunk
 
+    def take_all(self) -> bytes:
+        """Remove and return every byte buffered (b'' if none), whatever EOF says."""
+        return self._take(len(self))
+
     # -- parse operations ---------------------------------------------------------------
 
     def _take(self, n: int) -> bytes:

@@ -230,11 +230,14 @@ class SocketMethods:
                 sent += n
             return sent
         finally:
-            if sent > 0:
-                file.seek(offset + sent)
+            # "File position is always updated" (asyncio's documentation), even when
+            # nothing was sent: to the end of what was sent.
+            file.seek(offset + sent)
 
     async def _sock_sendfile_fallback(self, sock, file, offset, count):
-        if offset:
+        # Read from *offset*, whatever the file's position: offset 0 included
+        # (gh-150107: asyncio up to 3.13 did not seek for offset 0).
+        if hasattr(file, "seek"):
             file.seek(offset)
         block = min(count, _SENDFILE_FALLBACK_CHUNK) if count else _SENDFILE_FALLBACK_CHUNK
         buf = bytearray(block)

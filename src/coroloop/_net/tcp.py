@@ -121,6 +121,9 @@ async def open_stream_transport(loop, sock, protocol, sslcontext=None, *, server
     except BaseException:
         # A failed handshake has nothing to flush: abort the raw connection.
         raw.abort() if sslcontext else raw.close()
+        # This frame stays in the exception's traceback: it must not keep the
+        # exception (in the waiter) or the connection alive (gh-159049's cycle).
+        waiter = tls = raw = transport = None
         raise
     return transport
 
@@ -707,7 +710,7 @@ class TCPMethods:
         return await self._sendfile_through_writes(transport, file, offset, count)
 
     async def _sendfile_through_writes(self, transport, file, offset, count):
-        if offset:
+        if hasattr(file, "seek"):  # offset 0 too (gh-150107)
             file.seek(offset)
         block = min(count, _SENDFILE_FALLBACK_CHUNK) if count else _SENDFILE_FALLBACK_CHUNK
         buf = bytearray(block)

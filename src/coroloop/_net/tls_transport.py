@@ -73,7 +73,7 @@ from __future__ import annotations
 import enum
 import ssl
 import warnings
-from asyncio import BufferedProtocol, Transport
+from asyncio import BufferedProtocol, StreamReaderProtocol, Transport
 from asyncio.log import logger
 from typing import Any
 
@@ -282,6 +282,10 @@ class TLSProtocol(BufferedProtocol):
             self._app_protocol.connection_lost(exc)
         self._app_state = _AppState.LOST
         self._raw = None
+        # The error has been delivered: do not keep it.  A failed handshake's exception
+        # holds (through its traceback's frames) the objects that hold us.
+        self._close_exc = None
+        self._engine.error = None
         # Break the cycles app protocol -> SSLTransport -> us -> app protocol (an app
         # protocol usually keeps its transport) and us <-> SSLTransport, as asyncio's
         # SSLProtocol does: once the app lets go of the transport, the connection,
@@ -758,9 +762,12 @@ async def start_tls(
     # iteration (bytes the peer sent early simply wait in the socket).
     transport.pause_reading()
     transport.set_protocol(tls)
+    early = _take_unread_for_tls(protocol) if server_side else b""
 
     def begin() -> None:
         tls.connection_made(transport)
+        if early:
+            tls.data_received(early)
         if not transport.is_closing():  # the handshake may have failed already
             transport.resume_reading()
 
@@ -771,5 +778,26 @@ async def start_tls(
         # Failed handshake, or we were cancelled: the connection is unusable either way.
         handle.cancel()
         transport.close()
+        # This frame stays in the exception's traceback: it must not keep the
+        # exception (in the waiter) or the connection (through begin()) alive.
+        waiter = handle = begin = tls = None
         raise
     return tls.app_transport
+
+
+def _take_unread_for_tls(protocol) -> bytes:
+    """Bytes *protocol* received but nobody read: on a server upgraded with start_tls()
+    they are the start of the handshake (gh-142352).  A stream protocol -- coroloop's
+    (``_take_unread_for_tls()``) or asyncio's (its reader's ``_buffer``) -- may hold some;
+    other protocols consumed what they got."""
+    take = getattr(protocol, "_take_unread_for_tls", None)
+    if take is not None:
+        return take()
+    if isinstance(protocol, StreamReaderProtocol):
+        reader = protocol._stream_reader
+        buffer = getattr(reader, "_buffer", None)
+        if isinstance(buffer, bytearray) and buffer:
+            data = bytes(buffer)
+            buffer.clear()
+            return data
+    return b""

@@ -645,9 +645,12 @@ class DatagramSocketTransport(_SocketTransportBase, transports.DatagramTransport
             if addr not in (None, self._address):
                 raise ValueError(f"Invalid address: must be None or {self._address}")
             addr = self._address
-        if self._state is _Lifecycle.LOST:
-            if self._address is not None:
-                self._count_lost_write()
+        if self._state is _Lifecycle.LOST and (self._address is not None
+                                               or self._sock is None):
+            # As asyncio: a connected endpoint drops (and counts) datagrams once
+            # closed; an unconnected one still sends until connection_lost() has run
+            # (an error_received() that closes the transport sees the next error too).
+            self._count_lost_write()
             return
         if not self._queue:
             # Empty datagrams are sent too: they are valid UDP (as asyncio 3.13 does).

@@ -9,6 +9,7 @@ import asyncio
 import gc
 import os
 import socket
+import ssl
 import sys
 import tempfile
 import threading
@@ -16,6 +17,7 @@ import weakref
 
 import pytest
 
+import coroloop
 from coroloop._net.tls_transport import SSLTransport, TLSTransport
 
 from net_helpers import run, client_context, server_context
@@ -332,3 +334,118 @@ def test_ssl_object_usable_after_a_ragged_eof():
     assert link.client.ragged_eof
     assert link.client.ssl_object.getpeercert()
     assert link.client.ssl_object.cipher()
+
+
+# -- found by Python 3.14's test_asyncio ------------------------------------------------
+
+def _untrusting_client_context():
+    return ssl.create_default_context()  # the test CA is not among the system's
+
+
+def test_failed_tls_handshake_leaves_no_cycle(loop, nogc):
+    # test_sslproto test_start_tls_failed_certificate_no_cycles (gh-159049): the
+    # verification error's traceback holds start_tls()'s frames; neither they nor the
+    # TLS protocol may keep the error or the connection alive afterwards.
+    class Quiet(asyncio.Protocol):
+        pass
+
+    async def main():
+        server = await _tls_server(loop, Quiet)
+        refs = []
+        try:
+            port = server.sockets[0].getsockname()[1]
+            tr, proto = await loop.create_connection(asyncio.Protocol, "127.0.0.1", port)
+            refs.append(weakref.ref(tr))
+            with pytest.raises(ssl.SSLCertVerificationError):
+                await loop.start_tls(tr, proto, _untrusting_client_context(),
+                                     server_hostname="localhost")
+            del tr
+            with pytest.raises(ssl.SSLCertVerificationError):
+                await loop.create_connection(asyncio.Protocol, "127.0.0.1", port,
+                                             ssl=_untrusting_client_context(),
+                                             server_hostname="localhost")
+        finally:
+            server.close()
+            await server.wait_closed()
+        return refs
+
+    refs = run(loop, main())
+    loop.run_until_complete(asyncio.sleep(0))
+    assert [r() for r in refs] == [None]
+
+
+def test_failed_connect_error_is_referenced_by_its_handler_only(loop, nogc):
+    # test_streams test_open_connection_happy_eyeball_refcycles: the frames of the
+    # failed wait (the sock_connect future's, Future.result's) hold no reference to
+    # the future, which holds the error.
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # nothing listens there once closed
+
+    async def main():
+        error = None
+        try:
+            await asyncio.open_connection("127.0.0.1", port)
+        except OSError as exc:
+            error = exc
+        here = sys._getframe()
+        # What is left may only be this coroutine (its locals: 3.13+) or its frame.
+        return [r for r in gc.get_referrers(error)
+                if r is not here and type(r).__name__ != "coroutine"]
+
+    assert run(loop, main()) == []
+
+
+def test_start_tls_on_server_uses_bytes_already_buffered(loop):
+    # test_streams test_start_tls_buffered_data (gh-142352): the ClientHello arrived
+    # (and sat in the StreamReader's buffer) before the server called start_tls().
+    async def handler(reader, writer):
+        await reader._wait_for_data("test")  # the ClientHello is in the buffer now
+        await writer.start_tls(server_context())
+        line = await reader.readline()
+        writer.write(line.upper())
+        await writer.drain()
+        writer.close()
+        await writer.wait_closed()
+
+    async def main():
+        server = await coroloop.start_server(handler, "127.0.0.1", 0)
+        try:
+            reader, writer = await coroloop.open_connection(*server.sockets[0].getsockname())
+            await writer.start_tls(client_context(), server_hostname="localhost")
+            writer.write(b"ping\n")
+            line = await reader.readline()
+            writer.close()
+            await writer.wait_closed()
+            return line
+        finally:
+            server.close()
+            await server.wait_closed()
+
+    assert run(loop, main()) == b"PING\n"
+
+
+def test_plain_function_client_callback_failure_is_reported_and_closes(loop):
+    # test_streams test_unhandled_exception_sync_callback (asyncio 3.14): reported as a
+    # coroutine callback's failure is, and the client sees the connection close.
+    contexts = []
+    loop.set_exception_handler(lambda lp, ctx: contexts.append(ctx))
+
+    def handler(reader, writer):
+        raise RuntimeError("handler failed")
+
+    async def main():
+        server = await coroloop.start_server(handler, "127.0.0.1", 0)
+        try:
+            reader, writer = await coroloop.open_connection(*server.sockets[0].getsockname())
+            data = await reader.read()
+            writer.close()
+            await writer.wait_closed()
+            return data
+        finally:
+            server.close()
+            await server.wait_closed()
+
+    assert run(loop, main()) == b""
+    assert [c["message"] for c in contexts] == ["Unhandled exception in client_connected_cb"]
+    assert isinstance(contexts[0]["exception"], RuntimeError)

@@ -312,6 +312,31 @@ def test_sock_sendfile_fallback(loop, data_file):
     run(loop, main())
 
 
+@pytest.mark.parametrize("fallback", [False, True])
+def test_sock_sendfile_reads_from_offset_and_always_updates_the_position(
+        loop, data_file, fallback):
+    # The file's own position does not matter, offset 0 included (gh-150107: asyncio
+    # up to 3.13 sent from the current position in the fallback), and afterwards the
+    # position is offset + sent even when nothing was sent (at the end of the file).
+    f, content = data_file
+    stream = io.BytesIO(content) if fallback else f
+
+    async def main():
+        a, b = socket.socketpair()
+        with a, b:
+            a.setblocking(False)
+            b.setblocking(False)
+            stream.seek(123)
+            reader = asyncio.ensure_future(receive(loop, b, len(content)))
+            assert await loop.sock_sendfile(a, stream, 0, None) == len(content)
+            assert await reader == content
+            assert stream.tell() == len(content)
+            stream.seek(5)
+            assert await loop.sock_sendfile(a, stream, len(content), None) == 0
+            assert stream.tell() == len(content)
+    run(loop, main())
+
+
 def test_sock_sendfile_argument_checks(loop, data_file):
     f, _ = data_file
 

@@ -183,3 +183,26 @@ def test_sendto_queue_flow_control(loop):
         await proto.lost
         await sink_proto.lost
     run(loop, main())
+
+
+def test_error_received_that_closes_still_sees_the_next_failure(loop):
+    # As asyncio (its test_datagram_write_error_close_from_callback): an unconnected
+    # endpoint closed from error_received() still tries -- and fails -- the next
+    # sendto() until connection_lost() has run; then connection_lost() comes.
+    class Closer(Datagrams):
+        def error_received(self, exc):
+            super().error_received(exc)
+            self.transport.close()
+
+    async def main():
+        transport, proto = await loop.create_datagram_endpoint(
+            Closer, local_addr=("127.0.0.1", 0))
+        addr = transport.get_extra_info("sockname")
+        oversized = b"\0" * 70000  # larger than any UDP datagram: EMSGSIZE at once
+        transport.sendto(oversized, addr)
+        transport.sendto(oversized, addr)
+        assert await proto.lost is None
+        assert [type(e) for e in proto.errors] == [OSError, OSError]
+        transport.sendto(oversized, addr)  # after connection_lost(): dropped quietly
+        assert len(proto.errors) == 2
+    run(loop, main())
