@@ -206,6 +206,19 @@ TASKGROUP_LETS_GENERATOR_EXIT_THROUGH = PY315
 # call_soon_threadsafe); 3.11-3.13 act directly only when both share a loop.
 CHAIN_FUTURE_CALLS_DIRECTLY_ON_RUNNING_LOOP = PY314
 
+# -- servers and subprocesses (networking layer) -----------------------------------
+# 3.14: Server.serve_forever() cancelled closes the connections too (close_clients()),
+# so that wait_closed() cannot hang on a client that never leaves.
+SERVE_FOREVER_CANCEL_CLOSES_CLIENTS = PY314
+# 3.14: Process.wait() returns once the child has exited, even if its pipes stay open
+# (a grandchild inherited them); 3.11-3.13 also wait for the pipes (gh-119710).
+PROCESS_WAIT_RETURNS_AT_EXIT = PY314
+
+# 3.14: ssl_shutdown_timeout also bounds the raw transport's final flush after the TLS
+# session ended (by our close_notify exchange or the peer's EOF): a peer that stops
+# reading cannot keep the connection open for ever.
+TLS_SHUTDOWN_TIMEOUT_COVERS_FLUSH = PY314
+
 # -- Runner.run() --------------------------------------------------------------------
 # 3.14 runs any awaitable (a Future, an object with __await__), wrapped in a coroutine,
 # and refuses anything else with TypeError once the loop exists; 3.11-3.13 accept

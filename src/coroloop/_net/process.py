@@ -37,6 +37,8 @@ import threading
 import warnings
 from asyncio.log import logger
 
+from .. import _bridge
+
 from .._core.futures import set_result_unless_cancelled
 
 __all__ = ["SubprocessTransport", "ChildRegistry", "start_subprocess", "pidfd_supported"]
@@ -376,6 +378,10 @@ class SubprocessTransport(asyncio.SubprocessTransport):
         self._returncode = returncode
         self._call(self._protocol.process_exited)
         self._maybe_finish()
+        if _bridge.PROCESS_WAIT_RETURNS_AT_EXIT:
+            # wait() is about the child: a grandchild that inherited the pipes may
+            # keep them open for ever (gh-119710).
+            self._wake_exit_waiters()
 
     def _maybe_finish(self) -> None:
         if self._returncode is None or self._phase in (Phase.CONNECTING, Phase.FINISHED):
@@ -397,11 +403,14 @@ class SubprocessTransport(asyncio.SubprocessTransport):
             self._protocol = None
 
     def _release_waiters(self) -> None:
+        self._wake_exit_waiters()
+        self._popen = None
+
+    def _wake_exit_waiters(self) -> None:
         waiters, self._exit_waiters = self._exit_waiters, []
         for waiter in waiters:
             if not waiter.done():
                 waiter.set_result(self._returncode)
-        self._popen = None
 
     # -- the SubprocessTransport interface --------------------------------------------
     def get_protocol(self):
@@ -458,8 +467,8 @@ class SubprocessTransport(asyncio.SubprocessTransport):
                 pass  # exited meanwhile, or setuid
 
     async def wait(self) -> int:
-        """Wait for the child to exit (and, if it has not yet, for its pipes to
-        close, as asyncio does); return its returncode."""
+        """Wait for the child to exit (up to 3.13, as asyncio, also for its pipes to
+        close); return its returncode."""
         if self._returncode is not None:
             return self._returncode
         waiter = self._loop.create_future()

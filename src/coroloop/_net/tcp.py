@@ -193,9 +193,12 @@ class Server(AbstractServer):
         try:
             await forever
         except exceptions.CancelledError:
-            # Cancelled (or close() was called): stop and wait for the connections.
+            # Cancelled (or close() was called): stop and wait for the connections --
+            # 3.14+ closes them first, so a client that hangs cannot hang us.
             try:
                 self.close()
+                if _bridge.SERVE_FOREVER_CANCEL_CLOSES_CLIENTS:
+                    self.close_clients()
                 await self.wait_closed()
             finally:
                 raise

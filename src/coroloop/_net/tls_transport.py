@@ -44,7 +44,8 @@ handshake is complete, so ``get_extra_info('peercert')`` works from the start.
 
 Closing: ``close()`` sends close_notify and waits for the peer's (``ssl_shutdown_timeout``,
 default 30 s, then the raw transport is aborted and ``connection_lost`` gets
-``TimeoutError('SSL shutdown timed out')``).  A peer's close_notify, or a TCP EOF
+``TimeoutError('SSL shutdown timed out')``; 3.14+: the same timeout covers flushing the
+raw transport afterwards, however the session ended).  A peer's close_notify, or a TCP EOF
 without one after the handshake (a "ragged EOF", as asyncio accepts it), gives the
 application ``eof_received()`` followed by our close_notify and ``connection_lost(None)``:
 TLS has no half-close here, so ``can_write_eof()`` is False, as in asyncio.
@@ -77,6 +78,7 @@ from asyncio import BufferedProtocol, StreamReaderProtocol, Transport
 from asyncio.log import logger
 from typing import Any
 
+from .. import _bridge
 from ._sentinel import NEED_DATA
 from .tls import TLSEngine, TLSState, TLSStateError
 
@@ -496,11 +498,7 @@ class TLSProtocol(BufferedProtocol):
         engine = self._engine
         if self._raw_eof:
             # No close_notify (see _raw_eof): the session ends here.
-            self._cancel_timer()
-            self._phase = _Phase.DONE
-            self._call_app_eof()
-            if self._raw is not None:
-                self._raw.close()
+            self._close_raw_after_shutdown()
             return
         try:
             if engine.state is not TLSState.SHUTDOWN and not engine.start_shutdown():
@@ -512,11 +510,23 @@ class TLSProtocol(BufferedProtocol):
             return
         self._flush()
         if engine.state is TLSState.SHUTDOWN:
+            self._close_raw_after_shutdown()
+
+    def _close_raw_after_shutdown(self) -> None:
+        """The TLS session is over: close the raw transport, which flushes first."""
+        if _bridge.TLS_SHUTDOWN_TIMEOUT_COVERS_FLUSH:
+            # A peer that does not read can delay that flush for ever: the shutdown
+            # timer keeps running (or starts, if the peer ended the session) until
+            # the raw transport's connection_lost().
+            if self._timer is None:
+                self._timer = self._loop.call_later(self._shutdown_timeout,
+                                                    self._shutdown_timed_out)
+        else:
             self._cancel_timer()
-            self._phase = _Phase.DONE
-            self._call_app_eof()
-            if self._raw is not None:
-                self._raw.close()
+        self._phase = _Phase.DONE
+        self._call_app_eof()
+        if self._raw is not None:
+            self._raw.close()
 
     def _call_app_eof(self) -> None:
         # asyncio calls eof_received when the TLS shutdown completes, whoever began it.
@@ -531,7 +541,9 @@ class TLSProtocol(BufferedProtocol):
 
     def _shutdown_timed_out(self) -> None:
         self._timer = None
-        if self._phase is _Phase.CLOSING:
+        # CLOSING: the peer's close_notify did not come; DONE: the raw transport
+        # could not flush (see _close_raw_after_shutdown).
+        if self._phase is _Phase.CLOSING or self._phase is _Phase.DONE:
             self._close_exc = TimeoutError("SSL shutdown timed out")
             self._abort()
 

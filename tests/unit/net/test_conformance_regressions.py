@@ -449,3 +449,103 @@ def test_plain_function_client_callback_failure_is_reported_and_closes(loop):
     assert run(loop, main()) == b""
     assert [c["message"] for c in contexts] == ["Unhandled exception in client_connected_cb"]
     assert isinstance(contexts[0]["exception"], RuntimeError)
+
+
+@pytest.mark.parametrize("make_loop", [
+    pytest.param(asyncio.new_event_loop, id="asyncio", marks=pytest.mark.skipif(
+        sys.version_info < (3, 12), reason="3.11's wait_closed() returns at once after "
+        "close() (gh-79033); coroloop's waits for the connections on every version")),
+    pytest.param(coroloop.new_event_loop, id="coroloop")])
+def test_serve_forever_cancelled_with_a_hanging_client_as_asyncio(make_loop):
+    # test_server test_close_with_hanging_client: 3.14 closes the connections when
+    # serve_forever() is cancelled; up to 3.13 it waits for them to end.
+    async def main():
+        connected = asyncio.Event()
+
+        class Quiet(asyncio.Protocol):
+            def connection_made(self, transport):
+                connected.set()
+
+        server = await asyncio.get_running_loop().create_server(Quiet, "127.0.0.1", 0)
+        serving = asyncio.ensure_future(server.serve_forever())
+        await asyncio.sleep(0)
+        client = socket.create_connection(server.sockets[0].getsockname())
+        try:
+            await connected.wait()
+            serving.cancel()
+            if not coroloop._bridge.SERVE_FOREVER_CANCEL_CLOSES_CLIENTS:
+                await asyncio.sleep(0.3)
+                assert not serving.done()  # still waiting for the client
+                client.close()
+            with pytest.raises(asyncio.CancelledError):
+                await serving
+            await server.wait_closed()
+            return server.is_serving()
+        finally:
+            client.close()
+
+    the_loop = make_loop()
+    try:
+        assert run(the_loop, main()) is False
+    finally:
+        the_loop.close()
+
+
+@pytest.mark.skipif(not coroloop._bridge.TLS_SHUTDOWN_TIMEOUT_COVERS_FLUSH,
+                    reason="3.14+: up to 3.13 asyncio waits for the flush for ever")
+@pytest.mark.parametrize("close_first", [True, False])
+def test_tls_shutdown_timeout_bounds_the_flush_to_a_peer_that_stopped_reading(
+        loop, close_first):
+    # test_ssl test_shutdown_timeout_after_eof_from_not_reading_peer: the peer sends
+    # EOF and never reads what is queued; ssl_shutdown_timeout ends the connection.
+    listener = socket.socket()
+    filled, done = threading.Event(), threading.Event()
+
+    def peer():
+        conn, _ = listener.accept()
+        tls = server_context().wrap_socket(conn, server_side=True)
+        filled.wait(10)
+        tls.shutdown(socket.SHUT_WR)  # EOF, without close_notify; never reads
+        done.wait(10)
+        tls.close()
+
+    class Writer(asyncio.Protocol):
+        paused = False
+
+        def __init__(self):
+            self.lost = loop.create_future()
+
+        def pause_writing(self):
+            self.paused = True
+
+        def connection_lost(self, exc):
+            self.lost.set_result(exc)
+
+    async def main():
+        tr, pr = await loop.create_connection(
+            Writer, *listener.getsockname(), ssl=client_context(),
+            server_hostname="localhost", ssl_shutdown_timeout=0.1)
+        try:
+            chunk = bytes(1 << 20)
+            while not pr.paused:
+                tr.write(chunk)
+                await asyncio.sleep(0)
+            if close_first:
+                tr.close()
+            filled.set()
+            return await pr.lost
+        finally:
+            filled.set()
+            done.set()
+            tr.abort()
+
+    with listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        thread = threading.Thread(target=peer)
+        thread.start()
+        try:
+            exc = run(loop, main())
+        finally:
+            thread.join()
+    assert isinstance(exc, TimeoutError)

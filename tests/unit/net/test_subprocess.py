@@ -557,3 +557,29 @@ def test_runs_under_asyncio_run_with_coroloop_loop_factory():
         with asyncio.Runner(loop_factory=new_coroloop_loop) as runner:
             out = runner.run(main())
     assert out == (b"via asyncio.run", None)
+
+
+def test_wait_and_pipes_held_by_a_grandchild_as_asyncio(loop):
+    # gh-119710: 3.14's Process.wait() returns once the child exits even though a
+    # grandchild keeps its stdout open; up to 3.13 it also waits for the pipes.  (The
+    # "asyncio" parametrization checks the expectation against the stdlib.)
+    code = ("import subprocess, sys; subprocess.run([sys.executable, '-c', "
+            "'import sys; sys.stdout.write(\"ready\"); sys.stdout.flush(); sys.stdin.read()'])")
+
+    async def main():
+        proc = await asyncio.create_subprocess_exec(
+            PY, "-c", code, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        assert await proc.stdout.readexactly(5) == b"ready"  # the grandchild holds both
+        waiting = asyncio.ensure_future(proc.wait())
+        proc.kill()
+        if coroloop._bridge.PROCESS_WAIT_RETURNS_AT_EXIT:
+            assert await waiting == -signal.SIGKILL
+            proc.stdin.close()  # now let the grandchild go
+        else:
+            await asyncio.sleep(0.3)
+            assert not waiting.done()  # it can only end once the pipes close
+            proc.stdin.close()
+            assert await waiting == -signal.SIGKILL
+        await proc.stdout.read()
+
+    run(loop, main())
