@@ -34,6 +34,7 @@ test: $(VENV)/.test-deps
 	$(MAKE) --no-print-directory test-versions
 	$(MAKE) --no-print-directory conformance
 	$(MAKE) --no-print-directory differential
+	$(MAKE) --no-print-directory test-chroot-pythons
 
 test-unit: $(VENV)/.test-deps
 	$(PY) -m pytest -q
@@ -75,6 +76,7 @@ bench: $(VENV)/.installed
 	$(PY) benchmarks/run.py
 	$(PY) benchmarks/net/echo.py
 	$(PY) benchmarks/net/httpbench.py
+	$(MAKE) --no-print-directory bench-chroot-python
 
 # -- stress and fuzz (issue 14) ------------------------------------------------------
 # `make test` runs tests/stress at its small size (it is in pytest's testpaths).
@@ -122,3 +124,42 @@ test-versions:
 
 clean:
 	rm -rf $(VENV) .venv-python3.* build src/*.egg-info
+
+# -- Python 3.14 and 3.15, from a Debian sid chroot (issue 15) ------------------------
+# tools/chroot-python builds and caches the chroot (build/chroot/sid; override with
+# COROLOOP_CHROOT) and a venv per version inside it, and runs each command in a private
+# mount namespace, so nothing stays mounted whatever happens.  `make test` runs the
+# unit, interop and conformance suites on each version it can, and says which it
+# skipped and why; `make bench` adds the comparison suite on 3.14.
+CHROOT_PYTHON := tools/chroot-python
+CHROOT_VERSIONS ?= 3.14 3.15
+CHROOT_BENCH_VERSION ?= 3.14
+
+.PHONY: chroot-deps test-chroot-pythons bench-chroot-python
+
+chroot-deps:
+	@PATH="$$PATH:/usr/sbin:/sbin"; command -v debootstrap >/dev/null 2>&1 || \
+	  [ "$$(id -u)" != 0 ] || \
+	  flock /tmp/coroloop-apt.lock sh -c 'apt-get update -qq && apt-get install -y -qq debootstrap'
+
+test-chroot-pythons: chroot-deps
+	@ran=; skipped=; \
+	for v in $(CHROOT_VERSIONS); do \
+	  if ! why=$$($(CHROOT_PYTHON) --check $$v); then \
+	    echo "== Python $$v skipped: $$why"; skipped="$$skipped $$v ($$why)"; continue; \
+	  fi; \
+	  $(CHROOT_PYTHON) --pip $$v $(TEST_DEPS) -r $(INTEROP_REQUIREMENTS) || exit 1; \
+	  echo "== unit and interop tests on Python $$v (chroot)"; \
+	  $(CHROOT_PYTHON) $$v -m pytest -q || exit 1; \
+	  echo "== conformance on Python $$v (chroot)"; \
+	  $(CHROOT_PYTHON) $$v tests/conformance/run.py || exit 1; \
+	  ran="$$ran $$v"; \
+	done; \
+	echo "== chroot Pythons: ran:$${ran:- none}; skipped:$${skipped:- none}"
+
+bench-chroot-python: chroot-deps
+	@if why=$$($(CHROOT_PYTHON) --check $(CHROOT_BENCH_VERSION)); then \
+	  $(CHROOT_PYTHON) --pip $(CHROOT_BENCH_VERSION) uvloop && \
+	  $(CHROOT_PYTHON) $(CHROOT_BENCH_VERSION) benchmarks/run.py; \
+	else echo "== benchmarks on Python $(CHROOT_BENCH_VERSION) skipped: $$why"; fi
+# -- end of Python 3.14 and 3.15 -----------------------------------------------------

@@ -240,6 +240,13 @@ TASK_ACCEPTS_EAGER_START = PY312
 # call set_name() afterwards, and TaskGroup.create_task() takes name=/context=.
 CREATE_TASK_PASSES_ANY_KEYWORD = PY314
 
+# -- Future/Task construction (3.15) --------------------------------------------------
+# 3.15: calling __init__() again on a future or task raises RuntimeError("... object
+# is already initialized"), and Task() refuses a context that is not a
+# contextvars.Context with TypeError (gh-157301) instead of failing at its first step.
+FUTURE_INIT_ONCE = PY315
+TASK_CHECKS_CONTEXT_TYPE = PY315
+
 # -- Future.set_exception(StopIteration) -------------------------------------------
 # 3.11/3.12 refuse it with TypeError; 3.13 stores a RuntimeError caused by it.
 STOP_ITERATION_BECOMES_RUNTIME_ERROR = PY313

@@ -32,6 +32,7 @@ status on the enforced sets.
 from __future__ import annotations
 
 import fnmatch
+import sys
 import unittest
 
 # -- sets ---------------------------------------------------------------------------
@@ -43,6 +44,10 @@ SETS = {
     "issue3": (98.0, True),     # combinators, timeouts, TaskGroup, locks, queues
     "eager": (98.0, True),      # eager task factory (3.12+)
     "net": (95.0, True),        # streams, networking, subprocesses (issue 4)
+    # 3.14's call graph: asyncio.capture_call_graph() & co. on the target's tasks, and
+    # the awaited-by bookkeeping (Future._asyncio_awaited_by) behind it.  Reported, not
+    # enforced: it comes with coroloop.debug's call graphs (issue 15's call-graph item).
+    "callgraph": (98.0, False),
 }
 
 #: Modules each set needs loaded.
@@ -55,10 +60,21 @@ SET_MODULES = {
     "net": ["test_pep492", "test_events", "test_sock_lowlevel", "test_sendfile",
             "test_streams", "test_server", "test_buffered_proto", "test_subprocess",
             "test_ssl", "test_sslproto", "test_unix_events"],
+    "callgraph": ["test_tasks", "test_graph"],  # test_graph: 3.14+
 }
 
 #: First match wins; patterns are fnmatch patterns over ``module.Class.test``.
+#: Rules for some Python versions only, checked first: (pattern, set, oldest version).
+VERSION_SET_RULES = [
+    # 3.14's awaited-by bookkeeping (the call graph's edges), wherever it is tested:
+    # these two shield tests gained an assertion on inner._asyncio_awaited_by.
+    ("test_tasks.*.test_shield_cancel_outer", "callgraph", (3, 14)),
+    ("test_tasks.*.test_shield_cancel_outer_in_task", "callgraph", (3, 14)),
+]
+
 SET_RULES = [
+    ("test_tasks.*awaited_by*", "callgraph"),
+    ("test_graph.*", "callgraph"),
     # test_tasks: the combinator tests belong to issue 3.
     ("test_tasks.*.test_wait*", "issue3"),
     ("test_tasks.*.test_as_completed*", "issue3"),
@@ -100,6 +116,9 @@ SET_RULES = [
 
 
 def set_of(test_id: str) -> str:
+    for pattern, name, since in VERSION_SET_RULES:
+        if sys.version_info >= since and fnmatch.fnmatchcase(test_id, pattern):
+            return name
     for pattern, name in SET_RULES:
         if fnmatch.fnmatchcase(test_id, pattern):
             return name
@@ -156,6 +175,9 @@ DROP = {
     # *_TargetLoop twin; the signal tests drive the stdlib loop's private methods
     # (_check_signal, _handle_signal, _signal_handlers), see exclusions.py for the rest.
     "test_unix_events": {"SelectorEventLoopUnixSocketTests"},
+    # 3.14's call-graph tests bound to the C and the Python Future/Task (they swap
+    # asyncio's module attributes for the duration of each test).
+    "test_graph": {"TestCallStackC", "TestCallStackPy"},
     "test_eager_task_factory": {
         "PyEagerTaskFactoryLoopTests", "CEagerTaskFactoryLoopTests",
         "NonEagerTests", "EagerTests", "NonEagerPyTaskTests", "EagerPyTaskTests",
@@ -356,6 +378,13 @@ def bind_test_unix_events(mod, tu, t):
     yield ("UnixSocketTests_TargetLoop", (base,), _loop_twin(base, t, "setUp"))
 
 
+def bind_test_graph(mod, tu, t):
+    # The call-graph tests on the target's Task/Future and loop (through the asyncio
+    # view; IsolatedAsyncioTestCase gets the target's loop from the policy).
+    yield ("CallStackTests_TargetLoop", (mod.CallStackTestBase,
+                                          unittest.IsolatedAsyncioTestCase), {})
+
+
 BINDERS = {
     "test_tasks": bind_test_tasks,
     "test_futures": bind_test_futures,
@@ -371,6 +400,7 @@ BINDERS = {
     "test_sslproto": bind_test_sslproto,
     "test_subprocess": bind_test_subprocess,
     "test_unix_events": bind_test_unix_events,
+    "test_graph": bind_test_graph,
 }
 
 

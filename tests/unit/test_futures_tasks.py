@@ -1112,3 +1112,57 @@ def test_chained_future_cancel_reaches_the_task_as_asyncio():
     expected = (True, coroloop._bridge.CHAIN_FUTURE_CALLS_DIRECTLY_ON_RUNNING_LOOP)
     assert _cancel_from_the_loop_thread(asyncio.new_event_loop, asyncio) == expected
     assert _cancel_from_the_loop_thread(coroloop.new_event_loop, coroloop) == expected
+
+
+def _second_init_outcome(make, loop):
+    obj = make(loop)
+    try:
+        if isinstance(obj, asyncio.Task) or isinstance(obj, Task):
+            obj._log_destroy_pending = False
+            coro = returns(1)
+            try:
+                obj.__init__(coro, loop=loop)
+            finally:
+                coro.close()
+        else:
+            obj.__init__(loop=loop)
+    except RuntimeError as exc:
+        # "<the class's name> object is already initialized" (C: its qualified name)
+        return str(exc).rpartition(" object ")[2]
+    return None
+
+
+def test_second_init_refused_as_asyncio(loop):
+    # 3.15 refuses __init__() on an initialized future or task; before, it re-runs
+    # (for a task that schedules it twice: nothing to test there).
+    def task_of(kind):
+        def make(lp):
+            coro = returns(1)
+            task = kind(coro, loop=lp)
+            task.cancel()
+            return task
+        return make
+
+    cases = [(lambda lp: asyncio.Future(loop=lp), lambda lp: Future(loop=lp))]
+    if coroloop._bridge.FUTURE_INIT_ONCE:
+        cases.append((task_of(asyncio.Task), task_of(Task)))
+    for theirs, ours in cases:
+        expected = _second_init_outcome(theirs, loop)
+        assert _second_init_outcome(ours, loop) == expected
+        assert (expected is not None) == coroloop._bridge.FUTURE_INIT_ONCE
+    loop.run_until_complete(coroloop.sleep(0))
+
+
+def test_task_context_must_be_a_context_from_3_15(loop):
+    # gh-157301: 3.15 refuses it at once (TypeError); before, the first step fails.
+    for kind in (asyncio.Task, Task):
+        coro = returns(1)
+        try:
+            if coroloop._bridge.TASK_CHECKS_CONTEXT_TYPE:
+                with pytest.raises(TypeError, match="a contextvars.Context was expected, got str"):
+                    kind(coro, loop=loop, context="not a context")
+                with pytest.raises(TypeError, match="a contextvars.Context was expected"):
+                    loop.create_task(coro, context="not a context")
+        finally:
+            coro.close()
+    gc.collect()  # no "Task was destroyed but it is pending!" either

@@ -34,6 +34,8 @@ FINISHED = "FINISHED"
 
 _copy_context = contextvars.copy_context
 _CLOSED = LoopState.CLOSED
+# 3.15: a second __init__() call on a future or task is refused.
+_INIT_ONCE = _bridge.FUTURE_INIT_ONCE
 
 
 # -- isinstance(fut, asyncio.Future) ---------------------------------------------------
@@ -108,6 +110,8 @@ class Future:
     _unretrieved = False
 
     def __init__(self, *, loop=None):
+        if _INIT_ONCE and hasattr(self, "_loop"):
+            raise RuntimeError(f"{self.__class__.__name__} object is already initialized")
         if loop is None:
             loop = _bridge.get_event_loop()
         self._loop = loop

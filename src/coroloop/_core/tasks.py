@@ -46,7 +46,12 @@ _registry_add = _bridge.TASK_REGISTRY_ADD
 _registry_discard = _bridge.TASK_REGISTRY_DISCARD
 _weakref = weakref.ref
 _copy_context = contextvars.copy_context
+_Context = contextvars.Context
 _names = itertools.count(1)
+# 3.15: Task() refuses a context that is not a contextvars.Context (gh-157301), and
+# a second __init__() call.
+_CHECK_CONTEXT = _bridge.TASK_CHECKS_CONTEXT_TYPE
+_INIT_ONCE = _bridge.FUTURE_INIT_ONCE
 _CLOSED = LoopState.CLOSED
 _get_running_loop = _bridge.get_running_loop
 
@@ -69,6 +74,8 @@ class Task(Future):
     _num_cancels_requested = 0
 
     def __init__(self, coro, *, loop=None, name=None, context=None, eager_start=False):
+        if _INIT_ONCE and hasattr(self, "_loop"):
+            raise RuntimeError(f"{self.__class__.__name__} object is already initialized")
         if loop is None:
             loop = _bridge.get_event_loop()
         native = loop.__class__ in NATIVE_LOOPS
@@ -94,6 +101,10 @@ class Task(Future):
         self._coro = coro
         if context is None:
             context = _copy_context()
+        elif _CHECK_CONTEXT and context.__class__ is not _Context:
+            self._log_destroy_pending = False  # it never started
+            raise TypeError(f"a contextvars.Context was expected, got "
+                            f"{type(context).__name__}")
         self._context = context
         # The future the coroutine is blocked on; None while runnable or done.
         self._fut_waiter = None
@@ -115,7 +126,14 @@ class Task(Future):
         else:
             self._args = None
         if eager_start and loop.is_running():
-            self._eager_start()
+            try:
+                self._eager_start()
+            except BaseException:
+                # The first step could not even start (its context is entered
+                # elsewhere, say): the error is the caller's, not "destroyed but
+                # pending" noise later.
+                self._log_destroy_pending = False
+                raise
         else:
             if native:
                 if loop._state is _CLOSED:
@@ -480,7 +498,8 @@ def new_task(loop, coro, name, context, _new=object.__new__):
     dict and without the generic checks (the caller knows the loop).
     """
     if loop._debug or loop._instruments is not None or (
-            coro.__class__ is not _CoroutineType and not iscoroutine(coro)):
+            coro.__class__ is not _CoroutineType and not iscoroutine(coro)) or (
+            context is not None and context.__class__ is not _Context):
         return Task(coro, loop=loop, name=name, context=context)  # the rare cases
     task = _new(Task)
     task._loop = loop
