@@ -71,16 +71,16 @@ register_task = _tasks._register_task
 #     TASK_REGISTRY_ADD(weakref.ref(task, TASK_REGISTRY_DISCARD))
 # which is WeakSet.add without its Python frame.
 #
-# 3.11-3.13: the callback is the set's C discard, so no Python frame at either end.
-# The one thing WeakSet's own callback adds -- deferring removals while the set is
-# being iterated -- is covered by asyncio.all_tasks(), which retries its copy of the
-# set when it changed size meanwhile (as it must for threads anyway).
-# 3.14+: the C all_tasks() copies the set once, without retrying, so the callback is
-# the WeakSet's own (deferring removals during iteration); adding stays frame-free.
-# The C module's set is found once, by registering a probe object and looking for it
-# among the module's references (gc.get_referents), then unregistering it: if that
-# ever fails, tasks are registered through register_task(), which is always right.
-ALL_TASKS_COPY_RETRIES = not PY314
+# The callback is the set's C discard, so there is no Python frame at either end.
+# 3.11-3.13: the one thing WeakSet's own callback adds -- deferring removals while the
+# set is being iterated -- is covered by asyncio.all_tasks(), which retries its copy
+# of the set when it changed size meanwhile (as it must for threads anyway).
+# 3.14+: WeakSet iterates over a copy of its set (made in one C call) and its own
+# callback is a plain discard, so nothing is lost either.
+# 3.14's set lives in the C module's state: it is found once, by registering a probe
+# object and looking for it among the module's references (gc.get_referents), then
+# unregistering it; if that ever fails, tasks go through register_task(), which is
+# always right.
 
 
 class _RegistryProbe:
@@ -115,8 +115,7 @@ if _weak_registry is None:  # use register_task()
     TASK_REGISTRY_ADD = TASK_REGISTRY_DISCARD = None
 else:
     TASK_REGISTRY_ADD = _weak_registry.data.add
-    TASK_REGISTRY_DISCARD = (_weak_registry.data.discard if ALL_TASKS_COPY_RETRIES
-                             else _weak_registry._remove)
+    TASK_REGISTRY_DISCARD = _weak_registry.data.discard
 unregister_task = _tasks._unregister_task
 all_tasks = _tasks.all_tasks
 

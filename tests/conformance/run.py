@@ -6,7 +6,7 @@
     python tests/conformance/run.py --module test_tasks -v
     python tests/conformance/run.py --target asyncio      # validate the harness itself
 
-Uses the interpreter that runs it (3.11, 3.12, 3.13) and that interpreter's copy of
+Uses the interpreter that runs it (3.11 to 3.15) and that interpreter's copy of
 ``test.test_asyncio``; nothing is copied from CPython.  How each module is bound to the
 target lives in ``suite.py``, what is not run and why in ``exclusions.py``.
 
