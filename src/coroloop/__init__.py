@@ -105,13 +105,18 @@ __all__ = [
 __all__ += [name for name in _policy_names if name not in _bridge.DEPRECATED_POLICY_NAMES]
 
 
-def __getattr__(name):
-    # Only reached for names not in the module (3.14+: the deprecated policy names).
-    if name in _bridge.DEPRECATED_POLICY_NAMES:
-        _bridge.warn_deprecated(name, "; instead of a policy, pass loop_factory="
-                                "coroloop.new_event_loop to asyncio.run() or asyncio.Runner")
-        return _policy_names[name]
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+if _bridge.DEPRECATED_POLICY_NAMES:
+    # Only where needed (3.14+): a module __getattr__ keeps CPython from specializing
+    # attribute reads on the module (every `coroloop.sleep`), as it does for asyncio's
+    # own deprecation __getattr__ on those versions.
+    def __getattr__(name):
+        # Only reached for names not in the module: the deprecated policy names.
+        if name in _bridge.DEPRECATED_POLICY_NAMES:
+            _bridge.warn_deprecated(name, "; instead of a policy, pass loop_factory="
+                                    "coroloop.new_event_loop to asyncio.run() or "
+                                    "asyncio.Runner")
+            return _policy_names[name]
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 del _asyncio

@@ -68,6 +68,7 @@ logger = _alog.logger  # shared with asyncio, so existing logging setups keep wo
 
 _heappush = heapq.heappush
 _copy_context = contextvars.copy_context
+_CLOSED = LoopState.CLOSED
 _heappop = heapq.heappop
 
 # Rebuild the timer heap when more than this many entries, and more than half of
@@ -597,25 +598,34 @@ class CoreEventLoop(_aevents.AbstractEventLoop):
     def create_future(self):
         return new_future(self)
 
-    def create_task(self, coro, *, name=None, context=None, eager_start=None, **kwargs):
-        if kwargs and not _bridge.CREATE_TASK_PASSES_ANY_KEYWORD:
-            raise TypeError(f"create_task() got an unexpected keyword argument "
-                            f"{next(iter(kwargs))!r}")
-        if self._state is LoopState.CLOSED:
+    # create_task(): two front ends over one _create_task(), so that the common call
+    # (no factory, no keyword but name/context) builds the task at once, and 3.11-3.13
+    # do not pay for the **kwargs dict that only 3.14's signature has.
+    def create_task(self, coro, *, name=None, context=None, eager_start=None):
+        if self._task_factory is None and eager_start is None and self._state is not _CLOSED:
+            return new_task(self, coro, name, context)
+        return self._create_task(coro, name, context, eager_start, {})
+
+    if _bridge.CREATE_TASK_PASSES_ANY_KEYWORD:
+        def create_task(self, coro, *, name=None, context=None, eager_start=None,  # noqa: F811
+                        **kwargs):
+            if (self._task_factory is None and eager_start is None and not kwargs
+                    and self._state is not _CLOSED):
+                return new_task(self, coro, name, context)
+            return self._create_task(coro, name, context, eager_start, kwargs)
+
+    def _create_task(self, coro, name, context, eager_start, kwargs):
+        if self._state is _CLOSED:
             if iscoroutine(coro):
                 coro.close()  # it will never run; don't warn it was never awaited
             raise RuntimeError("Event loop is closed")
+        if eager_start is not None:
+            kwargs["eager_start"] = eager_start
         factory = self._task_factory
         if factory is None:
-            if eager_start is None and not kwargs:
-                return new_task(self, coro, name, context)
-            if eager_start is not None:
-                kwargs["eager_start"] = eager_start
             return Task(coro, loop=self, name=name, context=context, **kwargs)
         if context is not None:
             kwargs["context"] = context
-        if eager_start is not None:
-            kwargs["eager_start"] = eager_start
         if _bridge.CREATE_TASK_PASSES_ANY_KEYWORD:
             # 3.14+: the factory gets the name too, and names the task itself.
             if name is not None:
