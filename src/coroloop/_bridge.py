@@ -127,7 +127,10 @@ if PY312:
         """After an eager first step: move a still-pending task to the main registry."""
         _unregister_eager_task(task)
         if still_pending:
-            register_task(task)
+            if TASK_REGISTRY_ADD is not None:  # register_task() without its frames
+                TASK_REGISTRY_ADD(_weakref.ref(task, TASK_REGISTRY_DISCARD))
+            else:
+                register_task(task)
 else:
     # 3.11 has one (weak) registry: an eager task is registered once, before its
     # first step, and stays there like any other task.
