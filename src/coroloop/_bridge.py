@@ -319,6 +319,14 @@ else:
 # earlier versions return a plain Handle.
 THREAD_SAFE_HANDLE_CLASS = getattr(_events, "_ThreadSafeHandle", None)
 
+# -- messages that changed ------------------------------------------------------------
+# 3.14: a stream socket transport's write() says which types it takes, and
+# asyncio.Barrier() states its bound the other way round.
+STREAM_WRITE_TYPE_ERROR = (
+    "data argument must be a bytes, bytearray, or memoryview object, not {!r}" if PY314
+    else "data argument must be a bytes-like object, not {!r}")
+BARRIER_PARTIES_ERROR = "parties must be >= 1" if PY314 else "parties must be > 0"
+
 # -- Handle.__repr__ ----------------------------------------------------------------
 # 3.13 shows a callback's arguments only in debug mode.
 HANDLE_REPR_ARGS_ONLY_IN_DEBUG = PY313

@@ -30,6 +30,7 @@ import threading
 from asyncio import BrokenBarrierError
 from asyncio.exceptions import CancelledError
 
+from coroloop import _bridge
 from coroloop._bridge import get_running_loop
 
 __all__ = (
@@ -480,7 +481,7 @@ class Barrier(_LoopBound):
 
     def __init__(self, parties):
         if parties < 1:
-            raise ValueError(f"parties must be > 0, got {parties!r}")
+            raise ValueError(f"{_bridge.BARRIER_PARTIES_ERROR}, got {parties!r}")
         self._parties = parties
         self._state = _S.FILLING  # see _BarrierState and _BARRIER_TRANSITIONS
         # Tasks inside wait() past the entry gate: waiting, or leaving after release/reset.

@@ -377,8 +377,7 @@ class SocketTransport(_SocketTransportBase, transports.Transport):
     # -- writing ---------------------------------------------------------------------
     def write(self, data) -> None:
         if not isinstance(data, (bytes, bytearray, memoryview)):
-            raise TypeError("data argument must be a bytes-like object, "
-                            f"not {type(data).__name__!r}")
+            raise TypeError(_bridge.STREAM_WRITE_TYPE_ERROR.format(type(data).__name__))
         if self._write_side is not _WriteSide.OPEN:
             raise RuntimeError(f"Cannot call write() after write_eof() on {self!r}")
         if self._empty_waiter is not None:
