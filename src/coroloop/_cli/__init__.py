@@ -1,0 +1,54 @@
+"""``python -m coroloop [COMMAND] ...``: a small registry of subcommands.
+
+Each command is a module with ``HELP`` (one line, listed by ``--help``),
+``configure(parser)`` (adds its arguments to its argparse subparser) and
+``main(args) -> int`` (the exit status).  Adding a command is one line in
+``COMMANDS``; with no command, ``DEFAULT`` runs (the REPL).
+
+Command modules are imported only when the parser is built, so ``import coroloop``
+never pays for the command line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+__all__ = ["COMMANDS", "DEFAULT", "build_parser", "main"]
+
+#: name -> module implementing it, in the order ``--help`` lists them.
+COMMANDS: dict[str, str] = {
+    "repl": "coroloop._cli.repl",
+    "run": "coroloop._cli.run",
+    "info": "coroloop._cli.info",
+}
+
+#: The command that runs when none is named (``python -m coroloop``).
+DEFAULT = "repl"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The parser of ``python -m coroloop``, one subparser per entry of ``COMMANDS``."""
+    parser = argparse.ArgumentParser(
+        prog="python -m coroloop",
+        description="coroloop's command line: asyncio, written from scratch in Python. "
+                    f"With no command, starts the {DEFAULT} command.")
+    from .. import __version__
+    parser.add_argument("--version", action="version", version=f"coroloop {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
+    for name, module_name in COMMANDS.items():
+        module = importlib.import_module(module_name)
+        sub = commands.add_parser(name, help=module.HELP, description=module.HELP)
+        module.configure(sub)
+        sub.set_defaults(command_main=module.main)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse *argv* (default ``sys.argv[1:]``), run the command, return its exit status."""
+    parser = build_parser()
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    if args.command is None:
+        args = parser.parse_args([DEFAULT])
+    return args.command_main(args)

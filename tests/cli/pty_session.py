@@ -1,0 +1,88 @@
+"""Drive a command through a pseudo-terminal, as a person at a terminal would.
+
+The child gets the pty as its controlling terminal (``pty.fork``), so Ctrl-C
+(``\\x03``) and Ctrl-D (``\\x04``) typed into it become SIGINT and end-of-file through
+the terminal's line discipline, exactly as from a keyboard.
+"""
+
+from __future__ import annotations
+
+import os
+import pty
+import select
+import signal
+import time
+
+
+class PtySession:
+    """A child process on a pty; ``expect()`` reads its output until a text appears."""
+
+    def __init__(self, argv: list[str], env: dict[str, str], cwd: str | None = None):
+        pid, fd = pty.fork()
+        if pid == 0:  # the child: exec at once (nothing else is safe after fork)
+            try:
+                if cwd:
+                    os.chdir(cwd)
+                os.execve(argv[0], argv, env)
+            finally:
+                os._exit(127)
+        self.pid = pid
+        self.fd = fd
+        self.output = ""       # everything read so far
+        self._seen = 0         # offset in output up to which expect() has consumed
+        self.status: int | None = None
+
+    def send(self, text: str) -> None:
+        os.write(self.fd, text.encode())
+
+    def sendline(self, line: str) -> None:
+        self.send(line + "\r")
+
+    def expect(self, text: str, timeout: float = 20.0) -> str:
+        """Read until *text* appears after the previous match; return what came before it."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = self.output.find(text, self._seen)
+            if found >= 0:
+                before = self.output[self._seen:found]
+                self._seen = found + len(text)
+                return before
+            left = deadline - time.monotonic()
+            if left <= 0 or not self._read(left):
+                raise AssertionError(f"{text!r} did not appear; the session printed:\n"
+                                     f"{self.output[self._seen:]!r}\n(all of it:\n{self.output})")
+
+    def _read(self, timeout: float) -> bool:
+        ready, _, _ = select.select([self.fd], [], [], timeout)
+        if not ready:
+            return False
+        try:
+            data = os.read(self.fd, 65536)
+        except OSError:  # EIO: the child closed the terminal
+            return False
+        if not data:
+            return False
+        self.output += data.decode(errors="replace").replace("\r\n", "\n")
+        return True
+
+    def wait(self, timeout: float = 20.0) -> int:
+        """Wait for the child to exit (reading its output meanwhile); its exit status."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                while self._read(0.05):
+                    pass
+                self.status = os.waitstatus_to_exitcode(status)
+                return self.status
+            self._read(0.05)
+        raise AssertionError(f"the child did not exit; it printed:\n{self.output}")
+
+    def close(self) -> None:
+        if self.status is None:
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+                os.waitpid(self.pid, 0)
+            except (ProcessLookupError, ChildProcessError):
+                pass
+        os.close(self.fd)

@@ -1,0 +1,132 @@
+"""``python -m coroloop run``, ``info`` and ``--help``, each as a user runs it."""
+
+from __future__ import annotations
+
+import platform
+import textwrap
+
+import pytest
+
+import coroloop
+from coroloop._cli import COMMANDS, build_parser
+
+from cli_helpers import run_coroloop
+
+pytestmark = pytest.mark.timeout(60)
+
+# An unmodified asyncio program: every way it can get a loop reports the loop's class.
+PROGRAM = '''\
+import asyncio, sys
+import sibling  # next to the script: its directory is first on sys.path
+
+async def which():
+    loop = asyncio.get_running_loop()
+    return f"{type(loop).__module__}.{type(loop).__name__} debug={loop.get_debug()}"
+
+print("argv", sys.argv[1:], "name", __name__, "sibling", sibling.VALUE)
+print("asyncio.run", asyncio.run(which()))
+with asyncio.Runner() as runner:
+    print("asyncio.Runner", runner.run(which()))
+loop = asyncio.new_event_loop()
+print("new_event_loop", loop.run_until_complete(which()))
+loop.close()
+loop = asyncio.get_event_loop_policy().new_event_loop()
+print("policy", loop.run_until_complete(which()))
+loop.close()
+'''
+
+
+@pytest.fixture
+def program(tmp_path):
+    (tmp_path / "prog.py").write_text(PROGRAM)
+    (tmp_path / "sibling.py").write_text("VALUE = 'found'\n")
+    return tmp_path
+
+
+def _loops(stdout: str) -> dict[str, str]:
+    return {line.split(" ", 1)[0]: line.split(" ", 1)[1]
+            for line in stdout.splitlines() if not line.startswith("argv")}
+
+
+def test_run_script_gives_coroloops_loop_everywhere(program, tmp_path):
+    done = run_coroloop("run", str(program / "prog.py"), "--flag", "x", cwd=tmp_path.parent)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+    first, *_ = done.stdout.splitlines()
+    assert first == "argv ['--flag', 'x'] name __main__ sibling found"
+    loops = _loops(done.stdout)
+    assert set(loops) == {"asyncio.run", "asyncio.Runner", "new_event_loop", "policy"}
+    assert set(loops.values()) == {"coroloop._event_loop.EventLoop debug=False"}, loops
+
+
+def test_run_module_with_arguments(program):
+    (program / "prog_pkg").mkdir()
+    (program / "prog_pkg" / "__init__.py").write_text("")
+    (program / "prog_pkg" / "__main__.py").write_text(PROGRAM.replace("import sibling", "import sibling  # cwd"))
+    done = run_coroloop("run", "-m", "prog_pkg", "a", "-m", cwd=program)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[0] == "argv ['a', '-m'] name __main__ sibling found"
+    assert set(_loops(done.stdout).values()) == {"coroloop._event_loop.EventLoop debug=False"}
+
+
+def test_run_debug_turns_on_asyncios_debug_mode(program, tmp_path):
+    slow = tmp_path / "slow.py"
+    slow.write_text(textwrap.dedent('''\
+        import asyncio, time
+
+        async def main():
+            print("debug", asyncio.get_running_loop().get_debug())
+            asyncio.get_running_loop().call_soon(time.sleep, 0.15)  # a slow callback
+            await asyncio.sleep(0.2)
+
+        asyncio.run(main())
+    '''))
+    done = run_coroloop("run", "--debug", str(slow))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "debug True\n"
+    assert "took 0.1" in done.stderr and "Executing" in done.stderr, done.stderr
+    plain = run_coroloop("run", str(slow))
+    assert plain.stdout == "debug False\n" and plain.stderr == ""
+
+
+def test_run_reports_the_programs_outcome(tmp_path):
+    (tmp_path / "exits.py").write_text("import sys\nsys.exit(3)\n")
+    assert run_coroloop("run", str(tmp_path / "exits.py")).returncode == 3
+
+    (tmp_path / "fails.py").write_text(
+        "import asyncio\nasync def main():\n    raise ValueError('broken')\nasyncio.run(main())\n")
+    done = run_coroloop("run", str(tmp_path / "fails.py"))
+    assert done.returncode == 1
+    assert done.stderr.startswith("Traceback (most recent call last):\n"
+                                  f'  File "{tmp_path / "fails.py"}", line 4')
+    assert done.stderr.endswith("ValueError: broken\n")
+    assert "runpy" not in done.stderr and "_cli" not in done.stderr
+
+    missing = run_coroloop("run", str(tmp_path / "nope.py"))
+    assert missing.returncode == 2
+    assert "can't open file" in missing.stderr and "run -m MODULE" in missing.stderr
+
+
+def test_help_lists_every_command_on_one_line():
+    done = run_coroloop("--help")
+    assert done.returncode == 0
+    listing = done.stdout.split("commands:", 1)[1]
+    for name in COMMANDS:
+        line = next(line for line in listing.splitlines() if line.split()[:1] == [name])
+        assert len(line.split(None, 1)[1]) > 10, line  # the command's help, on its line
+    # The registry is what the parser is built from.
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    assert list(sub.choices) == list(COMMANDS)
+
+
+def test_info_reports_versions_poller_and_extras():
+    done = run_coroloop("info")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith(f"coroloop {coroloop.__version__} (")
+    assert lines[1].startswith(f"Python {platform.python_version()} (")
+    assert lines[2] in ("poller: EpollPoller", "poller: SelectorPoller")
+    assert "extras (pip install 'coroloop[NAME]'):" in lines
+    assert "libraries coroloop is tested with:" in lines
+    assert any(line.startswith("  aiohttp: ") for line in lines)
