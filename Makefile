@@ -14,7 +14,49 @@ TEST_DEPS := pytest pytest-timeout uvloop
 # Third-party libraries the interop tests run on coroloop's loop.
 INTEROP_REQUIREMENTS := tests/interop/requirements.txt
 
-.PHONY: demo test test-unit conformance bench clean differential fuzz
+# --- Debian packages the tests need ---------------------------------------------------
+# The ONE place Debian packages are installed: each entry is PACKAGE:PROBE, where PROBE
+# is a command on PATH or a file glob that exists once the package is installed.  Only
+# the missing packages are installed, with one `apt-get update` first (CI is root);
+# flock serialises apt with other checkouts on the same machine.  Add a package here
+# as one more entry.
+DEBIAN_TEST_PACKAGES := \
+  postgresql:/usr/lib/postgresql/*/bin/postgres \
+  redis-server:redis-server \
+  chromium:chromium
+
+$(VENV)/.debian-deps: Makefile
+	@missing=""; \
+	for entry in $(DEBIAN_TEST_PACKAGES); do \
+	  pkg=$${entry%%:*}; probe=$${entry#*:}; \
+	  case $$probe in \
+	    */*) ls $$probe >/dev/null 2>&1 || missing="$$missing $$pkg" ;; \
+	    *) command -v $$probe >/dev/null 2>&1 || missing="$$missing $$pkg" ;; \
+	  esac; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "== installing Debian packages:$$missing"; \
+	  flock /tmp/coroloop-apt.lock sh -c "apt-get update -q && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing" || exit 1; \
+	fi
+	@mkdir -p $(VENV) && touch $@
+
+# --- ecosystem: docs site and release tooling -------------------------------------------
+# `make docs` builds the site (MkDocs, strict: a broken link or reference fails) into
+# site/; the docs and release tests (tests/release) build their own copies.
+DOCS_REQUIREMENTS := docs/requirements.txt
+RELEASE_REQUIREMENTS := tests/release/requirements.txt
+ECOSYSTEM_STAMPS := $(VENV)/.debian-deps $(VENV)/.docs-deps
+
+$(VENV)/.docs-deps: $(VENV)/.installed $(DOCS_REQUIREMENTS) $(RELEASE_REQUIREMENTS)
+	$(PY) -m pip install -q -r $(DOCS_REQUIREMENTS) -r $(RELEASE_REQUIREMENTS)
+	touch $@
+
+docs: $(VENV)/.docs-deps
+	$(VENV)/bin/mkdocs build --strict --clean --site-dir site
+	@echo "== the site is in site/ (open site/index.html; search works from file://)"
+
+.PHONY: demo test test-unit conformance bench clean differential fuzz docs
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,14 +71,14 @@ $(VENV)/.test-deps: $(VENV)/.installed Makefile $(INTEROP_REQUIREMENTS)
 demo: $(VENV)/.installed
 	$(PY) examples/showcase.py
 
-test: $(VENV)/.test-deps
+test: $(VENV)/.test-deps $(ECOSYSTEM_STAMPS)
 	$(PY) -m pytest -q
 	$(MAKE) --no-print-directory test-versions
 	$(MAKE) --no-print-directory conformance
 	$(MAKE) --no-print-directory differential
 	$(MAKE) --no-print-directory test-chroot-pythons
 
-test-unit: $(VENV)/.test-deps
+test-unit: $(VENV)/.test-deps $(ECOSYSTEM_STAMPS)
 	$(PY) -m pytest -q
 
 conformance: $(VENV)/.test-deps
@@ -123,7 +165,7 @@ test-versions:
 # -- end of the unit tests on every installed Python ---------------------------------
 
 clean:
-	rm -rf $(VENV) .venv-python3.* build src/*.egg-info
+	rm -rf $(VENV) .venv-python3.* build dist site src/*.egg-info
 
 # -- Python 3.14 and 3.15, from a Debian sid chroot (issue 15) ------------------------
 # tools/chroot-python builds and caches the chroot (build/chroot/sid; override with

@@ -31,6 +31,7 @@ import ssl
 import pytest
 
 import coroloop
+from db_servers import postgres, private_redis_server, redis_server  # noqa: F401 (fixtures)
 
 MODES = ["coroloop", "coroloop-runner", "asyncio"]
 
