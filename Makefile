@@ -53,7 +53,7 @@ $(VENV)/.docs-deps: $(VENV)/.installed $(DOCS_REQUIREMENTS) $(RELEASE_REQUIREMEN
 	touch $@
 
 docs: $(VENV)/.docs-deps
-	$(VENV)/bin/mkdocs build --strict --clean --site-dir site
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --clean --site-dir site
 	@echo "== the site is in site/ (open site/index.html; search works from file://)"
 
 .PHONY: demo test test-unit conformance bench clean differential fuzz docs
