@@ -127,6 +127,9 @@ def test_info_reports_versions_poller_and_extras():
     assert lines[0].startswith(f"coroloop {coroloop.__version__} (")
     assert lines[1].startswith(f"Python {platform.python_version()} (")
     assert lines[2] in ("poller: EpollPoller", "poller: SelectorPoller")
+    assert lines[3] in ("child processes: pidfd", "child processes: a waiting thread each")
+    assert lines[4].startswith("TLS (ssl): OpenSSL ")
+    assert lines[5] == "REPL line editing (readline): available"
     assert "extras (pip install 'coroloop[NAME]'):" in lines
     assert "libraries coroloop is tested with:" in lines
     assert any(line.startswith("  aiohttp: ") for line in lines)

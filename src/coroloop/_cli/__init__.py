@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 __all__ = ["COMMANDS", "DEFAULT", "build_parser", "main"]
@@ -51,4 +52,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     if args.command is None:
         args = parser.parse_args([DEFAULT])
-    return args.command_main(args)
+    try:
+        return args.command_main(args)
+    except BrokenPipeError:
+        # Output piped into a reader that stopped early (`| head`): not an error to
+        # report.  Point stdout at /dev/null so the flush at exit does not fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1

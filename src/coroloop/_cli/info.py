@@ -1,8 +1,9 @@
 """``python -m coroloop info``: what this coroloop is and what it runs with.
 
 For bug reports: coroloop's version and location, Python's, the poller a new loop
-uses, how child processes are watched, which of the package's optional extras are
-installed, and the versions of the libraries coroloop is tested against.
+uses, how child processes are watched, the optional standard-library modules it uses
+when present (ssl for TLS, readline for the REPL), which of the package's optional
+extras are installed, and the versions of the libraries coroloop is tested against.
 """
 
 from __future__ import annotations
@@ -49,12 +50,30 @@ def describe() -> str:
         f"{sys.executable}) on {sys.platform}",
         f"poller: {poller_name}",
         "child processes: " + ("pidfd" if pidfd_supported() else "a waiting thread each"),
+        f"TLS (ssl): {_ssl_status()}",
+        f"REPL line editing (readline): {_module_status('readline')}",
         "extras (pip install 'coroloop[NAME]'):",
         *(f"  {line}" for line in _extras()),
         "libraries coroloop is tested with:",
         *(f"  {name}: {_version(name) or 'not installed'}" for name in INTEGRATIONS),
     ]
     return "\n".join(lines)
+
+
+def _ssl_status() -> str:
+    try:
+        import ssl
+    except ImportError:
+        return "unavailable (Python was built without OpenSSL)"
+    return ssl.OPENSSL_VERSION
+
+
+def _module_status(name: str) -> str:
+    try:
+        importlib.import_module(name)
+    except ImportError:
+        return "unavailable"
+    return "available"
 
 
 def _version(dist: str) -> str | None:
