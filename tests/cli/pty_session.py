@@ -38,6 +38,15 @@ class PtySession:
     def sendline(self, line: str) -> None:
         self.send(line + "\r")
 
+    def enter(self, *lines: str, prompt: str = ">>> ") -> str:
+        """Type *lines* (a blank line after a block), then read up to the next prompt;
+        what the console printed meanwhile, the echoed input included."""
+        for line in lines:
+            self.sendline(line)
+        if len(lines) > 1 or lines[0].rstrip().endswith(":"):
+            self.sendline("")
+        return self.expect(prompt)
+
     def expect(self, text: str, timeout: float = 20.0) -> str:
         """Read until *text* appears after the previous match; return what came before it."""
         deadline = time.monotonic() + timeout

@@ -58,6 +58,15 @@ def _stop(proc: subprocess.Popen, sig: int, timeout: float = 30) -> None:
             proc.wait()
 
 
+def _serving(server_class):
+    """A fixture body: start a server, hand it to the tests, stop it afterwards."""
+    server = server_class()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
 # --- PostgreSQL -----------------------------------------------------------------------------
 def postgres_bindir() -> str:
     """The directory of Debian's newest installed PostgreSQL server binaries."""
@@ -117,11 +126,7 @@ class PostgresServer:
 @pytest.fixture(scope="session")
 def postgres():
     """The session's PostgreSQL server (started on first use)."""
-    server = PostgresServer()
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from _serving(PostgresServer)
 
 
 # --- Redis ----------------------------------------------------------------------------------
@@ -166,18 +171,10 @@ class RedisServer:
 @pytest.fixture(scope="session")
 def redis_server():
     """The session's Redis server (started on first use)."""
-    server = RedisServer()
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from _serving(RedisServer)
 
 
 @pytest.fixture
 def private_redis_server():
     """A Redis server of the test's own, which the test may kill and restart."""
-    server = RedisServer()
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from _serving(RedisServer)
