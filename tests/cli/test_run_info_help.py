@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import importlib
 import platform
 import textwrap
 
 import pytest
 
 import coroloop
-from coroloop._cli import COMMANDS, build_parser
+from coroloop._cli import COMMANDS, HELP_WIDTH, build_parser
 
 from cli_helpers import run_coroloop
 
@@ -108,12 +109,15 @@ def test_run_reports_the_programs_outcome(tmp_path):
 
 
 def test_help_lists_every_command_on_one_line():
-    done = run_coroloop("--help")
+    done = run_coroloop("--help", COLUMNS="80")
     assert done.returncode == 0
-    listing = done.stdout.split("commands:", 1)[1]
-    for name in COMMANDS:
-        line = next(line for line in listing.splitlines() if line.split()[:1] == [name])
-        assert len(line.split(None, 1)[1]) > 10, line  # the command's help, on its line
+    listing = done.stdout.split("commands:", 1)[1].splitlines()[2:]  # after "COMMAND"
+    names = [line.split()[0] for line in listing if line.strip()]
+    assert names == list(COMMANDS), listing  # one line each: no wrapped continuations
+    for name, line in zip(COMMANDS, listing):
+        help_text = importlib.import_module(COMMANDS[name]).HELP
+        assert len(help_text) <= HELP_WIDTH, name
+        assert line.split(None, 1)[1] == help_text
     # The registry is what the parser is built from.
     parser = build_parser()
     sub = next(a for a in parser._actions if a.dest == "command")

@@ -1,6 +1,7 @@
 """``python -m coroloop [COMMAND] ...``: a small registry of subcommands.
 
-Each command is a module with ``HELP`` (one line, listed by ``--help``),
+Each command is a module with ``HELP`` (one line, listed by ``--help``: at most
+``HELP_WIDTH`` characters, so the listing stays one line a command at 80 columns),
 ``configure(parser)`` (adds its arguments to its argparse subparser) and
 ``main(args) -> int`` (the exit status).  Adding a command is one line in
 ``COMMANDS``; with no command, ``DEFAULT`` runs (the REPL).
@@ -16,7 +17,7 @@ import importlib
 import os
 import sys
 
-__all__ = ["COMMANDS", "DEFAULT", "build_parser", "main"]
+__all__ = ["COMMANDS", "DEFAULT", "HELP_WIDTH", "build_parser", "main"]
 
 #: name -> module implementing it, in the order ``--help`` lists them.
 COMMANDS: dict[str, str] = {
@@ -27,6 +28,9 @@ COMMANDS: dict[str, str] = {
 
 #: The command that runs when none is named (``python -m coroloop``).
 DEFAULT = "repl"
+
+#: The longest ``HELP`` that ``--help`` prints on one line in an 80-column terminal.
+HELP_WIDTH = 56
 
 
 def build_parser() -> argparse.ArgumentParser:

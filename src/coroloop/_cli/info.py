@@ -13,7 +13,7 @@ import platform
 import re
 import sys
 
-HELP = "coroloop's version, Python's, the poller in use and the installed extras"
+HELP = "versions, the poller in use and the installed extras"
 
 __all__ = ["HELP", "INTEGRATIONS", "configure", "main", "describe"]
 

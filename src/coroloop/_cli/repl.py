@@ -44,7 +44,7 @@ import types
 
 import coroloop
 
-HELP = "an interactive console on coroloop's loop with top-level await (the default)"
+HELP = "an await-REPL on coroloop's loop (the default command)"
 
 __all__ = ["HELP", "configure", "main", "AwaitConsole"]
 

@@ -23,7 +23,7 @@ import traceback
 import warnings
 from collections.abc import Callable
 
-HELP = "run an asyncio program (SCRIPT or -m MODULE) with coroloop's loop under it"
+HELP = "run an asyncio program (SCRIPT or -m MODULE) on coroloop"
 
 __all__ = ["HELP", "OPTIONS", "RunOption", "configure", "main"]
 
