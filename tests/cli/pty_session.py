@@ -8,10 +8,18 @@ the terminal's line discipline, exactly as from a keyboard.
 from __future__ import annotations
 
 import os
+import platform
 import pty
 import select
 import signal
 import time
+
+# System calls a process blocked waiting for terminal input is in (read, poll, select,
+# pselect6, ppoll), by architecture: /proc/PID/syscall names the call by number.
+_INPUT_WAITS = {
+    "x86_64": {0, 7, 23, 270, 271},
+    "aarch64": {63, 72, 73},
+}
 
 
 class PtySession:
@@ -46,6 +54,25 @@ class PtySession:
         if len(lines) > 1 or lines[0].rstrip().endswith(":"):
             self.sendline("")
         return self.expect(prompt)
+
+    def wait_until_reading(self, timeout: float = 20.0) -> None:
+        """Return once the child's main thread is blocked waiting for terminal input.
+
+        Python checks for a pending SIGINT only when that wait is interrupted: a Ctrl-C
+        that arrives while readline is still setting up the prompt is seen only with
+        the next keystroke (in Python's own REPL too).  A test that presses Ctrl-C at
+        the prompt waits for this first, so it tests the console, not that race.
+        """
+        waits = _INPUT_WAITS.get(platform.machine())
+        assert waits, f"no system call table for {platform.machine()}"
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with open(f"/proc/{self.pid}/syscall") as f:
+                call = f.read().split()[0]
+            if call.isdigit() and int(call) in waits:
+                return
+            self._read(0.01)
+        raise AssertionError("the child never waited for input; it printed:\n" + self.output)
 
     def expect(self, text: str, timeout: float = 20.0) -> str:
         """Read until *text* appears after the previous match; return what came before it."""

@@ -17,6 +17,7 @@ pytestmark = pytest.mark.timeout(60)
 
 
 def _exit_cleanly(repl, status: int = 0) -> None:
+    repl.wait_until_reading()  # Ctrl-D typed before readline reads could be lost
     repl.send("\x04")
     repl.expect("exiting coroloop REPL...")
     assert repl.wait() == status
@@ -97,9 +98,8 @@ def test_ctrl_c_interrupts_blocking_code_in_a_statement():
 def test_ctrl_c_at_the_prompt_discards_the_line():
     with repl_session() as repl:
         repl.send("this line is never run")
-        # Its echo shows readline is reading (a SIGINT before readline waits for input
-        # is seen only with the next keystroke, in Python's own REPL too).
         repl.expect("this line is never run")
+        repl.wait_until_reading()
         repl.send("\x03")
         assert "KeyboardInterrupt" in repl.expect(PROMPT)
         assert "'after'" in repl.enter("'after'")
@@ -116,6 +116,7 @@ def test_errors_show_the_statements_traceback_only():
         assert 'File "<stdin>"' in shown
         assert "ValueError: bad value" in shown
         assert "coroloop" not in shown.split("Traceback", 1)[1]  # no loop internals
+        repl.wait_until_reading()
         repl.send("\x04")
         assert repl.wait() == 0
 
