@@ -41,7 +41,10 @@ CERTS = pathlib.Path(__file__).parent.parent / "unit" / "net" / "certs"
 
 def pytest_collection_modifyitems(items):
     for item in items:
-        if "tests/interop/" in str(item.fspath).replace("\\", "/"):
+        # 30 s unless the test or its module says otherwise (servers in processes,
+        # a dask cluster).
+        if "tests/interop/" in str(item.fspath).replace("\\", "/") \
+                and item.get_closest_marker("timeout") is None:
             item.add_marker(pytest.mark.timeout(30))
 
 
