@@ -137,3 +137,28 @@ def test_info_reports_versions_poller_and_extras():
     assert "extras (pip install 'coroloop[NAME]'):" in lines
     assert "libraries coroloop is tested with:" in lines
     assert any(line.startswith("  aiohttp: ") for line in lines)
+
+
+def test_a_run_option_plugs_in_with_one_entry(monkeypatch):
+    """What the debugging tools will do for --monitor/--trace: one RunOption each."""
+    from coroloop._cli import run as run_command
+
+    seen = []
+
+    def enable(args):
+        seen.append(args.trace_demo)
+        raise SystemExit(7)  # stop before the program (and coroloop's policy) starts
+
+    monkeypatch.setattr(run_command, "OPTIONS", [*run_command.OPTIONS, run_command.RunOption(
+        "--trace-demo", "write a demo trace to FILE", enable,
+        {"nargs": "?", "const": "trace.json", "metavar": "FILE"})])
+    parser = build_parser()
+    run_parser = next(a for a in parser._actions if a.dest == "command").choices["run"]
+    assert "--trace-demo [FILE]" in run_parser.format_help()
+    args = parser.parse_args(["run", "--trace-demo=out.json", "prog.py", "--trace-demo"])
+    assert args.program_args == ["--trace-demo"]  # after the program: the program's
+    with pytest.raises(SystemExit) as stopped:
+        args.command_main(args)
+    assert stopped.value.code == 7 and seen == ["out.json"]
+    plain = parser.parse_args(["run", "prog.py"])
+    assert plain.trace_demo is None and plain.debug is False

@@ -30,11 +30,22 @@ __all__ = ["HELP", "OPTIONS", "RunOption", "configure", "main"]
 
 @dataclasses.dataclass(frozen=True)
 class RunOption:
-    """A ``run`` flag: ``enable(args)`` runs before the program when the flag is given."""
+    """A ``run`` flag: ``enable(args)`` runs before the program when the flag is given.
+
+    ``argument`` holds the rest of ``add_argument``'s keywords: a plain switch by
+    default; e.g. ``{"nargs": "?", "const": "127.0.0.1:0", "metavar": "ADDRESS"}`` for
+    a flag with an optional value (``enable`` reads it from ``args``).
+    """
 
     flag: str
     help: str
     enable: Callable[[object], None]
+    argument: dict = dataclasses.field(default_factory=lambda: {"action": "store_true"})
+
+    @property
+    def dest(self) -> str:
+        """The attribute of the parsed arguments that holds this flag's value."""
+        return self.flag.lstrip("-").replace("-", "_")
 
 
 def _enable_debug(args) -> None:
@@ -59,7 +70,7 @@ def configure(parser) -> None:
     """``run``'s arguments: the ``OPTIONS`` flags, ``-m``, the target, its arguments."""
     parser.usage = "%(prog)s [OPTIONS] (SCRIPT | -m MODULE) [ARGS ...]"
     for option in OPTIONS:
-        parser.add_argument(option.flag, action="store_true", help=option.help)
+        parser.add_argument(option.flag, dest=option.dest, help=option.help, **option.argument)
     parser.add_argument("-m", dest="as_module", action="store_true",
                         help="the target is a module name, run as by python -m MODULE")
     parser.add_argument("target", metavar="SCRIPT | MODULE",
@@ -73,7 +84,7 @@ def main(args) -> int:
     import coroloop
 
     for option in OPTIONS:
-        if getattr(args, _dest(option.flag)):
+        if getattr(args, option.dest) not in (None, False):
             option.enable(args)
     coroloop.install()
     try:
@@ -97,10 +108,6 @@ def main(args) -> int:
         _print_program_traceback(exc)
         return 1
     return 0
-
-
-def _dest(flag: str) -> str:
-    return flag.lstrip("-").replace("-", "_")
 
 
 def _print_program_traceback(exc: BaseException) -> None:
