@@ -50,7 +50,7 @@ class Browser:
         self.port = port
 
     @classmethod
-    async def start(cls, binary: str, timeout: float = 60) -> "Browser":
+    async def start(cls, binary: str, timeout: float = 120) -> "Browser":
         profile = tempfile.mkdtemp(prefix="coroloop-chromium-")
         proc = subprocess.Popen(
             [binary, *CHROMIUM_FLAGS, f"--user-data-dir={profile}",
@@ -120,14 +120,19 @@ class Page:
             raise RuntimeError(f"{expression!r} raised: {result['exceptionDetails']}")
         return result["result"].get("value")
 
-    async def wait_for(self, expression: str, timeout: float = 30):
-        """Poll *expression* until it is truthy; its value."""
-        async with asyncio.timeout(timeout):
-            while True:
-                value = await self.evaluate(expression)
-                if value:
-                    return value
-                await asyncio.sleep(0.05)
+    async def wait_for(self, expression: str, timeout: float = 90):
+        """Poll *expression* until it is truthy; its value.  (The timeout only bounds a
+        broken page: a loaded CI machine may take seconds where this one takes ms.)"""
+        value = None
+        try:
+            async with asyncio.timeout(timeout):
+                while True:
+                    value = await self.evaluate(expression)
+                    if value:
+                        return value
+                    await asyncio.sleep(0.05)
+        except TimeoutError:
+            raise AssertionError(f"still {value!r} after {timeout}s: {expression}") from None
 
     async def click(self, selector: str) -> None:
         """A real mouse click (pressed, released) in the middle of the element."""
