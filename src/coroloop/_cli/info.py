@@ -103,7 +103,8 @@ def _extras() -> list[str]:
 
 
 def _requirement_name(requirement: str) -> str:
-    return re.match(r"[A-Za-z0-9._-]+", requirement).group(0)
+    name = re.match(r"[A-Za-z0-9._-]+", requirement)
+    return name.group(0) if name else requirement
 
 
 def _is_for_extra(requirement: str, extra: str) -> bool:
