@@ -107,6 +107,10 @@ def test_run_reports_the_programs_outcome(tmp_path):
     assert missing.returncode == 2
     assert "can't open file" in missing.stderr and "run -m MODULE" in missing.stderr
 
+    no_module = run_coroloop("run", "-m", "no_such_module_here", cwd=tmp_path)
+    assert no_module.returncode == 1
+    assert no_module.stderr == "python -m coroloop run: No module named no_such_module_here\n"
+
 
 def test_help_lists_every_command_on_one_line():
     done = run_coroloop("--help", COLUMNS="80")

@@ -117,4 +117,7 @@ def _print_program_traceback(exc: BaseException) -> None:
     tb = exc.__traceback__
     while tb is not None and tb.tb_frame.f_globals.get("__name__") in ours:
         tb = tb.tb_next
-    traceback.print_exception(type(exc), exc, tb or exc.__traceback__)
+    if tb is None:  # the program never started: e.g. runpy found no such module
+        print(f"python -m coroloop run: {exc}", file=sys.stderr)
+        return
+    traceback.print_exception(type(exc), exc, tb)
