@@ -106,5 +106,7 @@ def wait_until_refused(port: int, timeout: float = 30.0) -> None:
             socket.create_connection(("127.0.0.1", port), timeout=1).close()
         except ConnectionRefusedError:
             return
+        except (ConnectionResetError, TimeoutError):
+            pass  # queued as the listener closed, then reset: look again
         time.sleep(0.01)
     raise AssertionError(f"127.0.0.1:{port} still accepts connections")
