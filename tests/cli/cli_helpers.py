@@ -27,10 +27,10 @@ def coroloop_env(**extra: str) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def repl_session(*args: str):
+def repl_session(*args: str, **env: str):
     """``python -m coroloop`` on a pty, at its first prompt."""
     session = PtySession([sys.executable, "-m", "coroloop", *args],
-                         coroloop_env(TERM="dumb", PYTHON_BASIC_REPL="1"))
+                         coroloop_env(TERM="dumb", **env))
     try:
         session.expect("REPL")
         session.expect(PROMPT)

@@ -138,3 +138,25 @@ def test_signal_handlers_work_at_the_prompt():
         assert "True" in repl.enter(
             "os.kill(os.getpid(), signal.SIGUSR1); await asyncio.wait_for(got.wait(), 10)")
         _exit_cleanly(repl)
+
+
+def test_startup_file_runs_on_the_loop(tmp_path):
+    """PYTHONSTARTUP runs first, on the loop, with await allowed; its tasks live on."""
+    startup = tmp_path / "startup.py"
+    startup.write_text("import asyncio\n"
+                       "greeting = await asyncio.sleep(0, result='hello from startup')\n"
+                       "ticker = asyncio.ensure_future(asyncio.sleep(3600))\n")
+    with repl_session(PYTHONSTARTUP=str(startup)) as repl:
+        assert "'hello from startup'" in repl.enter("greeting")
+        assert "False" in repl.enter("ticker.done()")
+        # Between inputs one background thread runs the loop (two would collide:
+        # "This event loop is already running").
+        repl.enter("import threading, time")
+        repl.enter("async def threads():",
+                   "    await asyncio.sleep(0.05)",
+                   "    names = [t.name for t in threading.enumerate()]",
+                   "    print('loop threads:', names.count('coroloop REPL loop'), flush=True)")
+        repl.enter("t = asyncio.ensure_future(threads())")
+        repl.expect("loop threads: 1")
+        _exit_cleanly(repl)
+        assert "already running" not in repl.output

@@ -122,11 +122,13 @@ class AwaitConsole(code.InteractiveConsole):
         if not path or not os.path.isfile(path):
             return
         with open(path, encoding="utf-8") as f:
-            startup = compile(f.read(), path, "exec")
+            startup = compile(f.read(), path, "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
         self.runcode(startup)
 
     # -- the background thread ----------------------------------------------------------
     def _resume_background(self) -> None:
+        if self._background is not None:
+            return  # already running
         self._background_wanted = True
         self._background = threading.Thread(target=self._run_in_background,
                                             name="coroloop REPL loop", daemon=True)
@@ -149,7 +151,7 @@ class AwaitConsole(code.InteractiveConsole):
         while self._background_wanted:
             try:
                 self.loop.run_forever()
-            except BaseException as exc:  # SystemExit/KeyboardInterrupt from a task
+            except (SystemExit, KeyboardInterrupt) as exc:  # raised by a task's step
                 self.write(f"\na background task raised {exc!r}; the loop goes on\n")
 
     # -- running one statement -------------------------------------------------------------
