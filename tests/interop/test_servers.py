@@ -6,7 +6,8 @@
   and with ``loop=coroloop.new_event_loop()``;
 * hypercorn: its asyncio worker under ``python -m coroloop run -m hypercorn``
   (``--workers 0``: the worker runs in that process; hypercorn's own worker processes
-  are fresh interpreters that would make stdlib's loop).
+  are fresh interpreters that would make stdlib's loop), and ``hypercorn.asyncio.serve``
+  awaited from code.
 
 Each server answers which loop serves it, then shuts down gracefully on SIGTERM (to
 the process, as a process manager sends it) and on SIGINT (to the process group, as
@@ -19,6 +20,7 @@ the order of events is forced, not timed.
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
 import os
 import pathlib
@@ -143,3 +145,52 @@ def test_hypercorn_asyncio_worker(serve, tmp_path, how):
     status, body = http_get(port, "/loop")
     assert status == 200 and body.startswith(COROLOOP_LOOP), body
     _graceful_shutdown(server, port, how, tmp_path, lambda: wait_until_refused(port))
+
+
+# --- hypercorn from code, in this process ---------------------------------------------------
+def test_hypercorn_serve_from_code(run):
+    """``hypercorn.asyncio.serve(app, config)`` awaited on the loop (servers.md's "from
+    code"), in each of the ``run`` fixture's modes, with hypercorn's shutdown trigger."""
+    import socket
+
+    from hypercorn.asyncio import serve
+    from hypercorn.config import Config
+
+    from interop_helpers import raw_http_request, split_http_response
+
+    sys.path.insert(0, str(APPS))
+    try:
+        import asgi_app
+    finally:
+        sys.path.remove(str(APPS))
+
+    async def body():
+        listener = socket.socket()
+        listener.bind(("127.0.0.1", 0))
+        port = listener.getsockname()[1]
+        config = Config()
+        # hypercorn serves (and closes) a copy of our bound socket
+        config.bind = [f"fd://{os.dup(listener.fileno())}"]
+        config.accesslog = config.errorlog = None
+        stop = asyncio.Event()
+        server = asyncio.ensure_future(serve(asgi_app.app, config, shutdown_trigger=stop.wait))
+        try:
+            async with asyncio.timeout(30):
+                while True:  # until hypercorn listens on it
+                    try:
+                        response = await raw_http_request(
+                            "127.0.0.1", port,
+                            b"GET /loop HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                        break
+                    except ConnectionRefusedError:
+                        await asyncio.sleep(0.01)
+            status, _, text = split_http_response(response)
+            loop = asyncio.get_running_loop()
+            assert status == 200
+            assert text.decode().startswith(f"{type(loop).__module__}.{type(loop).__name__}")
+        finally:
+            stop.set()
+            await server
+            listener.close()
+
+    run(body)
