@@ -1,13 +1,12 @@
 """dask.distributed with coroloop's loop in the client: scaling CPU-bound work out.
 
 A ``LocalCluster`` of two worker processes (each a fresh interpreter running its own
-loop) and a ``Client(asynchronous=True)`` living on coroloop's loop.  The functions
-sent to the workers are the standard library's (``math.factorial``, ``os.getpid``), so
-nothing has to be importable from the test module in the workers.
+loop) and a ``Client(asynchronous=True)`` living on coroloop's loop.  The work sent to
+the workers is the standard library's (``math.factorial``, ``operator.mul``, ``pow``)
+or a lambda (pickled by value), so nothing has to import the test module there.
 
-Kept to one cluster, on coroloop's loop only (starting one takes about a second): everything the
-guide (docs/guide/scaling.md) shows happens inside that one body.
-"""
+One cluster, on coroloop's loop only (starting one takes about a second): everything
+the guide (docs/guide/scaling.md) shows happens inside that one body."""
 
 from __future__ import annotations
 
