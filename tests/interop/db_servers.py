@@ -109,10 +109,26 @@ class PostgresServer:
             stdout=self.log, stderr=subprocess.STDOUT, cwd=self.root, **run_as)
         try:
             _wait_for_port(self.port, self.proc, "postgres")
+            # Listening is not ready: until recovery ends, connections get "the database
+            # system is starting up".  pg_isready says when it accepts them.
+            self._wait_until_ready(os.path.join(bindir, "pg_isready"))
         except BaseException:
             self.stop()
             raise
         self.dsn = f"postgresql://coroloop@127.0.0.1:{self.port}/postgres"
+
+    def _wait_until_ready(self, pg_isready: str, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                pytest.fail(f"postgres exited with status {self.proc.returncode} while starting")
+            ready = subprocess.run([pg_isready, "-q", "-h", "127.0.0.1", "-p", str(self.port),
+                                    "-U", "coroloop", "-d", "postgres"], timeout=30)
+            if ready.returncode == 0:
+                return
+            time.sleep(0.05)
+        pytest.fail(f"postgres on 127.0.0.1:{self.port} did not accept connections "
+                    f"within {timeout}s")
 
     def stop(self) -> None:
         _stop(self.proc, signal.SIGINT)  # "fast shutdown": roll back, disconnect, exit
