@@ -141,11 +141,21 @@ async def _check_pages(page, site: pathlib.Path) -> None:
 
     # Search, from file://: click the search box, type, read the results.
     await page.goto(f"{base}/index.html")
+    box = "document.querySelector('.md-search__input')"
     await page.click(".md-search__input")
+    await page.wait_for(f"document.activeElement === {box}")
     await page.type("gather")
-    results = await page.wait_for(
-        "(() => { const items = [...document.querySelectorAll('.md-search-result__item')];"
-        "  return items.length && items.map(i => i.textContent); })()")
+    await page.wait_for(f"{box}.value === 'gather'")
+    try:
+        results = await page.wait_for(
+            "(() => { const items = [...document.querySelectorAll('.md-search-result__item')];"
+            "  return items.length && items.map(i => i.textContent); })()")
+    except AssertionError as no_results:
+        state = await page.evaluate(
+            "JSON.stringify({meta: document.querySelector('.md-search-result__meta')"
+            ".textContent.trim(), toggle: document.querySelector('[data-md-toggle=search]')"
+            ".checked, frames: document.querySelectorAll('iframe').length})")
+        raise AssertionError(f"{no_results}; search state: {state}") from None
     assert any("gather" in text for text in results), results
     assert any(text.startswith("gather()") for text in results), results  # the guide page
 

@@ -18,6 +18,7 @@
   "use strict";
   if (location.protocol !== "file:") return;
 
+  // Runs in the iframe before the worker's script: the worker's globals.
   const FRAME_PRELUDE =
     "<script>" +
     "var workerPort = null;" +
@@ -28,30 +29,36 @@
     "window.postMessage = function (data) { workerPort.postMessage(data); };" +
     "window.importScripts = function () {};" +
     "<\/script>";
+  // Runs in the iframe after the worker's script (scripts run in order): the script's
+  // message listener exists now, so the page may connect and send what it queued.
+  const FRAME_EPILOGUE = "<script>frameElement.workerScriptRan();<\/script>";
 
   class FrameWorker extends EventTarget {
     constructor(url) {
       super();
       this.onmessage = null;
-      this._pending = [];      // messages posted before the iframe's script loaded
+      this._pending = [];      // messages posted before the worker's script ran
       this._port = null;       // the page's end of the channel, once connected
       const script = new URL(url, location.href).href;
       this._frame = document.createElement("iframe");
       this._frame.style.display = "none";
-      this._frame.srcdoc = FRAME_PRELUDE + "<script src=\"" + script + "\"><\/script>";
-      this._frame.addEventListener("load", () => {
-        const channel = new MessageChannel();
-        this._frame.contentWindow.connectWorkerPort(channel.port2);
-        this._port = channel.port1;
-        this._port.onmessage = (event) => {
-          const message = new MessageEvent("message", { data: event.data });
-          if (typeof this.onmessage === "function") this.onmessage(message);
-          this.dispatchEvent(message);
-        };
-        this._pending.forEach((data) => this._port.postMessage(data));
-        this._pending = [];
-      });
+      this._frame.workerScriptRan = () => this._connect();
+      this._frame.srcdoc =
+        FRAME_PRELUDE + "<script src=\"" + script + "\"><\/script>" + FRAME_EPILOGUE;
       (document.body || document.documentElement).appendChild(this._frame);
+    }
+
+    _connect() {
+      const channel = new MessageChannel();
+      this._frame.contentWindow.connectWorkerPort(channel.port2);
+      this._port = channel.port1;
+      this._port.onmessage = (event) => {
+        const message = new MessageEvent("message", { data: event.data });
+        if (typeof this.onmessage === "function") this.onmessage(message);
+        this.dispatchEvent(message);
+      };
+      this._pending.forEach((data) => this._port.postMessage(data));
+      this._pending = [];
     }
 
     postMessage(data) {
