@@ -154,6 +154,40 @@ def test_taskgroup_abort_cancels_children_in_creation_order():
     assert coroloop.run(main()) == list(range(30))
 
 
+def test_taskgroup_body_error_wins_over_a_cancel_from_outside_while_it_waits():
+    # seed 327 (3.11): the body raises, and while the group waits for a child the
+    # parent is cancelled from outside; every version raises the body's error, in a
+    # group.  3.13+ re-arm the cancellation from outside, so the parent ends cancelled.
+    async def program(aio):
+        waiting, release = aio.Event(), aio.Event()
+        raised = []
+
+        async def slow_to_stop():
+            try:
+                await aio.sleep(3600)
+            finally:
+                waiting.set()
+                await release.wait()
+
+        async def body():
+            try:
+                async with aio.TaskGroup() as group:
+                    group.create_task(slow_to_stop())
+                    await aio.sleep(0)
+                    raise ValueError("body")
+            except BaseException as exc:
+                raised.append((type(exc).__name__, [type(e).__name__ for e in exc.exceptions]))
+
+        task = aio.create_task(body())
+        await waiting.wait()
+        task.cancel()
+        release.set()
+        await aio.wait([task])
+        return raised, task.cancelled()
+
+    same_on_both(program, ([("ExceptionGroup", ["ValueError"])], PY313))
+
+
 # -- task names ---------------------------------------------------------------------
 def test_named_tasks_use_up_a_number_before_3_13():
     # seeds 2 and 18 (3.11, 3.12): asyncio.create_task(name=) and

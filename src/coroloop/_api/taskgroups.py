@@ -298,10 +298,11 @@ class TaskGroup:
             if fatal is not None:
                 raise fatal
 
-            if (not _AS_313 and propagate_cancel is None and last_cancel is not None
-                    and self._parent_task.cancelling()):
-                # 3.11/3.12 withdrew our cancel() already: a request from outside that
-                # came while we waited must not be lost (gh-155433).
+            if (not _AS_313 and self._parent_cancel_requested and propagate_cancel is None
+                    and last_cancel is not None and self._parent_task.cancelling()):
+                # 3.11/3.12 withdrew our cancel() of the parent already: a request
+                # from outside that came while we waited must not be lost (gh-155433;
+                # as 3.15, only when we cancelled the parent ourselves).
                 propagate_cancel = last_cancel
             if self._parent_cancel_requested and _AS_313:
                 # Withdraw the cancel() we made; if no other request is left, the
