@@ -249,6 +249,15 @@ CREATE_TASK_PASSES_ANY_KEYWORD = PY314
 FUTURE_INIT_ONCE = PY315
 TASK_CHECKS_CONTEXT_TYPE = PY315
 
+# -- shield() -------------------------------------------------------------------------
+# The inner operation finishes in the iteration its shield() was cancelled in (so the
+# inner done callback still runs): 3.11-3.13 mark its exception retrieved, so nobody
+# ever hears of it; 3.14 leaves it unretrieved, reported when the inner future is
+# collected if nobody looked at it, like any other future (gh-156321, 3.14.9; 3.14.0-
+# 3.14.8 reported it at once even if it was retrieved later, a regression coroloop does
+# not copy: docs/migrating.md).
+SHIELD_MARKS_ABANDONED_OUTCOME_RETRIEVED = not PY314
+
 # -- Future.set_exception(StopIteration) -------------------------------------------
 # 3.11/3.12 refuse it with TypeError; 3.13 stores a RuntimeError caused by it.
 STOP_ITERATION_BECOMES_RUNTIME_ERROR = PY313

@@ -13,6 +13,7 @@ which is how `make differential` runs it on interpreters that have no pytest.
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import sys
 
@@ -20,6 +21,7 @@ import coroloop
 
 PY312 = sys.version_info >= (3, 12)
 PY313 = sys.version_info >= (3, 13)
+PY314 = sys.version_info >= (3, 14)
 
 RUNTIMES = {"asyncio": asyncio, "coroloop": coroloop}
 
@@ -347,6 +349,34 @@ def test_taskgroup_withdraws_its_cancel_before_waiting_for_the_children_before_3
         return seen
 
     same_on_both(program, [1] if PY313 else [0])
+
+
+# -- version differences: 3.14 -------------------------------------------------------
+def test_shield_leaves_an_abandoned_exception_unretrieved_from_3_14():
+    # seed 70 (3.14): the shielded operation fails in the iteration its shield()
+    # was cancelled in.  3.11-3.13 mark the exception retrieved; 3.14 (gh-156321)
+    # leaves it for the inner future to report when it is collected.
+    async def program(aio):
+        reported = []
+        loop = aio.get_running_loop()
+        loop.set_exception_handler(lambda loop, context: reported.append(
+            (context["message"], repr(context["exception"]))))
+        inner = loop.create_future()
+        outer = aio.shield(inner)
+        outer.cancel()
+        inner.set_exception(ValueError("nobody looked"))
+        for _ in range(2):
+            await aio.sleep(0)
+        del inner, outer
+        gc.collect()
+        loop.set_exception_handler(None)
+        return reported
+
+    if PY314:
+        same_on_both(program, [("Future exception was never retrieved",
+                                "ValueError('nobody looked')")])
+    else:
+        same_on_both(program, [])
 
 
 # -- messages --------------------------------------------------------------------------

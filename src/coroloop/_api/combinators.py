@@ -58,6 +58,7 @@ FIRST_COMPLETED, FIRST_EXCEPTION, ALL_COMPLETED = (
 CancelledError = _exc.CancelledError
 _CoroutineType = types.CoroutineType
 _DONE_CHILDREN_AT_ONCE = _bridge.GATHER_TAKES_DONE_CHILDREN_AT_ONCE
+_SHIELD_MARKS_RETRIEVED = _bridge.SHIELD_MARKS_ABANDONED_OUTCOME_RETRIEVED
 _copy_context = contextvars.copy_context
 
 
@@ -268,8 +269,8 @@ class _ShieldLink:
     def inner_done(self, inner) -> None:
         outer = self.outer
         if outer.cancelled():
-            # The caller went away: nobody will look at the outcome.
-            if not inner.cancelled():
+            # The caller went away: before 3.14 nobody is told of the outcome.
+            if _SHIELD_MARKS_RETRIEVED and not inner.cancelled():
                 inner.exception()   # mark it retrieved
         elif inner.cancelled():
             outer.cancel()
