@@ -105,25 +105,44 @@ conformance: $(VENV)/.test-deps
 # -- differential testing: generated programs on stdlib asyncio and on coroloop ------
 # tests/differential/README.md.  DIFF_PYTHONS are interpreters, one word each (a path
 # to a python or to a wrapper script); each gets DIFF_COUNT programs in `make test`,
-# DIFF_FUZZ_COUNT in `make fuzz`.  The regression tests of what the harness found run
-# on each of them (pytest runs them on $(PY)).
+# DIFF_FUZZ_COUNT in `make fuzz`.  The versions in DIFF_CHROOT_VERSIONS (3.14, 3.15)
+# join them from the Debian sid chroot (block "Python 3.14 and 3.15" below), each as
+# the one-word wrapper `tools/chroot-python --interpreter X.Y` writes; a version the
+# chroot cannot give here is skipped, with the reason.  The regression tests of what
+# the harness found run on each of them (pytest runs them on $(PY)).
 DIFF_PYTHONS ?= $(PY) $(EXTRA_PYTHONS)
+DIFF_CHROOT_VERSIONS ?= $(CHROOT_VERSIONS)
 DIFF_COUNT ?= 500
 DIFF_FUZZ_COUNT ?= 5000
 DIFF_FUZZ_SEED ?= 100000
 DIFF_REGRESSIONS := tests/unit/test_differential_regressions.py
+# Shell: $$pythons = DIFF_PYTHONS and the chroot wrappers, $$skipped = what is not
+# there and why, $$args = one --python per interpreter.
+DIFF_FIND_PYTHONS = pythons="$(DIFF_PYTHONS)"; skipped=; \
+	for v in 3.12 3.13; do \
+	  echo "$(DIFF_PYTHONS)" | grep -q "python$$v" || skipped="$$skipped Python $$v: not found under $(PYENV_ROOT);"; \
+	done; \
+	for v in $(DIFF_CHROOT_VERSIONS); do \
+	  if why=$$($(CHROOT_PYTHON) --check $$v); then \
+	    p=$$($(CHROOT_PYTHON) --interpreter $$v) || exit 1; pythons="$$pythons $$p"; \
+	  else skipped="$$skipped Python $$v: $$why;"; fi; \
+	done; \
+	args=; for p in $$pythons; do args="$$args --python $$p"; done
+DIFF_SAY_SKIPPED = echo "== differential: skipped:$${skipped:- none}"
 
-differential: $(VENV)/.test-deps
-	$(PY) tests/differential/run.py --count $(DIFF_COUNT) $(foreach p,$(DIFF_PYTHONS),--python "$(p)")
-	@for p in $(filter-out $(PY),$(DIFF_PYTHONS)); do \
+differential: $(VENV)/.test-deps chroot-deps
+	@$(DIFF_FIND_PYTHONS); \
+	$(PY) tests/differential/run.py --count $(DIFF_COUNT) $$args || exit 1; \
+	for p in $$pythons; do \
+	  [ "$$p" = "$(PY)" ] && continue; \
 	  echo "== differential regressions on $$p"; PYTHONPATH=src $$p $(DIFF_REGRESSIONS) || exit 1; \
-	done
-	@for v in 3.12 3.13; do \
-	  echo "$(DIFF_PYTHONS)" | grep -q "python$$v" || echo "(differential: skipped Python $$v, not found under $(PYENV_ROOT))"; \
-	done
+	done; \
+	$(DIFF_SAY_SKIPPED)
 
-fuzz: $(VENV)/.test-deps
-	$(PY) tests/differential/run.py --count $(DIFF_FUZZ_COUNT) --seed $(DIFF_FUZZ_SEED) --max-reports 20 $(foreach p,$(DIFF_PYTHONS),--python "$(p)")
+fuzz: $(VENV)/.test-deps chroot-deps
+	@$(DIFF_FIND_PYTHONS); \
+	$(PY) tests/differential/run.py --count $(DIFF_FUZZ_COUNT) --seed $(DIFF_FUZZ_SEED) --max-reports 20 $$args || exit 1; \
+	$(DIFF_SAY_SKIPPED)
 
 bench: $(VENV)/.installed
 	$(PY) -m pip install -q uvloop uvicorn starlette

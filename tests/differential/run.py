@@ -118,9 +118,9 @@ def report(program: Program, a: list[str], b: list[str], save_dir: str | None,
     return path
 
 
-def check_interpreter(cmd, args) -> tuple[int, int]:
-    """Run and compare all programs on one interpreter: (programs, differences)."""
-    version = interpreter_version(cmd)
+def check_interpreter(cmd, args, version) -> int:
+    """Run and compare all programs on one interpreter (of *version*): the number
+    of differences."""
     v = ".".join(map(str, version))
     started = time.monotonic()
     programs = [generate(seed, version, args.family)
@@ -153,7 +153,7 @@ def check_interpreter(cmd, args) -> tuple[int, int]:
     if differences > args.max_reports:
         print(f"  ({differences - args.max_reports} more not shown in full; "
               "--max-reports N to see them, --list for one line each)")
-    return len(programs), differences
+    return differences
 
 
 def replay(path: str, pythons: list[list[str]], args) -> int:
@@ -221,13 +221,18 @@ def main(argv=None) -> int:
     if args.replay:
         return replay(args.replay, pythons, args)
     total = 0
+    versions = []
     for cmd in pythons:
+        version = interpreter_version(cmd)
+        versions.append(".".join(map(str, version)))
         try:
-            _, differences = check_interpreter(cmd, args)
+            differences = check_interpreter(cmd, args, version)
         except RuntimeError as exc:
             print(f"differential: worker failure on {shlex.join(cmd)}:\n{exc}")
             differences = 1
         total += differences
+    print(f"differential: {args.count} programs each on Python {', '.join(versions)}: "
+          f"{total or 'no'} difference{'' if total == 1 else 's'}")
     return 1 if total else 0
 
 
