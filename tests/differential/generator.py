@@ -12,8 +12,11 @@ same program.  Families:
   ``uncancel``), ``gather`` (``return_exceptions`` both ways), ``wait`` (all three
   ``return_when``), ``wait_for``, ``shield``, ``as_completed``, locks, events,
   conditions, semaphores, barriers, queues (with ``shutdown`` on 3.13+),
-  ``TaskGroup``, ``timeout`` / ``timeout_at`` / ``reschedule`` and eager tasks
-  (3.12+).  Only what the target version's asyncio has is used.
+  ``TaskGroup``, ``timeout`` / ``timeout_at`` / ``reschedule``, eager tasks
+  (3.12+: the eager task factory; 3.14+: ``create_task(..., eager_start=)``, also
+  against the factory) and ``TaskGroup.cancel()`` (3.15+: before, inside and after
+  ``async with``, and from other tasks).  Only what the target version's asyncio
+  has is used.
 * ``unix``: a Unix-socket server started, used and closed; records whether the
   socket file is still there.
 
@@ -150,9 +153,12 @@ class _CoreGenerator:
         self.eager_factory = False             # this program sets the eager factory
         self.queue_shutdown = version >= (3, 13)
         self.async_as_completed = version >= (3, 13)
+        self.eager_start_arg = version >= (3, 14)    # create_task(**kwargs)
+        self.taskgroup_cancel = version >= (3, 15)
         self.budget = rng.randint(6, 36)       # statements left to generate
         self.functions: list[tuple[str, _Block]] = []
         self.handles: list[str] = []           # tk handles created so far
+        self.groups: list[str] = []            # TaskGroups (3.15: for cancel())
         # Handles awaited (or waited for) already: likely done when used again,
         # which is where gather() and friends differ between versions.
         self.settled: list[str] = []
@@ -180,6 +186,8 @@ class _CoreGenerator:
         out = [f"{name} = {ctor}" for name, ctor in sorted(self.shared.items())]
         if "cond" in self.shared:
             out.append("box = {'n': 0}")
+        if self.groups:
+            out.append("groups = {}")
         for name, block in reversed(self.functions):  # leaves first: easier to read
             out.append("")
             out.append(f"async def {name}():")
@@ -245,11 +253,21 @@ class _CoreGenerator:
 
     def spawn_expr(self, fn: str, handle: str, via: str = "create_task") -> str:
         name = f", name={handle!r}" if self.rng.random() < 0.5 else ""
-        if via == "loop":
-            return f"asyncio.get_running_loop().create_task({fn}(){name})"
         if via == "ensure_future":
             return f"asyncio.ensure_future({fn}())"
+        name += self.eager_start()
+        if via == "loop":
+            return f"asyncio.get_running_loop().create_task({fn}(){name})"
         return f"asyncio.create_task({fn}(){name})"
+
+    def eager_start(self) -> str:
+        """Sometimes an ``eager_start=`` argument for create_task() (3.14+); False
+        where the program set the eager factory, so that it is overridden."""
+        if not self.eager_start_arg or self.rng.random() >= 0.25:
+            return ""
+        self.used.add("eager_start")
+        eager = not self.eager_factory if self.rng.random() < 0.8 else self.eager_factory
+        return f", eager_start={eager}"
 
     def share(self, name: str) -> str:
         if name not in self.shared:
@@ -346,6 +364,12 @@ class _CoreGenerator:
         rng = self.rng
         msg = rng.choice([None, None, f"by {label}"])
         args = "" if msg is None else repr(msg)
+        if self.groups and rng.random() < 0.3:
+            # 3.15: cancel a TaskGroup (from its body, a child, or anywhere else).
+            tg = rng.choice(self.groups)
+            block.add(f"T.log({label!r}, 'tg.cancel', {tg!r}, "
+                      f"groups[{tg!r}].cancel() if {tg!r} in groups else None)")
+            return
         if self.handles and rng.random() < 0.8:
             handle = rng.choice(self.handles)
             if rng.random() < 0.12:
@@ -466,24 +490,46 @@ class _CoreGenerator:
 
     def s_taskgroup(self, block, fn, depth, own, steps):
         label = self.label(fn, steps)
+        rng = self.rng
         inner = _Block()
         inner.add(f"T.log({label!r}, 'taskgroup')")
-        inner.add("async with asyncio.TaskGroup() as tg:")
+        if self.taskgroup_cancel:
+            # One name per group (they may nest), and in `groups`, so that other
+            # tasks can cancel() it (s_cancel) -- before, inside or after the block.
+            tg = "tg" + label.replace(".", "_")
+            self.groups.append(tg)
+            self.used.add("taskgroup_cancel")
+            inner.add(f"{tg} = groups[{tg!r}] = asyncio.TaskGroup()")
+            if rng.random() < 0.1:
+                inner.add(f"T.log({label!r}, 'tg.cancel', {tg}.cancel())")
+            inner.add(f"async with {tg}:")
+        else:
+            tg = "tg"
+            inner.add("async with asyncio.TaskGroup() as tg:")
         inner.indent(1)
         local = list(own)
-        for _ in range(self.rng.randint(1, 3)):
+        cancelled_inside = False
+        for _ in range(rng.randint(1, 3)):
             if self._n_functions >= self.MAX_FUNCTIONS:
                 break
             handle = self.new_handle()
             target = self.new_function(depth)
-            name = f", name={handle!r}" if self.rng.random() < 0.5 else ""
-            inner.add(f"T.track({handle!r}, tg.create_task({target}(){name}))")
+            name = f", name={handle!r}" if rng.random() < 0.5 else ""
+            name += self.eager_start()
+            inner.add(f"T.track({handle!r}, {tg}.create_task({target}(){name}))")
             local.append(handle)
+            if self.taskgroup_cancel and not cancelled_inside and rng.random() < 0.15:
+                cancelled_inside = True
+                inner.add(f"T.log({label!r}, 'tg.cancel', {tg}.cancel())")
         sub = _Block()
         self.sub_body(sub, fn, depth, local, steps)
         inner.extend(sub)
+        if self.taskgroup_cancel and rng.random() < 0.15:
+            inner.add(f"T.log({label!r}, 'tg.cancel', {tg}.cancel())")
         inner.indent(-1)
         inner.add(f"T.log({label!r}, 'taskgroup done')")
+        if self.taskgroup_cancel and rng.random() < 0.1:
+            inner.add(f"T.log({label!r}, 'tg.cancel after', {tg}.cancel())")
         self.guarded(block, label, inner)
 
     def s_timeout(self, block, fn, depth, own, steps):
