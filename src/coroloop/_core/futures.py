@@ -294,6 +294,9 @@ class Future:
         if type(entries) is not list:
             if type(entries) is not tuple:
                 loop._ready.append(entries)  # the common case: one coroloop task waiting
+                hooks = loop._instruments  # (a task entry: this is coroloop's loop)
+                if hooks is not None and hooks.task_woken is not None:
+                    hooks.task_woken(entries, self)
                 return
             entries = (entries,)
         # On coroloop's (open) loop, handles go straight onto the ready queue: the
@@ -302,6 +305,9 @@ class Future:
         for entry in entries:
             if type(entry) is not tuple:
                 loop._ready.append(entry)   # a coroloop task waiting on us
+                hooks = loop._instruments
+                if hooks is not None and hooks.task_woken is not None:
+                    hooks.task_woken(entry, self)
             elif direct:
                 loop._ready.append(new_handle(entry[0], (self,), loop, entry[1]))
             else:

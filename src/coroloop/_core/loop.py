@@ -368,47 +368,78 @@ class CoreEventLoop(_aevents.AbstractEventLoop):
                 return
 
     def _run_ready_watched(self, count: int) -> None:
-        """The ready queue with timing and hooks: debug mode and instruments."""
+        """The ready queue with timing and hooks: debug mode and instruments.
+
+        Only what someone asked for is paid for: callbacks are timed in debug mode
+        or for a ``callback_ran`` hook, and the task a ready item steps is looked
+        up only for the step hooks.
+        """
+        hooks = self._instruments
+        if hooks is not None and hooks.ready_run_started is not None:
+            hooks.ready_run_started(count)
         popleft = self._ready.popleft
         clock = _time.perf_counter
+        now = self._now
+        debug = self._debug
         for _ in range(count):
             handle = popleft()
             if handle._cancelled:
                 continue
-            hooks = self._instruments
-            task = _task_stepped_by(handle) if hooks is not None else None
-            if task is not None:
-                hooks.task_step_started(task)
-            self._current_handle = handle
-            started = clock()
+            hooks = self._instruments  # an instrument may be removed by any callback
+            task = None
+            if hooks is not None and hooks.watch_steps:
+                task = handle if type(handle) is Task else _task_stepped_by(handle)
+                if task is not None:
+                    if hooks.task_step_started is not None:
+                        hooks.task_step_started(task)
+                    step_began = now()
+            timed = debug or (hooks is not None and hooks.callback_ran is not None)
+            if timed:
+                started = clock()
+            if debug:
+                self._current_handle = handle
             try:
-                handle._context.run(handle._callback, *handle._args)
+                args = handle._args
+                if len(args) == 1:  # as in _run_until_stopped
+                    handle._context.run(handle._callback, args[0])
+                else:
+                    handle._context.run(handle._callback, *args)
             except (SystemExit, KeyboardInterrupt):
                 raise
             except BaseException as exc:
                 self._report_callback_error(handle, exc)
             finally:
-                self._current_handle = None
-            took = clock() - started
+                if debug:
+                    self._current_handle = None
+            if timed:
+                took = clock() - started
             if task is not None:
-                hooks.task_step_ended(task)
-                if task.done():
-                    hooks.task_exited(task)
-            if self._debug and took >= self.slow_callback_duration:
-                logger.warning("Executing %s took %.3f seconds", _describe_handle(handle), took)
-            if self._instruments is not None:
-                self._instruments.callback_ran(handle, took)
+                hooks = self._instruments
+                if hooks is not None:
+                    if hooks.task_stepped is not None:
+                        hooks.task_stepped(task, step_began, now())
+                    if hooks.task_step_ended is not None:
+                        hooks.task_step_ended(task)
+                    if hooks.task_exited is not None and task.done():
+                        hooks.task_exited(task)
+            if timed:
+                if debug and took >= self.slow_callback_duration:
+                    logger.warning("Executing %s took %.3f seconds",
+                                   _describe_handle(handle), took)
+                hooks = self._instruments
+                if hooks is not None and hooks.callback_ran is not None:
+                    hooks.callback_ran(handle, took)
 
     def _report_callback_error(self, handle, exc) -> None:
         self.call_exception_handler(callback_error_context(handle, exc))
 
     def _poll(self, timeout) -> None:
         hooks = self._instruments
-        if hooks is not None:
+        if hooks is not None and hooks.io_wait_started is not None:
             hooks.io_wait_started(timeout)
         poller = self._poller
         events = poller.poll(timeout)
-        if hooks is not None:
+        if hooks is not None and hooks.io_wait_ended is not None:
             hooks.io_wait_ended(len(events))
         if not events:
             return

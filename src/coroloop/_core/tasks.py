@@ -121,8 +121,9 @@ class Task(Future):
             self._callback = _step
             self._cancelled = False
             self._args = (self,)
-            if loop._instruments is not None:
-                loop._instruments.task_spawned(self)
+            hooks = loop._instruments
+            if hooks is not None and hooks.task_spawned is not None:
+                hooks.task_spawned(self)
         else:
             self._args = None
         if eager_start and loop.is_running():
@@ -338,14 +339,21 @@ class Task(Future):
         previous = _bridge.swap_current_task(loop, None)
         _bridge.register_eager_task(self)
         hooks = loop._instruments if self._native else None
+        began = None
         if hooks is not None:
-            hooks.task_step_started(self)
+            if hooks.task_step_started is not None:
+                hooks.task_step_started(self)
+            began = loop.time()
         try:
             self._context.run(self._step)
         finally:
+            hooks = loop._instruments if self._native else None
             if hooks is not None:
-                hooks.task_step_ended(self)
-                if self._state is not PENDING:
+                if hooks.task_stepped is not None and began is not None:
+                    hooks.task_stepped(self, began, loop.time())
+                if hooks.task_step_ended is not None:
+                    hooks.task_step_ended(self)
+                if hooks.task_exited is not None and self._state is not PENDING:
                     hooks.task_exited(self)
             _bridge.swap_current_task(loop, previous)
             _bridge.finish_eager_registration(self, self._state is PENDING)
@@ -359,6 +367,10 @@ class Task(Future):
         if self._state is not PENDING:
             return False
         self._num_cancels_requested += 1
+        if self._native:
+            hooks = self._loop._instruments
+            if hooks is not None and hooks.task_cancel_requested is not None:
+                hooks.task_cancel_requested(self, msg)
         waiter = self._fut_waiter
         if waiter is not None and waiter.cancel(msg=msg):
             # Keep _fut_waiter: if it is a task that swallows the cancellation we may
@@ -497,8 +509,7 @@ def new_task(loop, coro, name, context, _new=object.__new__):
     native branch, without type.__call__ packing the keyword arguments into a
     dict and without the generic checks (the caller knows the loop).
     """
-    if loop._debug or loop._instruments is not None or (
-            coro.__class__ is not _CoroutineType and not iscoroutine(coro)) or (
+    if loop._debug or (coro.__class__ is not _CoroutineType and not iscoroutine(coro)) or (
             context is not None and context.__class__ is not _Context):
         return Task(coro, loop=loop, name=name, context=context)  # the rare cases
     task = _new(Task)
@@ -521,6 +532,9 @@ def new_task(loop, coro, name, context, _new=object.__new__):
     task._callback = _step
     task._cancelled = False
     task._args = (task,)
+    hooks = loop._instruments
+    if hooks is not None and hooks.task_spawned is not None:
+        hooks.task_spawned(task)
     loop._ready.append(task)
     if _registry_add is not None:  # seen by asyncio.all_tasks()
         _registry_add(_weakref(task, _registry_discard))

@@ -1,0 +1,195 @@
+"""The instrument hooks that tracing builds on: task_stepped, task_woken,
+task_cancel_requested and ready_run_started, and how hooks are dispatched (no-ops
+inherited from Instrument are skipped; an instrument that catches its own errors is
+called directly)."""
+
+from __future__ import annotations
+
+import pytest
+
+import coroloop
+from coroloop._core.instrument import HOOKS
+
+
+class Log(coroloop.Instrument):
+    def __init__(self, loop):
+        self.loop = loop
+        self.events = []
+
+    def task_stepped(self, task, started, ended):
+        self.events.append(("stepped", task.get_name(), started, ended,
+                            type(task.waiting_on()).__name__))
+
+    def task_woken(self, task, future):
+        current = coroloop.current_task(self.loop)
+        self.events.append(("woken", task.get_name(), type(future).__name__,
+                            current.get_name() if current else None))
+
+    def task_cancel_requested(self, task, msg):
+        current = coroloop.current_task(self.loop)
+        self.events.append(("cancel", task.get_name(), msg,
+                            current.get_name() if current else None))
+
+    def ready_run_started(self, count):
+        self.events.append(("ready", count))
+
+
+def test_task_stepped_gives_loop_time_bounds_and_the_wait(virtual_loop):
+    loop = virtual_loop
+    log = Log(loop)
+    loop.add_instrument(log)
+
+    async def sleeper():
+        await coroloop.sleep(2)
+
+    loop.run_until_complete(loop.create_task(sleeper(), name="s"))
+    steps = [e for e in log.events if e[0] == "stepped"]
+    # Virtual time: the first step at 0 ends waiting on its sleep; the second at 2.
+    assert steps == [("stepped", "s", 0.0, 0.0, "SleepFuture"),
+                     ("stepped", "s", 2.0, 2.0, "NoneType")]
+
+
+def test_task_stepped_times_a_real_step(loop):
+    log = Log(loop)
+    loop.add_instrument(log)
+
+    async def busy():
+        end = loop.time() + 0.01
+        while loop.time() < end:
+            pass
+
+    loop.run_until_complete(loop.create_task(busy(), name="b"))
+    [(_, _, started, ended, _)] = [e for e in log.events if e[0] == "stepped"]
+    assert ended - started >= 0.01
+
+
+def test_task_stepped_covers_eager_steps(loop):
+    log = Log(loop)
+    loop.add_instrument(log)
+    loop.set_task_factory(coroloop.eager_task_factory)
+
+    async def child():
+        return 1
+
+    async def parent():
+        return await coroloop.create_task(child(), name="eager-child")
+
+    assert loop.run_until_complete(parent()) == 1
+    # The child's whole life is one step inside the parent's (reported first, as it
+    # ends first); on 3.11/3.12 the name is given after that step, so it is Task-N.
+    steps = [e for e in log.events if e[0] == "stepped"]
+    assert len(steps) == 2
+    assert steps[0][1] != steps[1][1] and steps[0][4] == "NoneType"
+
+
+def test_task_woken_names_the_future_and_runs_in_the_completer(loop):
+    log = Log(loop)
+    loop.add_instrument(log)
+
+    async def waiter(fut):
+        return await fut
+
+    async def completer(fut):
+        fut.set_result(5)
+
+    async def main():
+        fut = loop.create_future()
+        w = coroloop.create_task(waiter(fut), name="waiter")
+        await coroloop.sleep(0)
+        await coroloop.create_task(completer(fut), name="completer")
+        return await w
+
+    assert loop.run_until_complete(loop.create_task(main(), name="main")) == 5
+    assert ("woken", "waiter", "Future", "completer") in log.events
+
+
+def test_task_woken_by_a_due_sleep_has_no_current_task(virtual_loop):
+    loop = virtual_loop
+    log = Log(loop)
+    loop.add_instrument(log)
+
+    async def sleeper():
+        await coroloop.sleep(1)
+
+    loop.run_until_complete(loop.create_task(sleeper(), name="s"))
+    assert ("woken", "s", "SleepFuture", None) in log.events
+
+
+def test_task_cancel_requested_runs_in_the_canceller(virtual_loop):
+    loop = virtual_loop
+    log = Log(loop)
+    loop.add_instrument(log)
+
+    async def victim():
+        await coroloop.sleep(10)
+
+    async def main():
+        v = coroloop.create_task(victim(), name="victim")
+        await coroloop.sleep(0)
+        v.cancel("enough")
+        v.cancel("again")  # counts too: the task is not done yet
+        with pytest.raises(coroloop.CancelledError):
+            await v
+        assert not v.cancel("late")  # done: not a request
+
+    loop.run_until_complete(loop.create_task(main(), name="main"))
+    assert [e for e in log.events if e[0] == "cancel"] == [
+        ("cancel", "victim", "enough", "main"), ("cancel", "victim", "again", "main")]
+
+
+def test_ready_run_started_counts_the_ready_items(loop):
+    log = Log(loop)
+    loop.add_instrument(log)
+    for _ in range(3):
+        loop.call_soon(lambda: None)
+    loop.call_soon(loop.stop)
+    loop.run_forever()
+    assert ("ready", 4) in log.events
+
+
+def test_inherited_no_ops_are_not_called_and_leave_hooks_none(loop):
+    class OnlySpawn(coroloop.Instrument):
+        def task_spawned(self, task):
+            pass
+
+    loop.add_instrument(OnlySpawn())
+    hooks = loop._instruments
+    assert hooks.task_spawned is not None
+    assert [h for h in HOOKS if getattr(hooks, h) is not None] == ["task_spawned"]
+    assert not hooks.watch_steps  # the loop need not look for the stepped task
+
+
+def test_an_instrument_catching_its_own_errors_is_called_directly(loop):
+    class Careful(coroloop.Instrument):
+        hooks_catch_errors = True
+
+        def task_spawned(self, task):
+            pass
+
+    careful = Careful()
+    loop.add_instrument(careful)
+    assert loop._instruments.task_spawned == careful.task_spawned
+    # A second instrument with the same hook: both are guarded again.
+    other = Careful()
+    loop.add_instrument(other)
+    assert loop._instruments.task_spawned != careful.task_spawned
+
+
+def test_a_raising_wake_hook_is_removed_and_the_program_goes_on(loop, errors):
+    errors.install(loop)
+
+    class Broken:
+        def task_woken(self, task, future):
+            raise RuntimeError("tool bug")
+
+    loop.add_instrument(Broken())
+
+    async def main():
+        fut = loop.create_future()
+        loop.call_soon(fut.set_result, 3)
+        return await fut
+
+    assert loop.run_until_complete(main()) == 3
+    assert loop.instruments == ()
+    [context] = errors.contexts
+    assert "task_woken" in context["message"]
