@@ -30,7 +30,7 @@ from ._core.clock import Clock, MonotonicClock
 from ._core.coroutines import coroutine, iscoroutine, iscoroutinefunction
 from ._core.futures import Future, isfuture
 from ._core.handles import Handle, TimerHandle
-from ._core.instrument import Instrument
+from ._core.instrument import Instrument, add_loop_watcher, remove_loop_watcher
 from ._core.loop import CoreEventLoop
 from ._event_loop import EventLoop, new_event_loop
 from ._net.tcp import Server
@@ -99,7 +99,7 @@ __all__ = [
     "BaseTransport", "DatagramTransport", "ReadTransport", "SubprocessTransport",
     "Transport", "WriteTransport",
     # coroloop's own
-    "Clock", "MonotonicClock", "Poller", "Instrument", "TimeoutState", "TaskGroupState",
+    "Clock", "MonotonicClock", "Poller", "Instrument", "add_loop_watcher", "remove_loop_watcher", "TimeoutState", "TaskGroupState",
 ]
 # As in asyncio: listed up to 3.13; from 3.14 reading them warns, so they are not.
 __all__ += [name for name in _policy_names if name not in _bridge.DEPRECATED_POLICY_NAMES]

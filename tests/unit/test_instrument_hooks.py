@@ -193,3 +193,40 @@ def test_a_raising_wake_hook_is_removed_and_the_program_goes_on(loop, errors):
     assert loop.instruments == ()
     [context] = errors.contexts
     assert "task_woken" in context["message"]
+
+
+def test_loop_watchers_see_each_new_loop_until_removed(errors):
+    seen = []
+    coroloop.add_loop_watcher(seen.append)
+    try:
+        first = coroloop.new_event_loop()
+    finally:
+        coroloop.remove_loop_watcher(seen.append)
+    second = coroloop.new_event_loop()
+    try:
+        assert seen == [first]
+    finally:
+        first.close()
+        second.close()
+    with pytest.raises(ValueError, match="not a loop watcher"):
+        coroloop.remove_loop_watcher(seen.append)
+    with pytest.raises(TypeError, match="callable"):
+        coroloop.add_loop_watcher("not callable")
+
+
+def test_a_raising_loop_watcher_is_reported_and_the_loop_made(errors):
+    def broken(loop):
+        errors.install(loop)
+        raise RuntimeError("watcher bug")
+
+    coroloop.add_loop_watcher(broken)
+    try:
+        loop = coroloop.new_event_loop()
+    finally:
+        coroloop.remove_loop_watcher(broken)
+    try:
+        assert not loop.is_closed()
+        [context] = errors.contexts
+        assert "Loop watcher" in context["message"]
+    finally:
+        loop.close()

@@ -45,7 +45,8 @@ is what a tracer recording every step pays most).
 
 from __future__ import annotations
 
-__all__ = ["Instrument", "Instruments", "HOOKS"]
+__all__ = ["Instrument", "Instruments", "HOOKS", "add_loop_watcher", "remove_loop_watcher",
+           "announce_loop"]
 
 HOOKS = ("task_spawned", "task_step_started", "task_step_ended", "task_stepped",
          "task_exited", "task_woken", "task_cancel_requested", "callback_ran",
@@ -138,3 +139,38 @@ class Instruments:
             "message": f"Instrument {instrument!r} raised in {hook}() and was removed",
             "exception": exc,
         })
+
+
+# -- new loops ---------------------------------------------------------------------
+# Callables called with every coroloop loop as it is created: how a tool that watches
+# a whole program (``python -m coroloop trace SCRIPT``) installs its instruments on
+# the loops the program makes, however it makes them.  Creating a loop is not a hot
+# path; the loop checks this list once, in __init__.
+_loop_watchers: list = []
+
+
+def add_loop_watcher(callback) -> None:
+    """Call ``callback(loop)`` with every coroloop loop created from now on (in the
+    thread creating it, at the end of the loop's ``__init__``)."""
+    if not callable(callback):
+        raise TypeError(f"add_loop_watcher() needs a callable, got {callback!r}")
+    _loop_watchers.append(callback)
+
+
+def remove_loop_watcher(callback) -> None:
+    """Stop calling *callback* for new loops (ValueError if it was not added)."""
+    try:
+        _loop_watchers.remove(callback)
+    except ValueError:
+        raise ValueError(f"{callback!r} is not a loop watcher") from None
+
+
+def announce_loop(loop) -> None:
+    """Called by the loop's __init__ while watchers exist; a watcher that raises is
+    reported through the loop's exception handler and the loop is created anyway."""
+    for callback in tuple(_loop_watchers):
+        try:
+            callback(loop)
+        except Exception as exc:
+            loop.call_exception_handler({
+                "message": f"Loop watcher {callback!r} raised for a new loop", "exception": exc})

@@ -57,6 +57,7 @@ from .coroutines import is_coroutine_function, iscoroutine
 from .futures import isfuture, new_future, set_result_unless_cancelled
 from .handles import (Handle, TimerHandle, callback_error_context, extract_source_traceback,
                       new_handle, new_threadsafe_handle, new_timer_handle)
+from . import instrument as _instrument
 from .instrument import Instruments
 from .loopstate import NATIVE_LOOPS, LoopState
 from .poller import Poller, default_poller
@@ -181,6 +182,8 @@ class CoreEventLoop(_aevents.AbstractEventLoop):
         self._asyncgens_shutdown_called = False
         self._old_agen_hooks = None
         self._instruments: Instruments | None = None
+        if _instrument._loop_watchers:
+            _instrument.announce_loop(self)
 
     def __repr__(self) -> str:
         return (f"<{self.__class__.__name__} running={self.is_running()} "
