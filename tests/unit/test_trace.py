@@ -1,0 +1,319 @@
+"""coroloop.debug.record_trace: the Chrome trace of a known program, checked event
+by event (chrome_trace_schema) and for what it must show: one track per task named
+after it, a slice per step, waits labelled with their reason, spawn and wake-up
+arrows, the ready-queue counter, cancellations and detector marks, virtual time."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+import coroloop
+import coroloop.debug
+from coroloop.debug import trace as trace_module
+from coroloop.testing import new_virtual_loop
+
+from chrome_trace_schema import check_trace
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+async def known_program():
+    """Every kind of event once: a spawn, sleeps, a lock, an event, a queue, awaiting
+    a task, a gather, a cancellation and a detector's mark."""
+    lock = coroloop.Lock()
+    ready = coroloop.Event()
+    queue = coroloop.Queue(maxsize=1)
+
+    async def holder():
+        async with lock:
+            await coroloop.sleep(2)
+
+    async def contender():
+        await coroloop.sleep(0)
+        async with lock:  # waits for holder: a lock wait
+            pass
+
+    async def setter():
+        await coroloop.sleep(1)
+        ready.set()
+
+    async def waiter():
+        await ready.wait()
+        return "seen"
+
+    async def consumer():
+        return await queue.get()
+
+    async def sleeper():
+        await coroloop.sleep(100)
+
+    async def child():
+        await coroloop.sleep(0.5)
+        return 7
+
+    tasks = [coroloop.create_task(f(), name=f.__name__)
+             for f in (holder, contender, setter, waiter, consumer)]
+    victim = coroloop.create_task(sleeper(), name="victim")
+    result = await coroloop.create_task(child(), name="child")  # a task wait
+    await queue.put(result)
+    await coroloop.sleep(0)
+    victim.cancel("not needed")
+    coroloop.debug.mark("deadlock", "pretend report", args={"tasks": 2})
+    coroloop.debug.mark("blocking", "pretend block", task=victim, args={"ms": 120})
+    outcome = await coroloop.gather(*tasks, victim, return_exceptions=True)
+    return outcome
+
+
+def record(tmp_path, main, *, virtual=True, name="trace.json"):
+    path = tmp_path / name
+    loop = new_virtual_loop() if virtual else coroloop.new_event_loop()
+    try:
+        with coroloop.debug.record_trace(path, loop=loop):
+            result = loop.run_until_complete(loop.create_task(main(), name="main"))
+    finally:
+        loop.close()
+    return result, json.loads(path.read_text())
+
+
+def by_track(parsed, name):
+    [track] = [t for t, n in parsed["thread_names"].items() if n == name]
+    return parsed["slices"][track]
+
+
+def test_the_trace_of_a_known_program_follows_the_schema(tmp_path):
+    result, trace = record(tmp_path, known_program)
+    assert result[:5] == [None, None, None, "seen", 7]
+    parsed = check_trace(trace)
+    names = set(parsed["thread_names"].values())
+    assert {"main", "holder", "contender", "setter", "waiter", "consumer", "victim",
+            "child", "loop"} <= names
+    assert parsed["process_names"] == {1: "coroloop loop 1 (VirtualClock)"}
+
+
+def test_the_same_program_on_a_real_clock_follows_the_schema(tmp_path):
+    _, trace = record(tmp_path, known_program_short, virtual=False)
+    parsed = check_trace(trace)
+    steps = [e for e in by_track(parsed, "main") if e["cat"] == "step"]
+    assert len(steps) >= 2
+    assert parsed["process_names"] == {1: "coroloop loop 1"}
+
+
+async def known_program_short():
+    async def child():
+        await coroloop.sleep(0.001)
+
+    await coroloop.gather(*(coroloop.create_task(child(), name=f"c{i}") for i in range(3)))
+
+
+def test_waits_are_labelled_with_their_reason(tmp_path):
+    _, trace = record(tmp_path, known_program)
+    parsed = check_trace(trace)
+
+    def kinds(name):
+        return [e["args"]["kind"] for e in by_track(parsed, name) if e["cat"] == "wait"]
+
+    assert "sleep" in kinds("holder")
+    assert "lock" in kinds("contender")
+    assert "event" in kinds("waiter")
+    assert "queue_get" in kinds("consumer")
+    assert "task" in kinds("main") and "gather" in kinds("main")
+    [task_wait] = [e for e in by_track(parsed, "main") if e["args"].get("kind") == "task"]
+    assert task_wait["args"]["target"] == "child"
+    # A task that was created waits as runnable until its first step.
+    assert kinds("child")[0] == "runnable"
+
+
+def test_steps_and_waits_alternate_and_take_virtual_time(tmp_path):
+    _, trace = record(tmp_path, known_program)
+    parsed = check_trace(trace)
+    holder = by_track(parsed, "holder")
+    assert [e["cat"] for e in holder] == ["wait", "step", "wait", "step"]
+    # The second step comes after sleep(2): two virtual seconds, in microseconds,
+    # give or take the nanoseconds that keep slices at one instant apart.
+    assert holder[3]["ts"] == pytest.approx(2_000_000, abs=0.1)
+    assert holder[3]["name"].endswith("holder")  # a step is named after its coroutine
+    assert holder[3]["args"]["step"] == 2
+
+
+def test_spawn_and_wake_arrows_join_the_right_steps(tmp_path):
+    _, trace = record(tmp_path, known_program)
+    parsed = check_trace(trace)
+    tid = {n: t[1] for t, n in parsed["thread_names"].items()}
+    arrows = {(pair["s"]["tid"], pair["f"]["tid"], cat) for (cat, _), pair in parsed["flows"].items()}
+    for child in ("holder", "contender", "setter", "waiter", "consumer", "victim", "child"):
+        assert (tid["main"], tid[child], "spawn") in arrows
+    assert (tid["setter"], tid["waiter"], "wake") in arrows       # ready.set() woke it
+    assert (tid["holder"], tid["contender"], "wake") in arrows    # the lock's release
+    assert (tid["child"], tid["main"], "wake") in arrows          # its end woke main
+    assert (tid["main"], tid["consumer"], "wake") in arrows       # queue.put() woke it
+    # The gather's last child completes it from a done callback: the arrow starts on
+    # the loop's track, at a callback marker.
+    assert (tid["loop"], tid["main"], "wake") in arrows
+    # Each finish is at the start of the woken step.
+    for pair in parsed["flows"].values():
+        step = [e for e in parsed["slices"][(1, pair["f"]["tid"])]
+                if e["cat"] == "step" and e["ts"] == pair["f"]["ts"]]
+        assert step, pair
+
+
+def test_ready_queue_counter_cancellations_and_marks(tmp_path):
+    _, trace = record(tmp_path, known_program)
+    events = check_trace(trace)["events"]
+    tid = {e["args"]["name"]: e["tid"] for e in events if e.get("name") == "thread_name"}
+    counters = [e for e in events if e["ph"] == "C"]
+    assert counters and all(e["name"] == "ready queue" for e in counters)
+    assert max(e["args"]["ready"] for e in counters) >= 7  # the seven children at once
+    [cancel] = [e for e in events if e["ph"] == "i" and e["cat"] == "cancel"]
+    assert cancel["tid"] == tid["victim"]
+    assert cancel["args"] == {"msg": "not needed", "by": "main"}
+    [deadlock] = [e for e in events if e["ph"] == "i" and e["cat"] == "deadlock"]
+    assert deadlock["s"] == "p" and deadlock["args"] == {"tasks": 2}
+    [blocking] = [e for e in events if e["ph"] == "i" and e["cat"] == "blocking"]
+    assert blocking["tid"] == tid["victim"] and blocking["name"] == "pretend block"
+    exits = {e["tid"]: e["args"]["outcome"] for e in events if e["ph"] == "i" and e["cat"] == "exit"}
+    assert exits[tid["victim"]] == "cancelled" and exits[tid["child"]] == "done"
+
+
+def test_every_loop_created_in_the_block_is_a_process(tmp_path):
+    path = tmp_path / "two.json"
+
+    async def small():
+        await coroloop.sleep(0)
+
+    with coroloop.debug.record_trace(path):
+        coroloop.run(small())
+        coroloop.run(small())
+    parsed = check_trace(json.loads(path.read_text()))
+    assert sorted(parsed["process_names"]) == [1, 2]
+    # Loops made after the block are not recorded.
+    coroloop.run(small())
+    assert sorted(check_trace(json.loads(path.read_text()))["process_names"]) == [1, 2]
+
+
+def test_recording_from_inside_a_running_loop(virtual_loop, tmp_path):
+    path = tmp_path / "inside.json"
+
+    async def main():
+        await coroloop.sleep(1)  # before the recording: not in the trace
+        with coroloop.debug.record_trace(path):
+            await coroloop.create_task(coroloop.sleep(5), name="recorded")
+        await coroloop.sleep(1)
+
+    virtual_loop.run_until_complete(main())
+    parsed = check_trace(json.loads(path.read_text()))
+    recorded = by_track(parsed, "recorded")
+    assert recorded[0]["ts"] == pytest.approx(1_000_000, abs=0.1)
+    assert [e["cat"] for e in recorded] == ["wait", "step", "wait", "step"]
+
+
+def test_a_task_pending_at_the_end_keeps_an_unfinished_wait(virtual_loop, tmp_path):
+    path = tmp_path / "pending.json"
+
+    async def main():
+        blocked = coroloop.create_task(coroloop.Event().wait(), name="blocked")
+        with coroloop.debug.record_trace(path):
+            await coroloop.sleep(3)
+        blocked.cancel()
+
+    virtual_loop.run_until_complete(main())
+    parsed = check_trace(json.loads(path.read_text()))
+    # Created before the recording began: its first step is recorded, not its spawn.
+    step, wait = by_track(parsed, "blocked")
+    assert step["cat"] == "step"
+    assert wait["args"]["kind"] == "event" and wait["args"]["unfinished"] is True
+    assert wait["dur"] == pytest.approx(3_000_000, abs=0.1)
+
+
+def test_record_trace_refuses_a_stdlib_loop_and_a_missing_directory(tmp_path):
+    import asyncio
+    loop = asyncio.new_event_loop()
+    try:
+        with pytest.raises(TypeError, match="not one: run the program on coroloop"):
+            coroloop.debug.record_trace(tmp_path / "x.json", loop=loop).start()
+    finally:
+        loop.close()
+    with pytest.raises(FileNotFoundError, match="no directory"):
+        coroloop.debug.record_trace(tmp_path / "missing" / "x.json")
+
+
+def test_a_failing_recorder_stops_itself_and_the_program_goes_on(tmp_path, monkeypatch,
+                                                                 virtual_loop, errors):
+    errors.install(virtual_loop)
+
+    def broken(task, future):
+        raise RuntimeError("label bug")
+
+    monkeypatch.setattr(trace_module, "wait_reason", broken)
+    path = tmp_path / "broken.json"
+
+    async def main():
+        await coroloop.sleep(1)
+        return "finished"
+
+    with coroloop.debug.record_trace(path, loop=virtual_loop):
+        assert virtual_loop.run_until_complete(main()) == "finished"
+    assert virtual_loop.instruments == ()
+    [context] = errors.contexts
+    assert "Trace recorder stopped" in context["message"]
+    trace = json.loads(path.read_text())
+    check_trace(trace)
+    assert "label bug" in trace["otherData"]["errors"][0]
+
+
+def test_mark_without_a_recording_does_nothing(virtual_loop):
+    async def main():
+        coroloop.debug.mark("blocking", "nobody records")
+
+    virtual_loop.run_until_complete(main())
+
+
+def test_python_m_coroloop_trace_records_a_script(tmp_path):
+    out = tmp_path / "cli.json"
+    proc = run_cli("trace", "-o", str(out), os.path.join(ROOT, "examples", "timeline.py"))
+    assert proc.returncode == 0, proc.stderr
+    assert "6 items handled by 2 workers" in proc.stdout
+    assert f"to {out}" in proc.stderr
+    parsed = check_trace(json.loads(out.read_text()))
+    names = set(parsed["thread_names"].values())
+    assert {"producer", "worker-1", "worker-2", "watchdog"} <= names
+    kinds = {e["args"]["kind"] for xs in parsed["slices"].values() for e in xs
+             if e["cat"] == "wait"}
+    assert {"queue_get", "lock", "sleep", "gather"} <= kinds
+
+
+def test_python_m_coroloop_trace_keeps_the_trace_of_a_failing_script(tmp_path):
+    script = tmp_path / "fails.py"
+    script.write_text(textwrap.dedent("""\
+        import asyncio, sys
+        async def main():
+            await asyncio.sleep(0)
+            raise ValueError("boom " + sys.argv[1])
+        asyncio.run(main())
+        """))
+    out = tmp_path / "fails.json"
+    proc = run_cli("trace", "-o", str(out), str(script), "arg1")
+    assert proc.returncode == 1
+    assert "ValueError: boom arg1" in proc.stderr
+    assert "_commands.py" not in proc.stderr  # the traceback starts at the program
+    check_trace(json.loads(out.read_text()))
+
+
+def test_python_m_coroloop_trace_bad_arguments(tmp_path):
+    proc = run_cli("trace", "-o", str(tmp_path / "t.json"), str(tmp_path / "missing.py"))
+    assert proc.returncode == 2 and "can't open file" in proc.stderr
+    proc = run_cli("trace", "-o", str(tmp_path / "no" / "t.json"), __file__)
+    assert proc.returncode == 2 and "no directory" in proc.stderr
+
+
+def run_cli(*argv):
+    """``python -m coroloop COMMAND ...``, through the debug commands' own entry."""
+    code = ("import sys; from coroloop.debug._commands import run_command; "
+            "sys.exit(run_command(sys.argv[1:]))")
+    return subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True,
+                          timeout=120, env={**os.environ, "PYTHONPATH": os.path.join(ROOT, "src")})
