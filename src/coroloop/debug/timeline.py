@@ -34,8 +34,9 @@ def render_timeline(trace, *, title: str = "coroloop timeline") -> str:
     elif not isinstance(trace, list):
         raise ValueError(f"not a Chrome trace: expected a JSON object or list of events, "
                          f"got {type(trace).__name__}")
-    # Inside <script> only "</" could end the element early: "<\/" means the same in JSON.
-    data = json.dumps(trace, separators=(",", ":")).replace("</", "<\\/")
+    # Inside <script>, "</script" would end the element and "<!--" or "<script" change
+    # how it is parsed: no "<" at all ("\u003c" means the same in JSON).
+    data = json.dumps(trace, separators=(",", ":")).replace("<", "\\u003c")
     page = _template()
     page = page.replace("__TITLE__", html.escape(title))
     return page.replace("__TRACE_JSON__", data, 1)
