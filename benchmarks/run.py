@@ -85,13 +85,28 @@ def discover():
 
 # -- worker: one measurement in this process ----------------------------------------
 
+def provides(aio, name):
+    """Has module *aio* the attribute *name*?  A dotted name's first part may be a
+    submodule (``debug.TraceRecorder``: ``coroloop.debug``, imported if it exists)."""
+    head, _, rest = name.partition(".")
+    value = getattr(aio, head, None)
+    if value is None and rest:
+        try:
+            value = importlib.import_module(f"{aio.__name__}.{head}")
+        except ImportError:
+            return False
+    for part in rest.split(".") if rest else ():
+        value = getattr(value, part, None)
+    return value is not None
+
+
 def worker(impl, bench_name, quick):
     """Measure one benchmark on one implementation; print a JSON result line."""
     result = {"impl": impl, "bench": bench_name}
     try:
         bench = load_benchmark(bench_name)
         aio, new_loop = make_impl(impl)
-        missing = [n for n in getattr(bench, "REQUIRES", ()) if not hasattr(aio, n)]
+        missing = [n for n in getattr(bench, "REQUIRES", ()) if not provides(aio, n)]
         if missing:
             result["unsupported"] = f"{aio.__name__} lacks {', '.join(missing)}"
         else:

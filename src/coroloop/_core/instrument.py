@@ -45,12 +45,16 @@ is what a tracer recording every step pays most).
 
 from __future__ import annotations
 
+import itertools
+
 __all__ = ["Instrument", "Instruments", "HOOKS", "add_loop_watcher", "remove_loop_watcher",
            "announce_loop"]
 
 HOOKS = ("task_spawned", "task_step_started", "task_step_ended", "task_stepped",
          "task_exited", "task_woken", "task_cancel_requested", "callback_ran",
          "ready_run_started", "io_wait_started", "io_wait_ended")
+
+_versions = itertools.count(1)
 
 # The hooks that make the loop find the task each ready-queue item steps.
 _STEP_HOOKS = ("task_step_started", "task_step_ended", "task_stepped", "task_exited")
@@ -108,6 +112,9 @@ class Instruments:
                        if _implements(member, hook)]
             setattr(self, hook, self._fan_out(hook, methods) if methods else None)
         self.watch_steps = any(getattr(self, hook) is not None for hook in _STEP_HOOKS)
+        # Changes with every change of the set: a loop may keep the hooks it read
+        # while this is the same (1 and up: 0 is the loop's "no instruments").
+        self.version = next(_versions)
 
     def _fan_out(self, hook: str, methods: list):
         """One function calling each (member, method) of *methods*, each guarded."""

@@ -46,6 +46,7 @@ import sys
 import threading
 import time as _time
 import traceback
+import types
 import warnings
 import weakref
 from collections import deque
@@ -375,7 +376,8 @@ class CoreEventLoop(_aevents.AbstractEventLoop):
 
         Only what someone asked for is paid for: callbacks are timed in debug mode
         or for a ``callback_ran`` hook, and the task a ready item steps is looked
-        up only for the step hooks.
+        up only for the step hooks.  Which hooks to call is read once and again
+        only when the instruments change (any callback may add or remove one).
         """
         hooks = self._instruments
         if hooks is not None and hooks.ready_run_started is not None:
@@ -384,19 +386,36 @@ class CoreEventLoop(_aevents.AbstractEventLoop):
         clock = _time.perf_counter
         now = self._now
         debug = self._debug
+        version = -1
         for _ in range(count):
             handle = popleft()
             if handle._cancelled:
                 continue
-            hooks = self._instruments  # an instrument may be removed by any callback
+            hooks = self._instruments
+            if hooks is None:
+                if version:
+                    version = 0
+                    watch = ran = started_hook = stepped = ended_hook = exited = None
+                    timed = debug
+            elif hooks.version != version:
+                version = hooks.version
+                watch = hooks.watch_steps
+                ran = hooks.callback_ran
+                timed = debug or ran is not None
+                started_hook = hooks.task_step_started
+                stepped = hooks.task_stepped
+                ended_hook = hooks.task_step_ended
+                exited = hooks.task_exited
             task = None
-            if hooks is not None and hooks.watch_steps:
-                task = handle if type(handle) is Task else _task_stepped_by(handle)
+            if watch:
+                if type(handle) is Task:
+                    task = handle
+                elif type(handle._callback) is _MethodType:  # perhaps a task's wakeup
+                    task = _task_stepped_by(handle)
                 if task is not None:
-                    if hooks.task_step_started is not None:
-                        hooks.task_step_started(task)
+                    if started_hook is not None:
+                        started_hook(task)
                     step_began = now()
-            timed = debug or (hooks is not None and hooks.callback_ran is not None)
             if timed:
                 started = clock()
             if debug:
@@ -416,22 +435,20 @@ class CoreEventLoop(_aevents.AbstractEventLoop):
                     self._current_handle = None
             if timed:
                 took = clock() - started
-            if task is not None:
-                hooks = self._instruments
-                if hooks is not None:
-                    if hooks.task_stepped is not None:
-                        hooks.task_stepped(task, step_began, now())
-                    if hooks.task_step_ended is not None:
-                        hooks.task_step_ended(task)
-                    if hooks.task_exited is not None and task.done():
-                        hooks.task_exited(task)
+            if task is not None and self._instruments is hooks and hooks.version == version:
+                if stepped is not None:
+                    stepped(task, step_began, now())
+                if ended_hook is not None:
+                    ended_hook(task)
+                if exited is not None and task.done():
+                    exited(task)
             if timed:
                 if debug and took >= self.slow_callback_duration:
                     logger.warning("Executing %s took %.3f seconds",
                                    _describe_handle(handle), took)
-                hooks = self._instruments
-                if hooks is not None and hooks.callback_ran is not None:
-                    hooks.callback_ran(handle, took)
+                if ran is not None and self._instruments is hooks \
+                        and hooks.version == version:
+                    ran(handle, took)
 
     def _report_callback_error(self, handle, exc) -> None:
         self.call_exception_handler(callback_error_context(handle, exc))
@@ -958,6 +975,7 @@ def _all_cancelled(entry) -> bool:
 
 
 NATIVE_LOOPS.add(CoreEventLoop)
+_MethodType = types.MethodType
 
 
 def _task_stepped_by(item):

@@ -65,7 +65,7 @@ class TraceCommand:
             status = 1
         finally:
             recording.stop()
-        events = sum(len(r.records) // 5 for r in recording.recorders)
+        events = sum(r.event_count for r in recording.recorders)
         print(f"coroloop: recorded {events} events from {len(recording.recorders)} loop(s) "
               f"to {args.output} (open it in https://ui.perfetto.dev or run "
               f"python -m coroloop timeline {args.output})", file=sys.stderr)

@@ -45,10 +45,10 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import struct
 import sys
 import threading
 import weakref
-from array import array
 
 import coroloop
 
@@ -56,18 +56,33 @@ from .waits import wait_reason
 
 __all__ = ["TraceRecorder", "record_trace", "mark", "trace_events", "write_trace"]
 
-# Record codes: every record is five numbers (code, time, x, a, b) in one array.
-#   SPAWN   time, -,          task, parent (0: created outside a task)
-#   STEP    started, ended,   task, wait   (wait >= 0: index into waits;
-#                                           _YIELDED: runnable again; _EXITED: done)
-#   WAKE    time, -,          task, waker  (0: a callback or the scheduler)
-#   CANCEL  time, note,       task, canceller
-#   READY   time, -,          count, -
-#   MARK    time, note,       task (0: none), -
+# Records: one fixed-size binary record per event, appended to a bytearray in the
+# order things happened -- no Python object is kept per event, so recording adds no
+# work for the garbage collector and little memory (33 bytes an event):
+#   code    time     time2    task   b
+#   SPAWN   created  -        task   parent (0: created outside any task)
+#   STEP    started  ended    task   _YIELDED: runnable again; >= 0: waiting, the
+#                                    index of its (kind, target) in `labels`;
+#                                    <= _EXITED: done, see _exited() (its name: the
+#                                    next of `names`)
+#   WAKE    time     -        task   waker (0: a callback or the scheduler)
+#   CANCEL  time     -        task   canceller (0: none); message: next of `notes`
+#   READY   time     -        count  -
+#   MARK    time     -        task   -  (0: none); (kind, name, args): next of `notes`
+# A task is its id(); the exporter gives each task a track of its own (an id that a
+# later task reuses starts a new track at that task's SPAWN).  Side lists are
+# appended before their record, so a failure in between loses nothing but itself.
+_RECORD = struct.Struct("<BddQq")
 _SPAWN, _STEP, _WAKE, _CANCEL, _READY, _MARK = range(6)
-_FIELDS = 5
-_YIELDED = -1.0
-_EXITED = -2.0
+_YIELDED = -1
+_EXITED = -2
+
+
+def _exited(coroutine: int, cancelled: bool) -> int:
+    """A STEP record's last field for a step that ended the task: which coroutine
+    (its index in `coroutines`) and whether it was cancelled, in one number."""
+    return _EXITED - 2 * coroutine - cancelled
+
 
 _active_lock = threading.Lock()
 # loop -> the recorders recording it (weak: a recording never keeps a loop alive).
@@ -92,10 +107,11 @@ class TraceRecorder:
         self.loop = loop
         self.clock = type(loop.clock).__name__
         self.thread = threading.current_thread().name
-        self.records = array("d")
-        self.waits: list[tuple[str, str]] = []     # (kind, target) per suspension
-        self.exits: list[tuple] = []               # (name, coroutine, outcome) per exit
-        self.notes: list = []                      # cancel messages, mark payloads
+        self.records = bytearray()                 # see "Records" above
+        self.labels: dict[tuple[str, str], int] = {}   # (kind, target) -> its index
+        self.names: list[str] = []                 # each exited task's name, in order
+        self.coroutines: dict[str, int] = {}       # coroutine name -> its index
+        self.notes: list = []                      # cancel messages, marks
         self.alive: list[tuple] = []               # (id, name, coroutine) at stop()
         self.error: str | None = None              # why recording stopped early
         self.started_at = loop.time()
@@ -105,19 +121,23 @@ class TraceRecorder:
 
     # -- the hooks (closures: no attribute lookups on the hot path) ------------------
     def _make_hooks(self) -> None:
-        extend = self.records.extend
+        add = self.records.extend
+        pack = _RECORD.pack
         now = self.loop.clock.time
-        waits = self.waits
-        exits = self.exits
-        notes = self.notes
         loop = self.loop
+        labels = self.labels
+        label_of = labels.get
+        add_name = self.names.append
+        coroutines = self.coroutines
+        coroutine_of = coroutines.get
+        add_note = self.notes.append
         current_task = coroloop.current_task
         fail = self._fail
 
         def task_spawned(task):
             try:
                 parent = task.spawned_by()
-                extend((_SPAWN, now(), 0.0, id(task), 0 if parent is None else id(parent)))
+                add(pack(_SPAWN, now(), 0.0, id(task), 0 if parent is None else id(parent)))
             except Exception as exc:
                 fail("task_spawned", exc)
 
@@ -125,35 +145,44 @@ class TraceRecorder:
             try:
                 future = task.waiting_on()
                 if future is not None:
-                    waits.append(wait_reason(task, future))
-                    extend((_STEP, started, ended, id(task), len(waits) - 1))
+                    reason = wait_reason(task, future)
+                    label = label_of(reason)
+                    if label is None:
+                        label = labels[reason] = len(labels)
+                    add(pack(_STEP, started, ended, id(task), label))
                 elif task.done():
-                    extend((_STEP, started, ended, id(task), _EXITED))
-                    exits.append(_exit_info(task))
+                    # No tuple per exit: strings and numbers only (nothing for the GC).
+                    name = _coroutine_name(task)
+                    coroutine = coroutine_of(name)
+                    if coroutine is None:
+                        coroutine = coroutines[name] = len(coroutines)
+                    add_name(task.get_name())
+                    add(pack(_STEP, started, ended, id(task),
+                             _exited(coroutine, task.cancelled())))
                 else:
-                    extend((_STEP, started, ended, id(task), _YIELDED))
+                    add(pack(_STEP, started, ended, id(task), _YIELDED))
             except Exception as exc:
                 fail("task_stepped", exc)
 
         def task_woken(task, future):
             try:
                 waker = current_task(loop)
-                extend((_WAKE, now(), 0.0, id(task), 0 if waker is None else id(waker)))
+                add(pack(_WAKE, now(), 0.0, id(task), 0 if waker is None else id(waker)))
             except Exception as exc:
                 fail("task_woken", exc)
 
         def task_cancel_requested(task, msg):
             try:
                 canceller = current_task(loop)
-                extend((_CANCEL, now(), len(notes), id(task),
-                        0 if canceller is None else id(canceller)))
-                notes.append(msg if msg is None or isinstance(msg, str) else repr(msg))
+                add_note(msg if msg is None or isinstance(msg, str) else repr(msg))
+                add(pack(_CANCEL, now(), 0.0, id(task),
+                         0 if canceller is None else id(canceller)))
             except Exception as exc:
                 fail("task_cancel_requested", exc)
 
         def ready_run_started(count):
             try:
-                extend((_READY, now(), 0.0, count, 0))
+                add(pack(_READY, now(), 0.0, count, 0))
             except Exception as exc:
                 fail("ready_run_started", exc)
 
@@ -199,9 +228,14 @@ class TraceRecorder:
 
     def note(self, kind: str, name: str, task=None, args: dict | None = None) -> None:
         """Add an instant event (what ``mark()`` does for every recorder of a loop)."""
-        self.records.extend((_MARK, self.loop.clock.time(), len(self.notes),
-                             0 if task is None else id(task), 0))
         self.notes.append((str(kind), str(name), dict(args or {})))
+        self.records.extend(_RECORD.pack(_MARK, self.loop.clock.time(), 0.0,
+                                         0 if task is None else id(task), 0))
+
+    @property
+    def event_count(self) -> int:
+        """How many events were recorded."""
+        return len(self.records) // _RECORD.size
 
     # -- export -------------------------------------------------------------------------
     def events(self, pid: int = 1) -> list[dict]:
@@ -209,16 +243,12 @@ class TraceRecorder:
         return _Exporter(self, pid).run()
 
 
-def _exit_info(task) -> tuple:
-    outcome = "cancelled" if task.cancelled() else "done"
-    return task.get_name(), _coroutine_name(task), outcome
-
-
 def _coroutine_name(task) -> str:
     coro = task.get_coro()
-    if coro is None:
-        return "?"
-    return getattr(coro, "__qualname__", None) or type(coro).__name__
+    try:
+        return coro.__qualname__
+    except AttributeError:  # not a coroutine object (or None: an eager task's)
+        return "?" if coro is None else type(coro).__name__
 
 
 def _ns(seconds: float) -> int:
@@ -259,8 +289,7 @@ class _Exporter:
         self.flow_start_at: dict[int, int] = {}  # flow id -> ns of its start, once known
         self.ready = None                     # the ready-queue count last sampled
 
-    def track(self, task_id: float, new: bool = False) -> _Track:
-        task_id = int(task_id)
+    def track(self, task_id: int, new: bool = False) -> _Track:
         track = self.tracks.get(task_id)
         if track is None or new or track.closed:
             track = _Track(len(self.all_tracks) + 1)
@@ -273,30 +302,28 @@ class _Exporter:
         return at_ns if track.end is None or at_ns >= track.end else track.end
 
     def run(self) -> list[dict]:
+        handlers = _HANDLERS
         rec = self.rec
-        records = rec.records
-        exits = iter(rec.exits)
-        for i in range(0, len(records) - len(records) % _FIELDS, _FIELDS):
-            code, t, x, a, b = records[i:i + _FIELDS]
-            handler = _HANDLERS[int(code)]
-            if handler is _Exporter.on_step:
-                handler(self, t, x, a, b, exits)
-            else:
-                handler(self, t, x, a, b)
+        self.labels = list(rec.labels)       # index -> (kind, target)
+        self.names = iter(rec.names)
+        self.coroutines = list(rec.coroutines)  # index -> coroutine name
+        self.notes = iter(rec.notes)
+        size = len(rec.records) - len(rec.records) % _RECORD.size
+        for code, t, t2, task, b in _RECORD.iter_unpack(memoryview(rec.records)[:size]):
+            handlers[code](self, t, t2, task, b)
         self.finish()
         return self.render()
 
     # -- one method per record code --------------------------------------------------
-    def on_spawn(self, t, _x, task_id, parent_id):
+    def on_spawn(self, t, _t2, task_id, parent_id):
         track = self.track(task_id, new=True)
         at = _ns(t)
         track.wait = ("runnable", "created", at)
         track.end = at
         if parent_id:
-            self.flow(int(parent_id), int(task_id), "spawn", at)
+            self.flow(parent_id, task_id, "spawn", at)
 
-    def on_step(self, started, ended, task_id, wait, exits):
-        task_id = int(task_id)
+    def on_step(self, started, ended, task_id, wait):
         track = self.track(task_id)
         start = _ns(started)
         ends = self.flow_ends.pop(task_id, ())
@@ -323,23 +350,25 @@ class _Exporter:
             self.flow_start_at[flow_id] = at
             self.out.append(("s", track, name, flow_id, at))
         track.end = end
-        if wait == _EXITED:
-            name, coro, outcome = next(exits)
-            track.name, track.coro, track.closed = name, coro, True
+        if wait <= _EXITED:
+            coroutine, cancelled = divmod(_EXITED - wait, 2)
+            outcome = "cancelled" if cancelled else "done"
+            track.name, track.coro, track.closed = next(self.names), \
+                self.coroutines[coroutine], True
             track.wait = None
             self.out.append(("i", track, "exit", outcome, end, None))
         elif wait == _YIELDED:
             track.wait = ("runnable", "", end)
         else:
-            kind, target = self.rec.waits[int(wait)]
+            kind, target = self.labels[wait]
             track.wait = (kind, target, end)
 
-    def on_wake(self, t, _x, task_id, waker_id):
+    def on_wake(self, t, _t2, task_id, waker_id):
         at = _ns(t)
         track = self.track(task_id)
         track.woken_at = at
         if waker_id:
-            self.flow(int(waker_id), int(task_id), "wake", at)
+            self.flow(waker_id, task_id, "wake", at)
         elif track.wait is None or track.wait[0] != "sleep":
             # Woken by a callback: the arrow starts on the loop's track, from a
             # marker slice there (a due sleep needs no arrow: the wait says it all).
@@ -350,22 +379,21 @@ class _Exporter:
             self.flow_ids += 1
             self.flow_start_at[self.flow_ids] = start
             self.out.append(("s", loop_track, "wake", self.flow_ids, start))
-            self.flow_ends.setdefault(int(task_id), []).append((self.flow_ids, "wake"))
+            self.flow_ends.setdefault(task_id, []).append((self.flow_ids, "wake"))
 
-    def on_cancel(self, t, note, task_id, canceller_id):
+    def on_cancel(self, t, _t2, task_id, canceller_id):
+        message = next(self.notes)
         track = self.track(task_id)
-        by = self.tracks.get(int(canceller_id)) if canceller_id else None
-        args = {"msg": self.rec.notes[int(note)]}
-        self.out.append(("i", track, "cancel", by, self.slot(track, _ns(t)), args))
+        by = self.tracks.get(canceller_id) if canceller_id else None
+        self.out.append(("i", track, "cancel", by, self.slot(track, _ns(t)), {"msg": message}))
 
-    def on_ready(self, t, _x, count, _b):
-        count = int(count)
+    def on_ready(self, t, _t2, count, _b):
         if count != self.ready:  # a counter needs a sample only when it changes
             self.ready = count
             self.out.append(("C", None, "ready queue", None, _ns(t), {"ready": count}))
 
-    def on_mark(self, t, note, task_id, _b):
-        kind, name, args = self.rec.notes[int(note)]
+    def on_mark(self, t, _t2, task_id, _b):
+        kind, name, args = next(self.notes)
         track = self.track(task_id) if task_id else None
         at = _ns(t) if track is None else self.slot(track, _ns(t))
         self.out.append(("mark", track, kind, name, at, args))

@@ -64,6 +64,9 @@ def wait_reason(task, future) -> tuple[str, str]:
     the sleep's deadline, the function that waits).  Never raises for an odd
     future: anything unknown is ``("future", repr)``.
     """
+    constant = _BY_TYPE.get(type(future))
+    if constant is not None:
+        return constant
     if future is None:
         return "runnable", ""
     if isinstance(future, asyncio.Task):  # coroloop's tasks pass too (their twin)
@@ -71,10 +74,17 @@ def wait_reason(task, future) -> tuple[str, str]:
     when = getattr(future, "when", None)
     if callable(when):  # coroloop's SleepFuture: a sleep on the timer heap
         return "sleep", f"until {when():.6f}"
-    name = type(future).__name__
-    if name == "_GatheringFuture":
-        return "gather", ""
+    if type(future).__name__ == "_GatheringFuture":
+        # The same label for every instance: found by type from now on (bounded).
+        if len(_BY_TYPE) < 64:
+            _BY_TYPE[type(future)] = _GATHER
+        return _GATHER
     return _reason_from_frames(task, future)
+
+
+_GATHER = ("gather", "")
+# Future types whose label is the same for every instance (filled as they are seen).
+_BY_TYPE: dict[type, tuple[str, str]] = {}
 
 
 def _reason_from_frames(task, future) -> tuple[str, str]:
