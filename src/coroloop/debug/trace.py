@@ -32,12 +32,13 @@ previous one's end, and every slice lasts at least 1 ns -- so steps that take no
 loop time (all of them, in virtual time) stay visible and in order.  Each track's
 times are pushed forward by at most 1 ns per slice for this.
 
-Cost.  Recording appends a few numbers per event to a flat array (no object per
-event, nothing for the garbage collector); names, labels and the JSON are worked out
-when the file is written.  The hooks are ``task_stepped`` (one call per step),
-``task_spawned``, ``task_woken``, ``task_cancel_requested`` and ``ready_run_started``;
-each catches its own errors (a failing recorder removes itself and reports through
-the loop's exception handler: the program goes on, and the file says so).
+Cost.  Recording packs one 33-byte record per event into a bytearray (no Python
+object kept per event, nothing for the garbage collector); names, wait labels and
+the JSON are worked out when the file is written.  The hooks are ``task_stepped``
+(one call per step), ``task_spawned``, ``task_woken``, ``task_cancel_requested`` and
+``ready_run_started``; each catches its own errors: a failing recorder removes itself
+and reports through the loop's exception handler, the program goes on, and the file
+says why it is short (``otherData.errors``).
 """
 
 from __future__ import annotations
