@@ -1,6 +1,6 @@
 """coroloop's debugging tools.
 
-Timelines (this package's ``trace`` and ``timeline`` modules)::
+Timelines (``trace``, ``timeline``)::
 
     with coroloop.debug.record_trace("trace.json"):
         coroloop.run(main())
@@ -9,11 +9,18 @@ Timelines (this package's ``trace`` and ``timeline`` modules)::
 
 Everything here is built on the loop's instrument hooks (``coroloop.Instrument``)
 and public introspection (``task.waiting_on()``, ``task.spawned_by()``).
+
+Seams for the other tools of this package:
+
+* ``wait_reason(task, future)`` (``waits.py``) is the one place a wait is turned
+  into a ``(kind, target)`` label; ``WaitReason`` replaces its heuristics there.
+* ``mark(kind, name, loop=..., task=..., args=...)`` adds an instant event (a
+  blocking report, a deadlock) to every trace recording the loop.
 """
 
-from .timeline import write_timeline
+from .timeline import render_timeline, write_timeline
 from .trace import TraceRecorder, mark, record_trace, trace_events, write_trace
 from .waits import wait_reason
 
-__all__ = ["TraceRecorder", "mark", "record_trace", "trace_events", "wait_reason",
-           "write_timeline", "write_trace"]
+__all__ = ["TraceRecorder", "mark", "record_trace", "render_timeline", "trace_events",
+           "wait_reason", "write_timeline", "write_trace"]

@@ -88,16 +88,19 @@ _BY_TYPE: dict[type, tuple[str, str]] = {}
 
 
 def _reason_from_frames(task, future) -> tuple[str, str]:
-    innermost = None
     try:
         frames = task.get_stack()
     except Exception:
         frames = []
-    for frame in reversed(frames):
+    # Where the program awaits: its innermost frame outside coroloop and asyncio.
+    innermost = next((frame for frame in reversed(frames)
+                      if not frame.f_code.co_filename.startswith(_LIBRARY_DIRS)),
+                     frames[-1] if frames else None)
+    # Outermost first: the primitive the program called names the wait (a Barrier
+    # waits through a Condition, but the program waits on the barrier).
+    for frame in frames:
         code = frame.f_code
         qualname = getattr(code, "co_qualname", code.co_name)
-        if innermost is None:
-            innermost = frame
         if not code.co_filename.startswith(_LIBRARY_DIRS):
             continue
         kind = _WAITING_FUNCTIONS.get(qualname)
