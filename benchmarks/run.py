@@ -100,7 +100,7 @@ def provides(aio, name):
     return value is not None
 
 
-def worker(impl, bench_name, quick):
+def worker(impl, bench_name, quick, cpu_time=False):
     """Measure one benchmark on one implementation; print a JSON result line."""
     result = {"impl": impl, "bench": bench_name}
     try:
@@ -118,9 +118,12 @@ def worker(impl, bench_name, quick):
                 if warmup_size > 0:
                     bench.run(aio, loop, warmup_size)
                 gc.collect()
-                start = time.perf_counter()
+                # --cpu-time: this process's CPU time, which a loaded machine's other
+                # processes disturb far less than the wall clock.
+                clock = time.process_time if cpu_time else time.perf_counter
+                start = clock()
                 ops = bench.run(aio, loop, size)
-                elapsed = time.perf_counter() - start
+                elapsed = clock() - start
             finally:
                 loop.close()
             result.update(ops=ops, seconds=elapsed, ops_per_sec=ops / elapsed, size=size)
@@ -131,11 +134,13 @@ def worker(impl, bench_name, quick):
     return 0
 
 
-def measure(impl, bench_name, quick, timeout, baseline=None):
+def measure(impl, bench_name, quick, timeout, baseline=None, cpu_time=False):
     """Run one worker subprocess; return its result dict (with 'error' on failure)."""
     cmd = [sys.executable, str(HERE / "run.py"), "--worker", impl, bench_name]
     if quick:
         cmd.append("--quick")
+    if cpu_time:
+        cmd.append("--cpu-time")
     env = None
     if impl == "baseline":
         env = dict(os.environ, **{BASELINE_ENV: baseline})
@@ -214,6 +219,9 @@ def parse_args(argv):
     p.add_argument("--baseline", metavar="SRC",
                    help="also measure the coroloop package found in SRC (a src/ directory, "
                         "e.g. of a checkout of main) as implementation 'baseline'")
+    p.add_argument("--cpu-time", action="store_true",
+                   help="time each run by the worker's CPU time (time.process_time) "
+                        "instead of the wall clock: steadier on a loaded machine")
     p.add_argument("--list", action="store_true", help="list benchmarks and exit")
     p.add_argument("--check", action="store_true",
                    help="exit 1 if coroloop errors or is slower than asyncio on any benchmark")
@@ -228,7 +236,7 @@ def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
     if args.worker:
-        return worker(args.worker[0], args.worker[1], args.quick)
+        return worker(args.worker[0], args.worker[1], args.quick, args.cpu_time)
 
     names = discover()
     if args.list:
@@ -283,7 +291,8 @@ def main(argv=None):
                     continue
                 if key in dead:
                     continue
-                res = measure(impl, bench, args.quick, args.timeout, args.baseline)
+                res = measure(impl, bench, args.quick, args.timeout, args.baseline,
+                              args.cpu_time)
                 if "ops_per_sec" in res:
                     samples[key].append(res)
                     status = f"{fmt_rate(res['ops_per_sec'])} ops/s ({res['seconds']:.3f} s)"
@@ -311,6 +320,7 @@ def main(argv=None):
         print("| " + " | ".join(row) + " |")
     print()
     print(f"Medians of {args.repeat} interleaved rounds, one subprocess per measurement"
+          f"{', timed by CPU time' if args.cpu_time else ''}"
           f"{' (--quick sizes)' if args.quick else ''}; ratios are throughput ratios, "
           f">1 means coroloop is faster. Total {time.perf_counter() - started:.0f} s.")
     noisy = [f"{b}/{i} ±{c['spread'] / 2:.0%}" for (b, i), c in cells.items()
