@@ -236,16 +236,3 @@ bench-chroot-python: chroot-deps
 	  $(CHROOT_PYTHON) $(CHROOT_BENCH_VERSION) benchmarks/run.py; \
 	else echo "== benchmarks on Python $(CHROOT_BENCH_VERSION) skipped: $$why"; fi
 # -- end of Python 3.14 and 3.15 -----------------------------------------------------
-
-# -- timelines (issue 10): the timeline page's browser test needs Debian's chromium ----
-# Installed when missing (once; flock serialises apt with other checkouts on the
-# machine).  The prerequisite line adds it to test and test-unit without touching
-# their rules.
-$(VENV)/.chromium:
-	@command -v chromium >/dev/null 2>&1 || { echo "== installing Debian's chromium"; \
-	  flock /tmp/coroloop-apt.lock sh -c "apt-get update -q && \
-	    DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium"; } || exit 1
-	@mkdir -p $(VENV) && touch $@
-
-test test-unit: $(VENV)/.chromium
-# -- end of timelines -------------------------------------------------------------------

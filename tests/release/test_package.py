@@ -104,6 +104,7 @@ def test_metadata_has_one_version_urls_and_classifiers(dist):
                    "Programming Language :: Python :: 3.13"):
         assert wanted in classifiers
     assert "coroloop/py.typed" in names and "coroloop/__main__.py" in names
+    assert "coroloop/debug/timeline.html" in names  # the timeline page's template
     assert not [n for n in names if n.startswith(("tests/", "docs/", "examples/"))]
     with tarfile.open(sdist) as tf:
         members = {m.split("/", 1)[1] for m in tf.getnames() if "/" in m}
@@ -146,6 +147,14 @@ def test_wheel_installs_into_a_fresh_venv_and_runs_the_examples(dist, tmp_path, 
     assert info.returncode == 0, info.stderr
     assert f"coroloop {version} (" in info.stdout
     assert "pytest: not installed (missing pytest)" in info.stdout  # the wheel's extra
+
+    # The debugging tools' package data comes with the wheel: a trace, then its page.
+    traced = _run([str(venv_python), "-m", "coroloop", "trace", "-o", "trace.json",
+                   str(EXAMPLES / "timeline.py")], cwd=tmp_path)
+    assert traced.returncode == 0, traced.stderr
+    drawn = _run([str(venv_python), "-m", "coroloop", "timeline", "trace.json"], cwd=tmp_path)
+    assert drawn.returncode == 0, drawn.stderr
+    assert "worker-1" in (tmp_path / "trace.html").read_text()
 
     expected = _expected_transcripts()
     for example in sorted(EXAMPLES.glob("*.py")):

@@ -21,6 +21,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
 
 EXPECTED = {
+    "timeline": "6 items handled by 2 workers\nwatchdog cancelled\n",
     "coroutines_and_run": """\
 calling fetch() made a coroutine; nothing ran yet
 fetch('config') started

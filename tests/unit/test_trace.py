@@ -300,7 +300,8 @@ def test_python_m_coroloop_trace_keeps_the_trace_of_a_failing_script(tmp_path):
     proc = run_cli("trace", "-o", str(out), str(script), "arg1")
     assert proc.returncode == 1
     assert "ValueError: boom arg1" in proc.stderr
-    assert "_commands.py" not in proc.stderr  # the traceback starts at the program
+    assert "_trace_command.py" not in proc.stderr  # the traceback starts at the program
+    assert "runpy" not in proc.stderr
     check_trace(json.loads(out.read_text()))
 
 
@@ -312,61 +313,7 @@ def test_python_m_coroloop_trace_bad_arguments(tmp_path):
 
 
 def run_cli(*argv):
-    """``python -m coroloop COMMAND ...``, through the debug commands' own entry."""
-    code = ("import sys; from coroloop.debug._commands import run_command; "
-            "sys.exit(run_command(sys.argv[1:]))")
-    return subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True,
-                          timeout=120, env={**os.environ, "PYTHONPATH": os.path.join(ROOT, "src")})
-
-
-def test_wait_reason_names_each_primitive(virtual_loop):
-    loop = virtual_loop
-    seen = {}
-
-    async def probe(name, awaitable_factory):
-        task = coroloop.create_task(awaitable_factory(), name=name)
-        await coroloop.sleep(0)
-        await coroloop.sleep(0)
-        seen[name] = coroloop.debug.wait_reason(task, task.waiting_on())
-        task.cancel()
-        with pytest.raises(BaseException):
-            await task
-
-    async def main():
-        semaphore = coroloop.Semaphore(0)
-        condition = coroloop.Condition()
-        full = coroloop.Queue(maxsize=1)
-        full.put_nowait(0)
-        barrier = coroloop.Barrier(2)
-        plain = loop.create_future()
-
-        async def wait_condition():
-            async with condition:
-                await condition.wait()
-
-        await probe("semaphore", semaphore.acquire)
-        await probe("condition", wait_condition)
-        await probe("queue_put", lambda: full.put(1))
-        await probe("barrier", barrier.wait)
-        async def await_plain():
-            await plain
-
-        await probe("future", await_plain)
-        await probe("sleep", lambda: coroloop.sleep(5))
-        plain.cancel()
-
-    loop.run_until_complete(main())
-    assert {name: kind for name, (kind, _) in seen.items()} == {
-        "semaphore": "semaphore", "condition": "condition", "queue_put": "queue_put",
-        "barrier": "barrier", "future": "future", "sleep": "sleep"}
-    assert seen["sleep"][1] == "until 5.000000"
-    assert "test_trace.py" in seen["future"][1]  # the user's frame that awaits it
-    assert coroloop.debug.wait_reason(None, None) == ("runnable", "")
-
-
-def test_debug_public_names():
-    assert sorted(coroloop.debug.__all__) == [
-        "TraceRecorder", "mark", "record_trace", "render_timeline", "trace_events",
-        "wait_reason", "write_timeline", "write_trace"]
-    for name in coroloop.debug.__all__:
-        assert getattr(coroloop.debug, name).__doc__, name
+    """``python -m coroloop COMMAND ...`` in a subprocess."""
+    return subprocess.run([sys.executable, "-m", "coroloop", *argv], capture_output=True,
+                          text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": os.path.join(ROOT, "src")})

@@ -24,6 +24,8 @@ COMMANDS: dict[str, str] = {
     "repl": "coroloop._cli.repl",
     "run": "coroloop._cli.run",
     "info": "coroloop._cli.info",
+    "trace": "coroloop.debug._trace_command",
+    "timeline": "coroloop.debug._timeline_command",
 }
 
 #: The command that runs when none is named (``python -m coroloop``).
