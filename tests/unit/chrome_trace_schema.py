@@ -12,7 +12,8 @@ the trace event format that Perfetto and chrome://tracing rely on:
   or starts after it ended (coroloop's never overlap at all);
 * timestamps on a track are monotonic in file order, for slices and instants alike;
 * flows are paired: each (cat, id) has exactly one start and one finish, the finish
-  not before the start, each bound to a slice of its track (inside a slice);
+  not before the start, each strictly inside a slice of its track (not at an edge,
+  where a viewer could bind it to the neighbouring slice);
 * every track with events has a thread_name, every process a process_name.
 """
 
@@ -92,7 +93,8 @@ def check_trace(trace: dict) -> dict:
         for ph, event in pair.items():
             track = (event["pid"], event["tid"])
             at = _ns(event["ts"])
-            assert any(_ns(x["ts"]) <= at < _ns(x["ts"]) + max(1, _ns(x["dur"]))
+            # Strictly inside: a tie with a slice's start or end may bind elsewhere.
+            assert any(_ns(x["ts"]) < at < _ns(x["ts"]) + _ns(x["dur"])
                        for x in slices[track]), f"flow {ph} {event} is in no slice of {track}"
     return {"slices": slices, "flows": flows, "thread_names": thread_names,
             "process_names": process_names, "events": events}

@@ -155,11 +155,15 @@ def test_spawn_and_wake_arrows_join_the_right_steps(tmp_path):
     # The gather's last child completes it from a done callback: the arrow starts on
     # the loop's track, at a callback marker.
     assert (tid["loop"], tid["main"], "wake") in arrows
-    # Each finish is at the start of the woken step.
+    # Each finish is just inside the start of the woken step (1 ns: no tie with the
+    # wait that ends there), each start inside a step or callback marker.
     for pair in parsed["flows"].values():
         step = [e for e in parsed["slices"][(1, pair["f"]["tid"])]
-                if e["cat"] == "step" and e["ts"] == pair["f"]["ts"]]
+                if e["cat"] == "step" and round((pair["f"]["ts"] - e["ts"]) * 1000) == 1]
         assert step, pair
+        source = [e for e in parsed["slices"][(1, pair["s"]["tid"])]
+                  if e["ts"] < pair["s"]["ts"] < e["ts"] + e["dur"]]
+        assert source and source[0]["cat"] in ("step", "callback"), pair
 
 
 def test_ready_queue_counter_cancellations_and_marks(tmp_path):
@@ -317,3 +321,56 @@ def run_cli(*argv):
     return subprocess.run([sys.executable, "-m", "coroloop", *argv], capture_output=True,
                           text=True, timeout=120,
                           env={**os.environ, "PYTHONPATH": os.path.join(ROOT, "src")})
+
+
+def test_wait_reason_names_each_primitive(virtual_loop):
+    loop = virtual_loop
+    seen = {}
+
+    async def probe(name, awaitable_factory):
+        task = coroloop.create_task(awaitable_factory(), name=name)
+        await coroloop.sleep(0)
+        await coroloop.sleep(0)
+        seen[name] = coroloop.debug.wait_reason(task, task.waiting_on())
+        task.cancel()
+        with pytest.raises(BaseException):
+            await task
+
+    async def main():
+        semaphore = coroloop.Semaphore(0)
+        condition = coroloop.Condition()
+        full = coroloop.Queue(maxsize=1)
+        full.put_nowait(0)
+        barrier = coroloop.Barrier(2)
+        plain = loop.create_future()
+
+        async def wait_condition():
+            async with condition:
+                await condition.wait()
+
+        await probe("semaphore", semaphore.acquire)
+        await probe("condition", wait_condition)
+        await probe("queue_put", lambda: full.put(1))
+        await probe("barrier", barrier.wait)
+        async def await_plain():
+            await plain
+
+        await probe("future", await_plain)
+        await probe("sleep", lambda: coroloop.sleep(5))
+        plain.cancel()
+
+    loop.run_until_complete(main())
+    assert {name: kind for name, (kind, _) in seen.items()} == {
+        "semaphore": "semaphore", "condition": "condition", "queue_put": "queue_put",
+        "barrier": "barrier", "future": "future", "sleep": "sleep"}
+    assert seen["sleep"][1] == "until 5.000000"
+    assert "test_trace.py" in seen["future"][1]  # the user's frame that awaits it
+    assert coroloop.debug.wait_reason(None, None) == ("runnable", "")
+
+
+def test_debug_public_names():
+    assert sorted(coroloop.debug.__all__) == [
+        "TraceRecorder", "mark", "record_trace", "render_timeline", "trace_events",
+        "wait_reason", "write_timeline", "write_trace"]
+    for name in coroloop.debug.__all__:
+        assert getattr(coroloop.debug, name).__doc__, name

@@ -28,9 +28,10 @@ What the file holds (one "process" per loop, one "thread" -- a track -- per task
 
 Timestamps are microseconds of loop time (``loop.time()``; virtual time on a
 ``VirtualClock``).  Slices on one track never overlap: each starts at or after the
-previous one's end, and every slice lasts at least 1 ns -- so steps that take no
-loop time (all of them, in virtual time) stay visible and in order.  Each track's
-times are pushed forward by at most 1 ns per slice for this.
+previous one's end, every wait lasts at least 1 ns and every step 2 ns, with its
+arrows bound 1 ns inside it -- so steps that take no loop time (all of them, in
+virtual time) stay visible, in order, and each arrow binds to the right slice.
+Each track's times are pushed forward by at most 2 ns per slice for this.
 
 Cost.  Recording packs one 33-byte record per event into a bytearray (no Python
 object kept per event, nothing for the garbage collector); names, wait labels and
@@ -333,7 +334,7 @@ class _Exporter:
         start = _ns(started)
         ends = self.flow_ends.pop(task_id, ())
         for flow_id, _ in ends:  # an arrow never points back in time
-            start = max(start, self.flow_start_at.get(flow_id, start))
+            start = max(start, self.flow_start_at.get(flow_id, start) - 1)
         if track.wait is not None:
             kind, target, since = track.wait
             since = self.slot(track, since)
@@ -345,13 +346,16 @@ class _Exporter:
             track.woken_at = None
         else:
             start = self.slot(track, start)
-        end = max(_ns(ended), start + 1)
+        # At least 2 ns, and arrows bound 1 ns inside: a viewer binds an arrow's end
+        # to the slice open at its time, which must not be a tie with the slice
+        # before (Perfetto's JSON importer takes the topmost slice open then).
+        end = max(_ns(ended), start + 2)
         track.steps += 1
         self.out.append(("X", track, "step", None, start, end - start, {"step": track.steps}))
         for flow_id, name in ends:
-            self.out.append(("f", track, name, flow_id, start))
+            self.out.append(("f", track, name, flow_id, start + 1))
         for flow_id, name, at in self.flow_starts.pop(task_id, ()):
-            at = min(max(at, start), end - 1)
+            at = min(max(at, start + 1), end - 1)
             self.flow_start_at[flow_id] = at
             self.out.append(("s", track, name, flow_id, at))
         track.end = end
@@ -379,11 +383,11 @@ class _Exporter:
             # marker slice there (a due sleep needs no arrow: the wait says it all).
             loop_track = self.loop_track
             start = self.slot(loop_track, at)
-            self.out.append(("X", loop_track, "callback", None, start, 1, {}))
-            loop_track.end = start + 1
+            self.out.append(("X", loop_track, "callback", None, start, 2, {}))
+            loop_track.end = start + 2
             self.flow_ids += 1
-            self.flow_start_at[self.flow_ids] = start
-            self.out.append(("s", loop_track, "wake", self.flow_ids, start))
+            self.flow_start_at[self.flow_ids] = start + 1
+            self.out.append(("s", loop_track, "wake", self.flow_ids, start + 1))
             self.flow_ends.setdefault(task_id, []).append((self.flow_ids, "wake"))
 
     def on_cancel(self, t, _t2, task_id, canceller_id):
