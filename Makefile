@@ -53,7 +53,8 @@ ECOSYSTEM_STAMPS := $(VENV)/.debian-deps $(VENV)/.docs-deps
 # and the 3.14/3.15 chroot run leaves them out (it has none of those).
 HOST_ONLY_TESTS := tests/cli tests/release tests/interop/test_servers.py \
   tests/interop/test_asyncpg.py tests/interop/test_redis.py tests/interop/test_dask.py \
-  tests/interop/test_pytest_asyncio.py
+  tests/interop/test_pytest_asyncio.py \
+  tests/unit/test_timeline.py::test_the_page_renders_in_headless_chromium
 # --ignore keeps pytest from importing a file inside a collected directory; --deselect
 # drops a testpaths entry itself (pytest collects those even when --ignore names them).
 HOST_ONLY_IGNORES := $(foreach t,$(HOST_ONLY_TESTS),--ignore=$(t) --deselect=$(t))
