@@ -114,11 +114,13 @@ class Future:
             raise RuntimeError(f"{self.__class__.__name__} object is already initialized")
         if loop is None:
             loop = _bridge.get_event_loop()
+        # >>> copy future-fields (fut -> self)
         self._loop = loop
         self._state = PENDING
         self._result = None
         self._asyncio_future_blocking = False
         self._entries = None
+        # <<< copy future-fields
         if loop.get_debug():
             self._source_traceback = extract_source_traceback(1)
 
@@ -207,9 +209,11 @@ class Future:
         if self._state is not PENDING:
             raise InvalidStateError(_already_done(self))
         self._result = result
+        # >>> rule complete: the state changes, then the done callbacks are queued
         self._state = FINISHED
         if self._entries is not None:
             self._schedule_callbacks()
+        # <<< rule complete
 
     def set_exception(self, exception) -> None:
         if self._state is not PENDING:
@@ -222,10 +226,12 @@ class Future:
             exception = _stop_iteration_in_future(exception)
         self._exception = exception
         self._exception_tb = exception.__traceback__
-        self._state = FINISHED
         self._unretrieved = True
+        # >>> copy complete
+        self._state = FINISHED
         if self._entries is not None:
             self._schedule_callbacks()
+        # <<< copy complete
 
     def cancel(self, msg=None) -> bool:
         self._unretrieved = False
@@ -242,24 +248,29 @@ class Future:
         if self._state is not PENDING:
             self._loop.call_soon(fn, self, context=context)
             return
-        # _add_entry(), inlined: gather and wait add one per child.
         entry = (fn, _copy_context() if context is None else context)
-        callbacks = self._entries
-        if callbacks is None:
+        # _add_entry(), inlined: gather and wait add one per child.
+        # >>> copy add-entry
+        entries = self._entries
+        if entries is None:
             self._entries = entry
-        elif type(callbacks) is list:
-            callbacks.append(entry)
+        elif type(entries) is list:
+            entries.append(entry)
         else:
-            self._entries = [callbacks, entry]
+            self._entries = [entries, entry]
+        # <<< copy add-entry
 
     def _add_entry(self, entry) -> None:
-        callbacks = self._entries
-        if callbacks is None:
+        """Add a done callback entry (see the class comment) after the others."""
+        # >>> rule add-entry
+        entries = self._entries
+        if entries is None:
             self._entries = entry
-        elif type(callbacks) is list:
-            callbacks.append(entry)
+        elif type(entries) is list:
+            entries.append(entry)
         else:
-            self._entries = [callbacks, entry]
+            self._entries = [entries, entry]
+        # <<< rule add-entry
 
     def _callback_entries(self) -> list:
         callbacks = self._entries
@@ -394,11 +405,13 @@ def _stop_iteration_in_future(exc):
 def new_future(loop, _new=object.__new__):
     """Future(loop=loop) without the generic checks, for coroloop's own loop."""
     fut = _new(Future)
+    # >>> rule future-fields: what every pending future starts with
     fut._loop = loop
     fut._state = PENDING
     fut._result = None
     fut._asyncio_future_blocking = False
     fut._entries = None
+    # <<< rule future-fields
     if loop._debug:
         fut._source_traceback = extract_source_traceback(1)
     return fut
@@ -410,14 +423,23 @@ def isfuture(obj) -> bool:
             and obj._asyncio_future_blocking is not None)
 
 
-def get_loop(fut):
-    """The loop of any protocol-following future."""
-    try:
-        return fut.get_loop()
-    except AttributeError:
-        return fut._loop
+def future_loop(fut):
+    """The loop of any future that follows the asyncio protocol.
+
+    ``fut.get_loop()``; for a future written before ``get_loop()`` joined the
+    protocol (3.7), its ``_loop``, as asyncio's own helper does.  An error raised
+    inside ``get_loop()`` propagates: only a missing method means "old protocol".
+    """
+    get_loop = getattr(fut, "get_loop", None)
+    return get_loop() if get_loop is not None else fut._loop
 
 
-def set_result_unless_cancelled(fut, result) -> None:
-    if not fut.cancelled():
+def set_result_if_pending(fut, result=None) -> None:
+    """Complete *fut* with *result* unless it is done already.
+
+    For callbacks scheduled to complete a future that may have been cancelled (or
+    completed another way) in the meantime: that must not become an
+    InvalidStateError in the exception handler.
+    """
+    if not fut.done():
         fut.set_result(result)

@@ -5,8 +5,9 @@ subclasses, so code that type-checks handles keeps working, but they are
 implemented here and carry only what the scheduler reads on its hot path:
 ``_callback``, ``_args``, ``_context`` and ``_cancelled``.
 
-Invariant: a handle is in the ready queue at most once.  Tasks rely on it: each
-task owns one handle for its steps and re-queues it instead of allocating a new one.
+The scheduler reads those four fields from whatever is in its ready queue, so a
+coroloop Task carries them too and is its own ready-queue item (see tasks.py): a
+step is scheduled without allocating a handle.
 """
 
 from __future__ import annotations
@@ -88,7 +89,7 @@ class TimerHandle(Handle, _aevents.TimerHandle):
     def __init__(self, when, callback, args, loop, context=None):
         Handle.__init__(self, callback, args, loop, context)
         self._when = when
-        # True while in the loop's heap (so cancel() can tell the loop).
+        # True while in the loop's timer store (so cancel() can tell the loop).
         self._scheduled = False
 
     def when(self) -> float:
@@ -98,7 +99,7 @@ class TimerHandle(Handle, _aevents.TimerHandle):
         if self._cancelled:
             return
         if self._scheduled:
-            # Lets the loop know how much of its timer heap is garbage.
+            # Lets the loop know how much of its timer store is garbage.
             self._loop._timer_handle_cancelled(self)
         Handle.cancel(self)
 
@@ -107,8 +108,9 @@ class TimerHandle(Handle, _aevents.TimerHandle):
         info.insert(2 if self._cancelled else 1, f"when={self._when}")
         return info
 
-    # Comparisons and hashing come from asyncio.TimerHandle.  The loop's heap does
-    # not use them: it orders (when, sequence, handle) tuples, compared in C.
+    # Comparisons and hashing come from asyncio.TimerHandle.  The loop's timer
+    # store does not use them: its heap holds the deadlines as plain floats, and a
+    # bucket per deadline keeps equal ones in scheduling order (see timers.py).
 
 
 class _LockedRun:
@@ -203,7 +205,7 @@ def new_handle(callback, args, loop, context, _new=Handle.__new__, _cls=Handle):
 
 def new_timer_handle(when, callback, args, loop, context, _new=TimerHandle.__new__,
                      _cls=TimerHandle):
-    """new_handle() for timers, marked scheduled: the loop pushes it on its heap."""
+    """new_handle() for timers, marked scheduled: the loop puts it in its timer store."""
     timer = _new(_cls)
     timer._callback = callback
     timer._args = args

@@ -1,148 +1,95 @@
-"""EventLoop: coroloop's scheduler.
+"""CoreEventLoop: coroloop's scheduler, and the components it holds.
 
-One iteration (``_run_once``) is:
+The scheduler is one method, :meth:`CoreEventLoop._run_until_stopped`, whose
+every iteration is:
 
 1. work out how long we may sleep: 0 if callbacks are ready, else until the next
    timer (asked of the clock, so a virtual clock can jump instead of sleeping);
-2. ask the poller which descriptors are ready and queue their handlers — skipped
-   when nothing is registered and we would not sleep anyway, which saves a system
-   call per iteration for CPU-bound task churn;
-3. move due timers to the ready queue;
+2. ask the poller which descriptors are ready and queue their handlers
+   (``Readiness.poll``) -- skipped when nothing is registered and we would not
+   sleep anyway, which saves a system call per iteration for CPU-bound task churn;
+3. move due timers to the ready queue (``TimerQueue``; a due ``SleepFuture``
+   completes at once and queues its task);
 4. run the callbacks that were ready when the iteration started (ones they add
    wait for the next iteration, so I/O is never starved).
 
-The ready queue holds ``Handle`` objects (``_callback``, ``_args``, ``_context``,
-``_cancelled``); the timer heap holds distinct deadlines (floats, compared in C
-without a tuple in between), and a dict maps each deadline to its timer or to the
-list of its timers in scheduling order, so equal deadlines fire FIFO.  Cancelled
-timers stay and are skipped; when they outnumber the live ones both are rebuilt.
+The ready queue (``_ready``, asyncio's name) holds ``Handle`` objects and tasks,
+which carry the same four fields (``_callback``, ``_args``, ``_context``,
+``_cancelled``); futures and tasks append to it directly on coroloop's loop.
+
+Everything that is not scheduling is a component the loop holds and names:
+
+    _timers          TimerQueue      timers.py     deadlines -> timers, FIFO per deadline
+    _readiness       Readiness       readiness.py  fd -> reader/writer handles, poller, waker
+    _executors       Executors       executors.py  run_in_executor, the default thread pool
+    _errors          ErrorReporter   errors.py     exception handler, asyncio's log format
+    _async_generators AsyncGenTracker asyncgens.py asyncgen hooks, shutdown_asyncgens
+    _instruments     Instruments     instrument.py hooks for tools (None when none is installed)
+
+The public methods for those duties are one-line delegations here, so this class
+reads as the loop's API.
 
 Deadlines -- one rule for every timer (call_at, call_later, sleep, timeouts):
 
 * A NaN deadline is due at once, as asyncio 3.11/3.12 run it (3.13's asyncio
-  crashes its loop instead, see docs/migrating.md).  It enters the heap as "now":
-  a NaN compares false with everything, so in the heap it would never be popped
-  (wedging the loop at 100% CPU) and would hide the timers sifted below it.  The
-  timer keeps the NaN as its ``when()``.
+  crashes its loop instead, see docs/migrating.md).  It enters the timer store as
+  "now": a NaN compares false with everything, so in the heap it would never be
+  popped (wedging the loop at 100% CPU) and would hide the timers sifted below
+  it.  The timer keeps the NaN as its ``when()``.
 * +inf, or any deadline further away than ``MAX_POLL_TIMEOUT``, is kept as it is
   (it never fires, or fires when due), but one poll waits at most
   ``MAX_POLL_TIMEOUT`` (a day, as asyncio): ``epoll.poll`` and ``select`` raise
-  ``OverflowError`` past the platform's time_t.
-
-Everything networking-related (transports, servers, subprocesses) builds on
-``add_reader``/``add_writer`` and lives outside this module.
+  ``OverflowError`` past the platform's time_t.  Networking, pipes, subprocesses and signals are not
+here: ``coroloop.EventLoop`` (``_event_loop.py``) adds them on top.
 """
 
 from __future__ import annotations
 
 import asyncio.events as _aevents
-import asyncio.log as _alog
-import concurrent.futures
 import contextvars
 import heapq
 import os
-import socket
 import sys
 import threading
 import time as _time
-import traceback
 import types
 import warnings
-import weakref
 from collections import deque
 
 from .. import _bridge
-from .._repr import format_callback
+from .asyncgens import AsyncGenTracker
 from .clock import Clock, MonotonicClock
 from .coroutines import is_coroutine_function, iscoroutine
-from .futures import isfuture, new_future, set_result_unless_cancelled
+from .errors import ErrorReporter, logger
+from .executors import Executors
+from .futures import isfuture, new_future
 from .handles import (Handle, TimerHandle, callback_error_context, extract_source_traceback,
                       new_handle, new_threadsafe_handle, new_timer_handle)
 from . import instrument as _instrument
 from .instrument import Instruments
 from .loopstate import NATIVE_LOOPS, LoopState
 from .poller import Poller, default_poller
+from .readiness import Readiness
 from .sleep import SleepFuture
 from .tasks import Task, ensure_future, new_task
-from .threads import wrap_future
+from .timers import TimerQueue
 
-logger = _alog.logger  # shared with asyncio, so existing logging setups keep working
+__all__ = ["CoreEventLoop"]
 
 _heappush = heapq.heappush
+_heappop = heapq.heappop
 _copy_context = contextvars.copy_context
 _CLOSED = LoopState.CLOSED
-_heappop = heapq.heappop
 
-# Rebuild the timer heap when more than this many entries, and more than half of
-# them, are cancelled timers.
-_PURGE_MIN_CANCELLED = 64
 # Depth of coroutine origin tracking in debug mode.
 _DEBUG_STACK_DEPTH = 10
-_THREAD_JOIN_TIMEOUT = 300
 # The longest single poll (seconds): asyncio's MAXIMUM_SELECT_TIMEOUT.  A timer
 # further away is simply polled for again.  See "Deadlines" above.
 MAX_POLL_TIMEOUT = 24 * 3600
 
 
-class _Waker:
-    """Wakes the loop from another thread: an eventfd, or a socket pair."""
-
-    def __init__(self) -> None:
-        if hasattr(os, "eventfd"):
-            self._rfd = self._wfd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
-            self._pair = None
-        else:
-            self._pair = socket.socketpair()
-            for sock in self._pair:
-                sock.setblocking(False)
-            self._rfd = self._pair[0].fileno()
-            self._wfd = self._pair[1].fileno()
-
-    def fileno(self) -> int:
-        return self._rfd
-
-    def wake(self) -> None:
-        try:
-            if self._pair is None:
-                os.eventfd_write(self._wfd, 1)
-            else:
-                self._pair[1].send(b"\0")
-        except (BlockingIOError, OSError):
-            pass  # already pending, or closing: either way the loop will wake
-
-    def drain(self) -> None:
-        try:
-            if self._pair is None:
-                os.eventfd_read(self._rfd)
-            else:
-                while self._pair[0].recv(4096):
-                    pass
-        except (BlockingIOError, InterruptedError):
-            pass
-
-    def close(self) -> None:
-        if self._pair is None:
-            os.close(self._rfd)
-        else:
-            for sock in self._pair:
-                sock.close()
-
-
-def _fileobj_to_fd(fileobj) -> int:
-    if isinstance(fileobj, int):
-        fd = fileobj
-    else:
-        try:
-            fd = int(fileobj.fileno())
-        except (AttributeError, TypeError, ValueError):
-            raise ValueError(f"Invalid file object: {fileobj!r}") from None
-    if fd < 0:
-        raise ValueError(f"Invalid file descriptor: {fd}")
-    return fd
-
-
 class CoreEventLoop(_aevents.AbstractEventLoop):
-    """The scheduler half of coroloop's event loop: callbacks, timers, readiness,
+    """The scheduler of coroloop's event loop: callbacks, timers, readiness,
     futures and tasks, executors.  ``coroloop.EventLoop`` adds networking on top."""
 
     def __init_subclass__(cls, **kwargs):
@@ -152,37 +99,23 @@ class CoreEventLoop(_aevents.AbstractEventLoop):
     def __init__(self, *, clock: Clock | None = None, poller: Poller | None = None):
         self._clock = clock if clock is not None else MonotonicClock()
         self._now = self._clock.time  # bound once: read on every iteration
-        self._poller = poller if poller is not None else default_poller()
         self._state = LoopState.IDLE
         # Set by stop(): the current iteration is the last one of run_forever().
         self._stopping = False
         self._ready: deque[Handle] = deque()
-        # Timers: a heap of distinct deadlines (floats compare fast in C) and, per
-        # deadline, its timer or a list of its timers in scheduling order (FIFO).
-        self._timers: list = []
-        self._timer_buckets: dict = {}
-        self._timer_count = 0              # timers in the buckets, cancelled included
-        self._cancelled_timers = 0         # cancelled timers still in the buckets
-        self._readers: dict[int, Handle] = {}
-        self._writers: dict[int, Handle] = {}
-        # fd -> the file object it was registered with (not for int registrations):
-        # how a closed socket still finds its registration (see _add_watch).
-        self._watched_objects: dict[int, object] = {}
-        self._waker = _Waker()
-        self._poller.modify(self._waker.fileno(), True, False)
+        self._timers = TimerQueue()
+        self._readiness = Readiness(self, poller if poller is not None else default_poller())
+        self._waker = self._readiness.waker  # call_soon_threadsafe wakes the poller
+        self._executors = Executors(self)
+        self._errors = ErrorReporter(self)
+        self._async_generators = AsyncGenTracker(self)
+        self._instruments: Instruments | None = None
         self._thread_id: int | None = None  # the thread running us, while running
         self._debug = sys.flags.dev_mode or (
             not sys.flags.ignore_environment and bool(os.environ.get("PYTHONASYNCIODEBUG")))
         self.slow_callback_duration = 0.1
         self._current_handle = None         # the handle running (debug mode only)
-        self._exception_handler = None
         self._task_factory = None
-        self._default_executor = None
-        self._executor_shutdown_called = False
-        self._asyncgens = weakref.WeakSet()
-        self._asyncgens_shutdown_called = False
-        self._old_agen_hooks = None
-        self._instruments: Instruments | None = None
         if _instrument._loop_watchers:
             _instrument.announce_loop(self)
 
@@ -216,9 +149,7 @@ class CoreEventLoop(_aevents.AbstractEventLoop):
     def run_forever(self) -> None:
         self._check_can_run()
         self._set_coroutine_origin_tracking(self._debug)
-        self._old_agen_hooks = sys.get_asyncgen_hooks()
-        sys.set_asyncgen_hooks(firstiter=self._asyncgen_firstiter_hook,
-                               finalizer=self._asyncgen_finalizer_hook)
+        self._async_generators.install()
         self._thread_id = threading.get_ident()
         self._state = LoopState.RUNNING
         _bridge.set_running_loop(self)
@@ -230,7 +161,7 @@ class CoreEventLoop(_aevents.AbstractEventLoop):
             self._thread_id = None
             _bridge.set_running_loop(None)
             self._set_coroutine_origin_tracking(False)
-            sys.set_asyncgen_hooks(*self._old_agen_hooks)
+            self._async_generators.uninstall()
 
     def run_until_complete(self, future):
         self._check_can_run()
@@ -268,20 +199,8 @@ class CoreEventLoop(_aevents.AbstractEventLoop):
         self._state = LoopState.CLOSED
         self._ready.clear()
         self._timers.clear()
-        self._timer_buckets.clear()
-        self._timer_count = 0
-        self._cancelled_timers = 0
-        self._executor_shutdown_called = True
-        executor = self._default_executor
-        if executor is not None:
-            self._default_executor = None
-            executor.shutdown(wait=False)
-        for fd in list(self._readers) + list(self._writers):
-            self._readers.pop(fd, None)
-            self._writers.pop(fd, None)
-        self._watched_objects.clear()
-        self._waker.close()
-        self._poller.close()
+        self._executors.close()
+        self._readiness.close()
 
     def __del__(self, _warn=warnings.warn):
         if self._state is not LoopState.CLOSED:
@@ -298,51 +217,49 @@ class CoreEventLoop(_aevents.AbstractEventLoop):
         """
         ready = self._ready
         popleft = ready.popleft
-        readers = self._readers
-        writers = self._writers
+        timerq = self._timers
+        readiness = self._readiness
+        readers = readiness.readers
+        writers = readiness.writers
+        poll = readiness.poll
         clock = self._clock
         now = self._now
         resolution = clock.resolution
         run_ready = self._run_ready_watched
         while True:
-            timers = self._timers  # both rebound by _purge_cancelled_timers
-            buckets = self._timer_buckets
-            if timers and self._cancelled_timers:
-                if self._cancelled_timers > _PURGE_MIN_CANCELLED and \
-                        self._cancelled_timers * 2 > self._timer_count:
-                    self._purge_cancelled_timers()
-                    timers = self._timers
-                    buckets = self._timer_buckets
-                # Cancelled timers at the head must not shorten our sleep.
-                while timers and _all_cancelled(buckets[timers[0]]):
-                    self._drop_timers(buckets.pop(_heappop(timers)))
+            if timerq.cancelled and timerq.heap:
+                timerq.tidy()  # cancelled timers must not shorten our sleep
+            timers = timerq.heap  # rebound by TimerQueue.purge (in tidy)
 
             if ready or self._stopping:
                 if readers or writers:
-                    self._poll(0)
+                    poll(0)
             elif timers:
                 timeout = clock.sleep_time(timers[0])
                 if timeout is not None and timeout > MAX_POLL_TIMEOUT:
                     timeout = MAX_POLL_TIMEOUT  # "Deadlines": inf or decades away
-                self._poll(timeout)
+                poll(timeout)
             else:
-                self._poll(clock.sleep_time(None))
+                poll(clock.sleep_time(None))
 
             if timers:
+                buckets = timerq.buckets
                 deadline = now() + resolution
                 while timers and timers[0] <= deadline:
-                    due = buckets.pop(_heappop(timers))
-                    if type(due) is list:
-                        self._fire_timers(due)
+                    timer = buckets.pop(_heappop(timers))
+                    if type(timer) is list:
+                        timerq.fire_all(timer, ready)
                         continue
-                    self._timer_count -= 1
-                    due._scheduled = False
-                    if due._cancelled:
-                        self._cancelled_timers -= 1
-                    elif type(due) is TimerHandle:
-                        ready.append(due)
+                    timerq.count -= 1
+                    # >>> copy timer-fire (self -> timerq)
+                    timer._scheduled = False
+                    if timer._cancelled:
+                        timerq.cancelled -= 1
+                    elif type(timer) is TimerHandle:
+                        ready.append(timer)
                     else:
-                        due._fire()  # a SleepFuture: wakes its task this iteration
+                        timer._fire()  # a SleepFuture: wakes its task this iteration
+                    # <<< copy timer-fire
 
             # Only what is ready now runs in this iteration; callbacks it schedules
             # wait for the next one, after I/O has been polled again.
@@ -453,97 +370,9 @@ class CoreEventLoop(_aevents.AbstractEventLoop):
     def _report_callback_error(self, handle, exc) -> None:
         self.call_exception_handler(callback_error_context(handle, exc))
 
-    def _poll(self, timeout) -> None:
-        hooks = self._instruments
-        if hooks is not None and hooks.io_wait_started is not None:
-            hooks.io_wait_started(timeout)
-        poller = self._poller
-        events = poller.poll(timeout)
-        if hooks is not None and hooks.io_wait_ended is not None:
-            hooks.io_wait_ended(len(events))
-        if not events:
-            return
-        readable = poller.READABLE
-        writable = poller.WRITABLE
-        waker_fd = self._waker.fileno()
-        readers = self._readers
-        writers = self._writers
-        ready = self._ready
-        for fd, mask in events:
-            if mask & readable:
-                handle = readers.get(fd)
-                if handle is not None:
-                    ready.append(handle)
-                elif fd == waker_fd:
-                    self._waker.drain()
-            if mask & writable:
-                handle = writers.get(fd)
-                if handle is not None:
-                    ready.append(handle)
-
-    def _schedule_timer(self, when, timer) -> None:
-        """Put *timer* (a TimerHandle or SleepFuture) in the heap, due at *when*.
-
-        call_later() and sleep() inline this; keep them in step.
-        """
-        if when != when:
-            when = self._now()  # NaN: due at once (see "Deadlines")
-        self._timer_count += 1
-        first = self._timer_buckets.setdefault(when, timer)
-        if first is timer:
-            _heappush(self._timers, when)
-        else:
-            self._share_deadline(when, first, timer)
-
-    def _share_deadline(self, when, first, timer) -> None:
-        """*timer* is due at *when* like *first* (a timer or a list): after it."""
-        if type(first) is list:
-            first.append(timer)
-        else:
-            self._timer_buckets[when] = [first, timer]
-
-    def _fire_timers(self, due: list) -> None:
-        """The timers sharing one deadline, in the order they were scheduled."""
-        ready = self._ready
-        self._timer_count -= len(due)
-        for timer in due:
-            timer._scheduled = False
-            if timer._cancelled:
-                self._cancelled_timers -= 1
-            elif type(timer) is TimerHandle:
-                ready.append(timer)
-            else:
-                timer._fire()
-
-    def _drop_timers(self, entry) -> None:
-        """Forget the (cancelled) timers of one deadline."""
-        for timer in entry if type(entry) is list else (entry,):
-            timer._scheduled = False
-            self._timer_count -= 1
-            self._cancelled_timers -= 1
-
-    def _purge_cancelled_timers(self) -> None:
-        buckets = {}
-        for when, entry in self._timer_buckets.items():
-            for timer in entry if type(entry) is list else (entry,):
-                if timer._cancelled:
-                    timer._scheduled = False
-                else:
-                    kept = buckets.setdefault(when, timer)
-                    if kept is not timer:
-                        if type(kept) is list:
-                            kept.append(timer)
-                        else:
-                            buckets[when] = [kept, timer]
-        timers = list(buckets)
-        heapq.heapify(timers)
-        self._timers = timers
-        self._timer_buckets = buckets
-        self._timer_count -= self._cancelled_timers
-        self._cancelled_timers = 0
-
     def _timer_handle_cancelled(self, handle) -> None:
-        self._cancelled_timers += 1
+        """A scheduled timer was cancelled: it stays in the store, counted as dead."""
+        self._timers.cancelled += 1
 
     # -- scheduling ------------------------------------------------------------------
     def time(self) -> float:
@@ -555,7 +384,7 @@ class CoreEventLoop(_aevents.AbstractEventLoop):
         return self._clock
 
     def call_soon(self, callback, *args, context=None):
-        if self._state is LoopState.CLOSED:
+        if self._state is _CLOSED:
             raise RuntimeError("Event loop is closed")
         if not callable(callback) or self._debug:
             self._check_callback(callback, "call_soon")
@@ -572,7 +401,8 @@ class CoreEventLoop(_aevents.AbstractEventLoop):
         when = self._now() + delay
         # call_at's body, not a call to it: forwarding *args and context= would
         # cost more than the timer itself.
-        if self._state is LoopState.CLOSED:
+        # >>> copy timer-at
+        if self._state is _CLOSED:
             raise RuntimeError("Event loop is closed")
         if not callable(callback) or self._debug:
             self._check_callback(callback, "call_at")  # as asyncio names it
@@ -580,45 +410,68 @@ class CoreEventLoop(_aevents.AbstractEventLoop):
                                  _copy_context() if context is None else context)
         if self._debug:
             timer._source_traceback = extract_source_traceback(1)
-        # _schedule_timer(), inlined: a hot path.
+        # >>> copy nan-deadline
         if when != when:
             when = self._now()  # NaN: due at once (see "Deadlines")
-        self._timer_count += 1
-        first = self._timer_buckets.setdefault(when, timer)
+        # <<< copy nan-deadline
+        timerq = self._timers
+        # >>> copy timer-push (self -> timerq)
+        timerq.count += 1
+        first = timerq.buckets.setdefault(when, timer)
         if first is timer:
-            _heappush(self._timers, when)
+            _heappush(timerq.heap, when)
         else:
-            self._share_deadline(when, first, timer)
+            timerq.share(when, first, timer)
+        # <<< copy timer-push
         return timer
+        # <<< copy timer-at
 
     def call_at(self, when, callback, *args, context=None):
         if when is None:
             raise TypeError("when cannot be None")
-        if self._state is LoopState.CLOSED:
+        # >>> rule timer-at
+        if self._state is _CLOSED:
             raise RuntimeError("Event loop is closed")
         if not callable(callback) or self._debug:
-            self._check_callback(callback, "call_at")
+            self._check_callback(callback, "call_at")  # as asyncio names it
         timer = new_timer_handle(when, callback, args, self,
                                  _copy_context() if context is None else context)
         if self._debug:
             timer._source_traceback = extract_source_traceback(1)
-        self._schedule_timer(when, timer)
+        # >>> copy nan-deadline
+        if when != when:
+            when = self._now()  # NaN: due at once (see "Deadlines")
+        # <<< copy nan-deadline
+        timerq = self._timers
+        # >>> copy timer-push (self -> timerq)
+        timerq.count += 1
+        first = timerq.buckets.setdefault(when, timer)
+        if first is timer:
+            _heappush(timerq.heap, when)
+        else:
+            timerq.share(when, first, timer)
+        # <<< copy timer-push
         return timer
+        # <<< rule timer-at
 
     def _sleep_future(self, delay, result):
         """The future sleep() awaits: completed with *result* after *delay* seconds."""
         when = self._now() + delay
-        sleeper = SleepFuture(self, when, result)
+        timer = SleepFuture(self, when, result)
+        # >>> rule nan-deadline: a NaN deadline enters the store as "now"
         if when != when:
-            when = self._now()  # NaN (asyncio < 3.13 lets sleep take it): "Deadlines"
-        # _schedule_timer(), inlined: every sleep comes here.
-        self._timer_count += 1
-        first = self._timer_buckets.setdefault(when, sleeper)
-        if first is sleeper:
-            _heappush(self._timers, when)
+            when = self._now()  # NaN: due at once (see "Deadlines")
+        # <<< rule nan-deadline
+        timerq = self._timers
+        # >>> copy timer-push (self -> timerq)
+        timerq.count += 1
+        first = timerq.buckets.setdefault(when, timer)
+        if first is timer:
+            _heappush(timerq.heap, when)
         else:
-            self._share_deadline(when, first, sleeper)
-        return sleeper
+            timerq.share(when, first, timer)
+        # <<< copy timer-push
+        return timer
 
     def call_soon_threadsafe(self, callback, *args, context=None):
         self._check_closed()
@@ -695,80 +548,20 @@ class CoreEventLoop(_aevents.AbstractEventLoop):
     def get_task_factory(self):
         return self._task_factory
 
-    # -- errors ----------------------------------------------------------------------
+    # -- errors (errors.py) ----------------------------------------------------------
     def get_exception_handler(self):
-        return self._exception_handler
+        return self._errors.handler
 
     def set_exception_handler(self, handler) -> None:
-        if handler is not None and not callable(handler):
-            raise TypeError(f"A callable object or None is expected, got {handler!r}")
-        self._exception_handler = handler
+        self._errors.set_handler(handler)
 
     def default_exception_handler(self, context) -> None:
-        message = context.get("message") or "Unhandled exception in event loop"
-        exception = context.get("exception")
-        exc_info = (type(exception), exception, exception.__traceback__) \
-            if exception is not None else False
-        handle = self._current_handle
-        handle_traceback = getattr(handle, "_source_traceback", None)
-        if "source_traceback" not in context and handle_traceback:
-            context["handle_traceback"] = handle_traceback
-        lines = [message]
-        for key in sorted(context):
-            if key in ("message", "exception"):
-                continue
-            value = context[key]
-            if key == "source_traceback":
-                value = ("Object created at (most recent call last):\n"
-                         + "".join(traceback.format_list(value)).rstrip())
-            elif key == "handle_traceback":
-                value = ("Handle created at (most recent call last):\n"
-                         + "".join(traceback.format_list(value)).rstrip())
-            else:
-                value = repr(value)
-            lines.append(f"{key}: {value}")
-        logger.error("\n".join(lines), exc_info=exc_info)
+        self._errors.log(context)
 
     def call_exception_handler(self, context) -> None:
         """Report *context* to the exception handler, in the context of the task or
         callback it is about, so the handler sees its context variables (gh-96704)."""
-        owner = context.get("task") or context.get("future") or context.get("handle")
-        get_context = getattr(owner, "get_context", None)
-        owner_context = get_context() if get_context is not None else None
-        if owner_context is not None:
-            try:
-                owner_context.run(self._call_exception_handler, context)
-                return
-            except RuntimeError:
-                pass  # that context is entered right now (we are inside it)
-        self._call_exception_handler(context)
-
-    def _call_exception_handler(self, context) -> None:
-        handler = self._exception_handler
-        if handler is None:
-            try:
-                self.default_exception_handler(context)
-            except (SystemExit, KeyboardInterrupt):
-                raise
-            except BaseException:
-                logger.error("Exception in default exception handler", exc_info=True)
-            return
-        try:
-            handler(self, context)
-        except (SystemExit, KeyboardInterrupt):
-            raise
-        except BaseException as exc:
-            try:
-                self.default_exception_handler({
-                    "message": "Unhandled error in exception handler",
-                    "exception": exc,
-                    "context": context,
-                })
-            except (SystemExit, KeyboardInterrupt):
-                raise
-            except BaseException:
-                logger.error("Exception in default exception handler while handling an "
-                             "unexpected error in custom exception handler", exc_info=True)
+        self._errors.report(context)
 
     # -- debug -----------------------------------------------------------------------
     def get_debug(self) -> bool:
@@ -782,7 +575,7 @@ class CoreEventLoop(_aevents.AbstractEventLoop):
     def _set_coroutine_origin_tracking(self, enabled: bool) -> None:
         sys.set_coroutine_origin_tracking_depth(_DEBUG_STACK_DEPTH if enabled else 0)
 
-    # -- instruments -----------------------------------------------------------------
+    # -- instruments (instrument.py) -------------------------------------------------
     def add_instrument(self, instrument) -> None:
         """Start calling *instrument*'s hooks (see ``coroloop.Instrument``)."""
         if self._instruments is None:
@@ -803,175 +596,51 @@ class CoreEventLoop(_aevents.AbstractEventLoop):
     def instruments(self) -> tuple:
         return tuple(self._instruments.members) if self._instruments is not None else ()
 
-    # -- readiness -------------------------------------------------------------------
+    # -- readiness (readiness.py) ----------------------------------------------------
     def add_reader(self, fd, callback, *args) -> None:
-        self._add_watch(self._readers, fd, callback, args, "add_reader")
+        self._readiness.watch(self._readiness.readers, fd, callback, args, "add_reader")
 
     def add_writer(self, fd, callback, *args) -> None:
-        self._add_watch(self._writers, fd, callback, args, "add_writer")
+        self._readiness.watch(self._readiness.writers, fd, callback, args, "add_writer")
 
     def remove_reader(self, fd) -> bool:
-        return self._remove_watch(self._readers, fd)
+        return self._readiness.unwatch(self._readiness.readers, fd)
 
     def remove_writer(self, fd) -> bool:
-        return self._remove_watch(self._writers, fd)
+        return self._readiness.unwatch(self._readiness.writers, fd)
 
-    # The readiness tables and the poller agree at all times: fd is in _readers or
-    # _writers exactly when the poller watches it (for those directions).  When the
-    # poller refuses a change (EBADF: closed; EPERM: a regular file), it has
-    # forgotten fd, and so does the loop -- both directions -- before the error
-    # propagates, as selectors drops the key.  A registration made with a file
-    # object (not an int) remembers it in _watched_objects, so the object still
-    # finds its registration once closed (fileno() == -1), as asyncio's does.
-    def _add_watch(self, table, fileobj, callback, args, method) -> None:
-        if self._state is LoopState.CLOSED:
-            raise RuntimeError("Event loop is closed")
-        fd = fileobj if fileobj.__class__ is int and fileobj >= 0 else self._registered_fd(fileobj)
-        if not callable(callback) or self._debug:
-            self._check_callback(callback, method)
-        handle = new_handle(callback, args, self, _copy_context())
-        if self._debug:
-            handle._source_traceback = extract_source_traceback(2)
-        previous = table.get(fd)
-        if previous is not None:  # the poller watches fd this way already
-            table[fd] = handle
-            previous.cancel()
-            return
-        try:
-            table[fd] = handle
-            self._poller.modify(fd, fd in self._readers, fd in self._writers)
-        except BaseException:
-            self._forget_fd(fd)
-            raise
-        if fileobj.__class__ is not int:
-            self._watched_objects[fd] = fileobj
-
-    def _remove_watch(self, table, fileobj) -> bool:
-        if self._state is LoopState.CLOSED:
-            return False
-        fd = fileobj if fileobj.__class__ is int and fileobj >= 0 else self._registered_fd(fileobj)
-        handle = table.pop(fd, None)
-        if handle is None:
-            return False
-        readable = fd in self._readers
-        writable = fd in self._writers
-        try:
-            self._poller.modify(fd, readable, writable)
-        except BaseException:
-            self._forget_fd(fd)
-            raise
-        finally:
-            handle.cancel()
-        if self._watched_objects and not (readable or writable):
-            self._watched_objects.pop(fd, None)
-        return True
-
-    def _registered_fd(self, fileobj) -> int:
-        """The descriptor *fileobj* is (or, closed since, was) registered under."""
-        try:
-            return _fileobj_to_fd(fileobj)
-        except ValueError:
-            for fd, watched in self._watched_objects.items():
-                if watched is fileobj:
-                    return fd
-            raise
-
-    def _forget_fd(self, fd) -> None:
-        """A change of fd failed half-way: drop fd from the tables and the poller
-        alike (the poller has usually dropped it already), so both agree again."""
-        for table in (self._readers, self._writers):
-            handle = table.pop(fd, None)
-            if handle is not None:
-                handle.cancel()
-        self._watched_objects.pop(fd, None)
-        self._poller.modify(fd, False, False)  # make sure; a no-op if it forgot it
-
-    # -- executors -------------------------------------------------------------------
+    # -- executors (executors.py) ----------------------------------------------------
     def run_in_executor(self, executor, func, *args):
         self._check_closed()
         if self._debug:
             self._check_callback(func, "run_in_executor")
-        if executor is None:
-            if self._executor_shutdown_called:
-                raise RuntimeError("Executor shutdown has been called")
-            executor = self._default_executor
-            if executor is None:
-                # Named as asyncio names its threads ("asyncio_0", ...): tools and logs match.
-                executor = concurrent.futures.ThreadPoolExecutor(thread_name_prefix="asyncio")
-                self._default_executor = executor
-        return wrap_future(executor.submit(func, *args), loop=self)
+        return self._executors.submit(executor, func, args)
 
     def set_default_executor(self, executor) -> None:
-        if not isinstance(executor, concurrent.futures.ThreadPoolExecutor):
-            raise TypeError(f"executor must be ThreadPoolExecutor instance, got {executor!r}")
-        self._default_executor = executor
+        self._executors.set_default(executor)
 
     async def shutdown_default_executor(self, timeout=None) -> None:
         """Wait for the default executor's threads to finish (at most *timeout* s)."""
-        self._executor_shutdown_called = True
-        executor = self._default_executor
-        if executor is None:
-            return
-        finished = self.create_future()
+        await self._executors.shutdown_default(timeout)
 
-        def join_executor():
-            # The timeout is about OS threads, so it is measured in real time here,
-            # not with a loop timer (which a virtual clock would fire at once).
-            joiner = threading.Thread(target=executor.shutdown, kwargs={"wait": True},
-                                      name="coroloop-executor-join", daemon=True)
-            joiner.start()
-            joiner.join(timeout)
-            if not self.is_closed():
-                self.call_soon_threadsafe(set_result_unless_cancelled, finished,
-                                          not joiner.is_alive())
+    # asyncio's private names for the same state, which libraries read (anyio;
+    # see docs/migrating.md): views of the Executors component.
+    @property
+    def _default_executor(self):
+        return self._executors.default
 
-        thread = threading.Thread(target=join_executor, name="coroloop-executor-shutdown")
-        thread.start()
-        joined = await finished
-        thread.join()
-        if not joined:
-            warnings.warn("The executor did not finish joining its threads within "
-                          f"{timeout} seconds.", RuntimeWarning, stacklevel=2)
+    @_default_executor.setter
+    def _default_executor(self, executor) -> None:
+        self._executors.default = executor
 
-    # -- async generators ------------------------------------------------------------
-    def _asyncgen_firstiter_hook(self, agen) -> None:
-        if self._asyncgens_shutdown_called:
-            warnings.warn(f"asynchronous generator {agen!r} was scheduled after "
-                          "loop.shutdown_asyncgens() call", ResourceWarning, source=self)
-        self._asyncgens.add(agen)
+    @property
+    def _executor_shutdown_called(self) -> bool:
+        return self._executors.shutdown_called
 
-    def _asyncgen_finalizer_hook(self, agen) -> None:
-        self._asyncgens.discard(agen)
-        if not self.is_closed():
-            self.call_soon_threadsafe(self.create_task, agen.aclose())
-
+    # -- async generators (asyncgens.py) ---------------------------------------------
     async def shutdown_asyncgens(self) -> None:
         """Close every asynchronous generator that is still suspended."""
-        self._asyncgens_shutdown_called = True
-        if not len(self._asyncgens):
-            return
-        generators = list(self._asyncgens)
-        self._asyncgens.clear()
-        closing = [self.create_task(agen.aclose()) for agen in generators]
-        for agen, task in zip(generators, closing):
-            try:
-                await task
-            except (SystemExit, KeyboardInterrupt):
-                raise
-            except BaseException as exc:
-                self.call_exception_handler({
-                    "message": f"an error occurred during closing of asynchronous "
-                               f"generator {agen!r}",
-                    "exception": exc,
-                    "asyncgen": agen,
-                })
-
-
-def _all_cancelled(entry) -> bool:
-    """True if the timer (or every timer of the list) *entry* is cancelled."""
-    if type(entry) is list:
-        return all(timer._cancelled for timer in entry)
-    return entry._cancelled
+        await self._async_generators.shutdown()
 
 
 NATIVE_LOOPS.add(CoreEventLoop)

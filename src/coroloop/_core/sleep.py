@@ -1,7 +1,7 @@
 """sleep(): give up the processor, or wait for a while.
 
 On coroloop's loop a sleep costs one object: a ``SleepFuture`` that sits in the
-loop's timer heap itself and is completed by the scheduler when due (no separate
+loop's timer store itself and is completed by the scheduler when due (no separate
 TimerHandle, callback arguments or context).  It is also what
 ``task.waiting_on()`` reports for a sleeping task, with its deadline.
 On any other loop, sleep() uses the public call_later() + future protocol.
@@ -14,7 +14,7 @@ import math
 import types
 
 from .. import _bridge
-from .futures import FINISHED, PENDING, Future, asyncio_twin
+from .futures import FINISHED, PENDING, Future, asyncio_twin, set_result_if_pending
 from .handles import extract_source_traceback
 from .loopstate import NATIVE_LOOPS
 
@@ -31,17 +31,20 @@ class SleepFuture(Future):
 
     def __init__(self, loop, when, value):
         # Future.__init__ inlined (a hot path); only coroloop's loop creates these.
+        # >>> copy future-fields (fut -> self)
         self._loop = loop
         self._state = PENDING
-        # The value it completes with; result() reads it only once we are done.
-        self._result = value
+        self._result = None
         self._asyncio_future_blocking = False
         self._entries = None
+        # <<< copy future-fields
+        # The value it completes with; result() reads it only once we are done.
+        self._result = value
         if loop._debug:
             self._source_traceback = extract_source_traceback(1)
         self._when = when          # loop time at which it completes
-        # Timer-heap bookkeeping, as for TimerHandle: _cancelled marks a dead heap
-        # entry, _scheduled that the entry is still in the heap.
+        # Timer-store bookkeeping, as for TimerHandle: _cancelled marks a dead
+        # entry, _scheduled that it is still in the store (see timers.py).
         self._cancelled = False
         self._scheduled = True
 
@@ -57,12 +60,14 @@ class SleepFuture(Future):
         return True
 
     def _fire(self) -> None:
-        """Called by the loop, which took us out of its heap: the deadline passed."""
+        """Called by the loop, which took us out of its timers: the deadline passed."""
         if self._state is PENDING:
             # Future.set_result, inlined (_result is set already): every sleep ends here.
+            # >>> copy complete
             self._state = FINISHED
             if self._entries is not None:
                 self._schedule_callbacks()
+            # <<< copy complete
 
     def _repr_info(self):
         info = Future._repr_info(self)
@@ -76,11 +81,6 @@ def _yield_now():
     yield
 
 
-def _wake_sleeper(waiter, result) -> None:
-    if not waiter.done():  # it may have been cancelled with its task
-        waiter.set_result(result)
-
-
 async def sleep(delay, result=None):
     """Suspend the current task for *delay* seconds, then return *result*."""
     if delay <= 0:
@@ -92,9 +92,10 @@ async def sleep(delay, result=None):
     if loop.__class__ in NATIVE_LOOPS:
         return await loop._sleep_future(delay, result)
     waiter = loop.create_future()
-    wake = loop.call_later(delay, _wake_sleeper, waiter, result)
+    # The waiter may be cancelled with its task before the timer fires.
+    wake = loop.call_later(delay, set_result_if_pending, waiter, result)
     try:
         return await waiter
     finally:
-        # A no-op once it fired; on cancellation it keeps the timer heap clean.
+        # A no-op once it fired; on cancellation it keeps the timer store clean.
         wake.cancel()

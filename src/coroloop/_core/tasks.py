@@ -32,8 +32,8 @@ import weakref
 from .. import _bridge
 from .._repr import coroutine_repr
 from .coroutines import iscoroutine
-from .futures import (FINISHED, PENDING, CancelledError, Future,
-                      InvalidStateError, asyncio_twin, isfuture)
+from .futures import (FINISHED, PENDING, CancelledError, Future, InvalidStateError,
+                      asyncio_twin, future_loop, isfuture)
 from .handles import extract_source_traceback
 from .loopstate import NATIVE_LOOPS, LoopState
 from .sleep import SleepFuture
@@ -80,13 +80,15 @@ class Task(Future):
             loop = _bridge.get_event_loop()
         native = loop.__class__ in NATIVE_LOOPS
         # Future's fields, set here rather than by Future.__init__ (hot path).
+        # >>> copy future-fields (fut -> self)
         self._loop = loop
         self._state = PENDING
         self._result = None
-        self._exception = None
-        self._unretrieved = False
         self._asyncio_future_blocking = False
         self._entries = None
+        # <<< copy future-fields
+        self._exception = None     # slots in a Task (class defaults in a Future)
+        self._unretrieved = False
         if loop._debug if native else loop.get_debug():
             self._source_traceback = extract_source_traceback(1)
         # Report "destroyed but pending" if collected unfinished (gather and
@@ -212,9 +214,11 @@ class Task(Future):
             else:
                 # Future.set_result, inlined: every task ends here.
                 self._result = stop.value
+                # >>> copy complete
                 self._state = FINISHED
                 if self._entries is not None:
                     self._schedule_callbacks()
+                # <<< copy complete
         except CancelledError as cancelled:
             self._cancelled_exc = cancelled
             Future.cancel(self)
@@ -229,26 +233,39 @@ class Task(Future):
                 error.__traceback__ = error.__traceback__.tb_next
             Future.set_exception(self, error)
         else:
-            # The two common cases inline (every await passes here); _wait_for
-            # handles every case, these included.
-            if result is None and self._native:
-                loop._ready.append(self)  # bare yield, as sleep(0) does
-            elif (_FAST_WAIT.get(type(result)) and self._native
-                    and result._loop is loop and result._asyncio_future_blocking
-                    and result._state is PENDING and result is not self):
-                result._asyncio_future_blocking = False
-                entries = result._entries
-                if entries is None:
-                    result._entries = self
-                elif type(entries) is list:
-                    entries.append(self)
+            # The two common cases, here and nowhere else (every await passes
+            # here): a bare yield, as sleep(0) does, and a pending coroloop future
+            # of our (coroloop) loop, which we join as one of its done callbacks.
+            # _wait_for handles every other case through the asyncio protocol.
+            if result is None:
+                if self._native:
+                    loop._ready.append(self)
                 else:
-                    result._entries = [entries, self]
-                self._fut_waiter = result
-                if self._must_cancel and result.cancel(msg=self._cancel_message):
-                    self._must_cancel = False
+                    self._wait_for(result)
             else:
-                self._wait_for(result)
+                fast = _FAST_WAIT.get(type(result))
+                if fast is None:
+                    fast = _takes_fast_path(type(result))
+                if (fast and self._native and result._loop is loop
+                        and result._asyncio_future_blocking
+                        and result._state is PENDING and result is not self):
+                    result._asyncio_future_blocking = False
+                    # >>> copy add-entry (self -> result, entry -> self)
+                    entries = result._entries
+                    if entries is None:
+                        result._entries = self
+                    elif type(entries) is list:
+                        entries.append(self)
+                    else:
+                        result._entries = [entries, self]
+                    # <<< copy add-entry
+                    # >>> copy waiting-on
+                    self._fut_waiter = result
+                    if self._must_cancel and result.cancel(msg=self._cancel_message):
+                        self._must_cancel = False
+                    # <<< copy waiting-on
+                else:
+                    self._wait_for(result)
         finally:
             _leave_task(loop, self)
         if self._state is not PENDING:
@@ -263,40 +280,15 @@ class Task(Future):
             self = None
 
     def _wait_for(self, result):
-        """Arrange the next step according to what the coroutine yielded."""
-        fast = _FAST_WAIT.get(type(result))
-        if fast is None:
-            fast = _takes_fast_path(type(result))
-        if fast and self._native:
-            # Fast path: our own future on our own loop.
-            if result._loop is not self._loop:
-                self._reschedule_with(RuntimeError(
-                    f"Task {self!r} got Future {result!r} attached to a different loop"))
-            elif not result._asyncio_future_blocking:
-                self._reschedule_with(RuntimeError(
-                    f"yield was used instead of yield from in task {self!r} with {result!r}"))
-            elif result is self:
-                self._reschedule_with(RuntimeError(f"Task cannot await on itself: {self!r}"))
-            else:
-                result._asyncio_future_blocking = False
-                if result._state is PENDING:
-                    result._add_entry(self)
-                else:
-                    self._loop._ready.append(self)
-                self._fut_waiter = result
-                if self._must_cancel and result.cancel(msg=self._cancel_message):
-                    self._must_cancel = False
-            return
+        """Arrange the next step according to what the coroutine yielded, when
+        _step's fast paths do not apply: any future through the asyncio protocol
+        (a foreign one, one of another loop, one done already), or a bad yield."""
         if result is None:
-            # Bare yield: run again on the next iteration.
-            if self._native:
-                self._loop._ready.append(self)
-            else:
-                self._loop.call_soon(self._step, context=self._context)
+            self._reschedule_with(None)  # bare yield: run again next iteration
             return
         blocking = getattr(result, "_asyncio_future_blocking", None)
         if blocking is not None:
-            if _future_loop(result) is not self._loop:
+            if future_loop(result) is not self._loop:
                 self._reschedule_with(RuntimeError(
                     f"Task {self!r} got Future {result!r} attached to a different loop"))
             elif not blocking:
@@ -307,9 +299,11 @@ class Task(Future):
             else:
                 result._asyncio_future_blocking = False
                 result.add_done_callback(self._wakeup, context=self._context)
+                # >>> rule waiting-on: remember the future; deliver a pending cancel()
                 self._fut_waiter = result
                 if self._must_cancel and result.cancel(msg=self._cancel_message):
                     self._must_cancel = False
+                # <<< rule waiting-on
         elif isinstance(result, types.GeneratorType):
             self._reschedule_with(RuntimeError(
                 f"yield was used instead of yield from for generator in task {self!r} "
@@ -318,6 +312,7 @@ class Task(Future):
             self._reschedule_with(RuntimeError(f"Task got bad yield: {result!r}"))
 
     def _reschedule_with(self, exc):
+        """Step again next iteration, throwing *exc* (None: sending None) in."""
         self._throw = exc
         if self._native:
             self._loop._ready.append(self)
@@ -497,11 +492,6 @@ def _takes_fast_path(cls) -> bool:
     return fast
 
 
-def _future_loop(fut):
-    get_loop = getattr(fut, "get_loop", None)
-    return get_loop() if get_loop is not None else fut._loop
-
-
 def new_task(loop, coro, name, context, _new=object.__new__):
     """Task(coro, loop=loop, name=name, context=context) for coroloop's own open loop.
 
@@ -513,13 +503,15 @@ def new_task(loop, coro, name, context, _new=object.__new__):
             context is not None and context.__class__ is not _Context):
         return Task(coro, loop=loop, name=name, context=context)  # the rare cases
     task = _new(Task)
+    # >>> copy future-fields (fut -> task)
     task._loop = loop
     task._state = PENDING
     task._result = None
-    task._exception = None
-    task._unretrieved = False
     task._asyncio_future_blocking = False
     task._entries = None
+    # <<< copy future-fields
+    task._exception = None
+    task._unretrieved = False
     task._log_destroy_pending = True
     task._name = next(_names) if name is None else str(name)
     task._coro = coro
@@ -582,7 +574,7 @@ def ensure_future(coro_or_future, *, loop=None):
     """Return a future for *coro_or_future*: futures as they are, coroutines and
     awaitables wrapped in a Task."""
     if isfuture(coro_or_future):
-        if loop is not None and loop is not _future_loop(coro_or_future):
+        if loop is not None and loop is not future_loop(coro_or_future):
             raise ValueError("The future belongs to a different loop than "
                              "the one specified as the loop argument")
         return coro_or_future

@@ -28,7 +28,7 @@ import stat
 import warnings
 from asyncio.log import logger
 
-from .._core.futures import set_result_unless_cancelled
+from .._core.futures import set_result_if_pending
 from .writebuf import WriteBuffer
 
 __all__ = ["ReadPipeTransport", "WritePipeTransport", "connect_read_pipe",
@@ -85,7 +85,7 @@ class _PipeTransportBase:
         if start is not None:
             self._loop.call_soon(start)
         if waiter is not None:
-            self._loop.call_soon(set_result_unless_cancelled, waiter, None)
+            self._loop.call_soon(set_result_if_pending, waiter, None)
 
     def get_protocol(self):
         return self._protocol

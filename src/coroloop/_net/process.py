@@ -38,8 +38,7 @@ import warnings
 from asyncio.log import logger
 
 from .. import _bridge
-
-from .._core.futures import set_result_unless_cancelled
+from .._core.futures import set_result_if_pending
 
 __all__ = ["SubprocessTransport", "ChildRegistry", "start_subprocess", "pidfd_supported"]
 
@@ -494,7 +493,7 @@ async def start_subprocess(loop, protocol, args, *, shell: bool, stdin, stdout, 
         await transport._connect_pipes()
         # Return only once the protocol's connection_made() has run.
         made = loop.create_future()
-        loop.call_soon(set_result_unless_cancelled, made, None)
+        loop.call_soon(set_result_if_pending, made, None)
         await made
     except (SystemExit, KeyboardInterrupt):
         raise

@@ -20,6 +20,7 @@ from asyncio.log import logger
 from asyncio.trsock import TransportSocket
 
 from .. import _bridge
+from .._core.futures import set_result_if_pending
 from .._core.tasks import skip_task_number
 from . import tls_transport
 from .dns import resolve
@@ -45,13 +46,8 @@ _TIMER = object()
 def _yield_once(loop):
     """An awaitable that lets the loop run one iteration."""
     fut = loop.create_future()
-    loop.call_soon(_set_result_if_pending, fut)
+    loop.call_soon(set_result_if_pending, fut)
     return fut
-
-
-def _set_result_if_pending(fut, result=None) -> None:
-    if not fut.done():
-        fut.set_result(result)
 
 
 def _set_reuse_port(sock) -> None:
@@ -260,7 +256,7 @@ class Server(AbstractServer):
             return
         waiters, self._closed_waiters = self._closed_waiters, []
         for waiter in waiters:
-            _set_result_if_pending(waiter)
+            set_result_if_pending(waiter)
 
     # -- accepting -------------------------------------------------------------------
     def _start_serving(self) -> None:
@@ -546,7 +542,7 @@ class TCPMethods:
                 wake = self.create_future()
                 timer = None
                 if pending:
-                    timer = self.call_at(next_launch_at, _set_result_if_pending, wake, _TIMER)
+                    timer = self.call_at(next_launch_at, set_result_if_pending, wake, _TIMER)
                 try:
                     await wake
                 finally:
