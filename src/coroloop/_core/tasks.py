@@ -237,35 +237,28 @@ class Task(Future):
             # here): a bare yield, as sleep(0) does, and a pending coroloop future
             # of our (coroloop) loop, which we join as one of its done callbacks.
             # _wait_for handles every other case through the asyncio protocol.
-            if result is None:
-                if self._native:
-                    loop._ready.append(self)
+            if result is None and self._native:
+                loop._ready.append(self)
+            elif (_FAST_WAIT.get(type(result)) and self._native and result._loop is loop
+                    and result._asyncio_future_blocking
+                    and result._state is PENDING and result is not self):
+                result._asyncio_future_blocking = False
+                # >>> copy add-entry (self -> result, entry -> self)
+                entries = result._entries
+                if entries is None:
+                    result._entries = self
+                elif type(entries) is list:
+                    entries.append(self)
                 else:
-                    self._wait_for(result)
+                    result._entries = [entries, self]
+                # <<< copy add-entry
+                # >>> copy waiting-on
+                self._fut_waiter = result
+                if self._must_cancel and result.cancel(msg=self._cancel_message):
+                    self._must_cancel = False
+                # <<< copy waiting-on
             else:
-                fast = _FAST_WAIT.get(type(result))
-                if fast is None:
-                    fast = _takes_fast_path(type(result))
-                if (fast and self._native and result._loop is loop
-                        and result._asyncio_future_blocking
-                        and result._state is PENDING and result is not self):
-                    result._asyncio_future_blocking = False
-                    # >>> copy add-entry (self -> result, entry -> self)
-                    entries = result._entries
-                    if entries is None:
-                        result._entries = self
-                    elif type(entries) is list:
-                        entries.append(self)
-                    else:
-                        result._entries = [entries, self]
-                    # <<< copy add-entry
-                    # >>> copy waiting-on
-                    self._fut_waiter = result
-                    if self._must_cancel and result.cancel(msg=self._cancel_message):
-                        self._must_cancel = False
-                    # <<< copy waiting-on
-                else:
-                    self._wait_for(result)
+                self._wait_for(result)
         finally:
             _leave_task(loop, self)
         if self._state is not PENDING:
@@ -286,6 +279,8 @@ class Task(Future):
         if result is None:
             self._reschedule_with(None)  # bare yield: run again next iteration
             return
+        if type(result) not in _FAST_WAIT:
+            _learn_future_class(type(result))  # the next await of it may be fast
         blocking = getattr(result, "_asyncio_future_blocking", None)
         if blocking is not None:
             if future_loop(result) is not self._loop:
@@ -478,18 +473,19 @@ class Task(Future):
 # The scheduler calls item._callback(*item._args): for a task, Task._step(task).
 _step = Task._step
 
-# Future classes whose callbacks a task may add itself to directly:
-# ours, and subclasses that keep Future's callback machinery (e.g. gather's).
+# Future class -> may a task add itself to its callbacks directly (_step's fast
+# path)?  Yes for coroloop's futures and subclasses that keep Future's callback
+# machinery (gather's, sock_*'s).  A class not in here yet takes _wait_for's
+# protocol path once, which works it out for the next time.  (A plain dict:
+# .get() costs less than a subclass with __missing__.)
 _FAST_WAIT = {Future: True, Task: True, SleepFuture: True}
 _CALLBACK_MACHINERY = ("add_done_callback", "_add_entry", "_schedule_callbacks")
 
 
-def _takes_fast_path(cls) -> bool:
-    fast = issubclass(cls, Future) and all(
-        getattr(cls, name) is getattr(Future, name) for name in _CALLBACK_MACHINERY)
-    if len(_FAST_WAIT) < 256:  # a cache per class, bounded
-        _FAST_WAIT[cls] = fast
-    return fast
+def _learn_future_class(cls) -> None:
+    if len(_FAST_WAIT) < 256:  # bounded: classes made on the fly must not grow it forever
+        _FAST_WAIT[cls] = issubclass(cls, Future) and all(
+            getattr(cls, name) is getattr(Future, name) for name in _CALLBACK_MACHINERY)
 
 
 def new_task(loop, coro, name, context, _new=object.__new__):

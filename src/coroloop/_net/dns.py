@@ -15,7 +15,7 @@ import time
 
 from asyncio.log import logger
 
-__all__ = ["DNSMethods", "numeric_addrinfo", "resolve"]
+__all__ = ["getaddrinfo", "getnameinfo", "numeric_addrinfo", "resolve"]
 
 _HAS_IPV6 = socket.has_ipv6
 # The protocol each socket type implies; other types are left to getaddrinfo.
@@ -103,15 +103,15 @@ def _lookup_logged(host, port, family, type, proto, flags):
     return result
 
 
-class DNSMethods:
-    """The loop's getaddrinfo/getnameinfo (a mixin for the event loop)."""
+async def getaddrinfo(loop, host, port, *, family=0, type=0, proto=0, flags=0):
+    """``loop.getaddrinfo()``: at once for a numeric host, else in the default executor."""
+    info = numeric_addrinfo(host, port, family, type, proto, flags)
+    if info is not None:
+        return [info]
+    lookup = _lookup_logged if loop.get_debug() else socket.getaddrinfo
+    return await loop.run_in_executor(None, lookup, host, port, family, type, proto, flags)
 
-    async def getaddrinfo(self, host, port, *, family=0, type=0, proto=0, flags=0):
-        info = numeric_addrinfo(host, port, family, type, proto, flags)
-        if info is not None:
-            return [info]
-        lookup = _lookup_logged if self.get_debug() else socket.getaddrinfo
-        return await self.run_in_executor(None, lookup, host, port, family, type, proto, flags)
 
-    async def getnameinfo(self, sockaddr, flags=0):
-        return await self.run_in_executor(None, socket.getnameinfo, sockaddr, flags)
+async def getnameinfo(loop, sockaddr, flags=0):
+    """``loop.getnameinfo()``, in the default executor."""
+    return await loop.run_in_executor(None, socket.getnameinfo, sockaddr, flags)

@@ -40,7 +40,8 @@ from asyncio.log import logger
 from .. import _bridge
 from .._core.futures import set_result_if_pending
 
-__all__ = ["SubprocessTransport", "ChildRegistry", "start_subprocess", "pidfd_supported"]
+__all__ = ["subprocess_exec", "subprocess_shell", "SubprocessTransport", "ChildRegistry",
+           "start_subprocess", "pidfd_supported"]
 
 #: Use pidfds when the platform has them (tests turn this off to cover the threads).
 USE_PIDFD = hasattr(os, "pidfd_open")
@@ -481,6 +482,77 @@ class SubprocessTransport(asyncio.SubprocessTransport):
         if not self._closed:
             _warn(f"unclosed transport {self!r}", ResourceWarning, source=self)
             self.close()
+
+
+def _check_popen_options(universal_newlines, bufsize, encoding, errors, text) -> None:
+    # The transport moves bytes; text decoding belongs to whoever reads them.
+    if universal_newlines:
+        raise ValueError("universal_newlines must be False: subprocess pipes carry bytes "
+                         "(decode what you read instead)")
+    if bufsize != 0:
+        raise ValueError(f"bufsize must be 0, got {bufsize!r}: the transport buffers itself")
+    if text:
+        raise ValueError("text must be False: subprocess pipes carry bytes")
+    if encoding is not None:
+        raise ValueError(f"encoding must be None, got {encoding!r}: pipes carry bytes")
+    if errors is not None:
+        raise ValueError(f"errors must be None, got {errors!r}: pipes carry bytes")
+
+
+def _describe_stdio(stdin, stdout, stderr) -> str:
+    names = {subprocess.PIPE: "PIPE", subprocess.STDOUT: "STDOUT",
+             subprocess.DEVNULL: "DEVNULL"}
+    parts = []
+    for label, value in (("stdin", stdin), ("stdout", stdout), ("stderr", stderr)):
+        if value is not None:
+            parts.append(f"{label}={names.get(value, value)!s}" if isinstance(value, int)
+                         else f"{label}={value!r}")
+    return " ".join(parts)
+
+
+async def subprocess_exec(loop, protocol_factory, program, *args,
+                          stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, universal_newlines=False,
+                          shell=False, bufsize=0, encoding=None, errors=None,
+                          text=None, **kwargs):
+    """``loop.subprocess_exec()``: run *program* with *args*; (transport, protocol)."""
+    if shell:
+        raise ValueError("shell must be False for subprocess_exec(); "
+                         "use subprocess_shell() to run a shell command")
+    _check_popen_options(universal_newlines, bufsize, encoding, errors, text)
+    return await _start(loop, protocol_factory, (program,) + args, False, stdin, stdout,
+                        stderr, bufsize, kwargs, f"execute program {program!r}")
+
+
+async def subprocess_shell(loop, protocol_factory, cmd, *,
+                           stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, universal_newlines=False,
+                           shell=True, bufsize=0, encoding=None, errors=None,
+                           text=None, **kwargs):
+    """``loop.subprocess_shell()``: run *cmd* in the shell; (transport, protocol)."""
+    if not isinstance(cmd, (bytes, str)):
+        raise ValueError(f"cmd must be a string, got {type(cmd).__name__}: "
+                         "use subprocess_exec() to run a list of arguments")
+    if not shell:
+        raise ValueError("shell must be True for subprocess_shell(); "
+                         "use subprocess_exec() to run a program directly")
+    _check_popen_options(universal_newlines, bufsize, encoding, errors, text)
+    return await _start(loop, protocol_factory, cmd, True, stdin, stdout, stderr,
+                        bufsize, kwargs, f"run shell command {cmd!r}")
+
+
+async def _start(loop, protocol_factory, args, shell, stdin, stdout, stderr, bufsize,
+                 kwargs, what):
+    protocol = protocol_factory()
+    if loop.get_debug():
+        # The program (or command), never exec's arguments: they may hold secrets.
+        logger.debug("%s %s", what, _describe_stdio(stdin, stdout, stderr))
+    transport = await start_subprocess(
+        loop, protocol, args, shell=shell, stdin=stdin, stdout=stdout, stderr=stderr,
+        bufsize=bufsize, registry=loop._io.children, **kwargs)
+    if loop.get_debug():
+        logger.info("%s: %r", what, transport)
+    return transport, protocol
 
 
 async def start_subprocess(loop, protocol, args, *, shell: bool, stdin, stdout, stderr,

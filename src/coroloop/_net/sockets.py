@@ -1,5 +1,8 @@
 """The loop's ``sock_*`` coroutines: one socket operation each, on a non-blocking socket.
 
+Each is a function of the loop (its first parameter), which ``coroloop.EventLoop``
+names as its method of the same name (``sock_recv = sockets.sock_recv``).
+
 Every operation first tries the system call directly: on a busy server the data is
 usually there already and no future, callback or poller change is needed.  Only
 when the call would block does the operation register a reader or writer and wait.
@@ -28,7 +31,9 @@ try:
 except ImportError:  # pragma: no cover - Python built without OpenSSL
     ssl = None
 
-__all__ = ["SocketMethods", "check_socket", "check_not_ssl_socket", "check_sendfile_args"]
+__all__ = ["sock_recv", "sock_recv_into", "sock_recvfrom", "sock_recvfrom_into", "sock_accept",
+           "sock_sendto", "sock_sendall", "sock_connect", "sock_sendfile",
+           "check_socket", "check_not_ssl_socket", "check_sendfile_args"]
 
 # Chunk size of the read+send fallback of sock_sendfile.
 _SENDFILE_FALLBACK_CHUNK = 256 * 1024
@@ -72,189 +77,193 @@ def check_sendfile_args(sock, file, offset, count) -> None:
         raise ValueError(f"offset must be a non-negative integer (got {offset!r})")
 
 
-class SocketMethods:
-    """``loop.sock_*``: a mixin for the event loop.
+# -- the one place an operation waits --------------------------------------------
+def _sock_wait(loop, sock, writable: bool, op, *args):
+    """A future for ``sock.<op>(*args)`` (``op`` a method name) or ``op(*args)``
+    (a function), retried each time *sock* is ready (see :class:`_SocketWait`)."""
+    fd = sock.fileno()
+    loop._io.ensure_free(fd)
+    return _SocketWait(loop, fd, writable, sock, op, args)
 
-    Relies on the registry half of ``NetworkingMixin``: ``_ensure_fd_no_transport``
-    and the unchecked ``_add_reader_raw``/``_add_writer_raw``/``_remove_*_raw``.
-    """
 
-    # -- the one place an operation waits --------------------------------------------
-    def _sock_wait(self, sock, writable: bool, op, *args):
-        """A future for ``sock.<op>(*args)`` (``op`` a method name) or ``op(*args)``
-        (a function), retried each time *sock* is ready (see :class:`_SocketWait`)."""
-        fd = sock.fileno()
-        self._ensure_fd_no_transport(fd)
-        return _SocketWait(self, fd, writable, sock, op, args)
+# -- receiving -------------------------------------------------------------------
+async def sock_recv(loop, sock, n):
+    check_socket(loop, sock)
+    try:
+        return sock.recv(n)
+    except _RETRY:
+        pass
+    return await _sock_wait(loop, sock, False, "recv", n)
 
-    # -- receiving -------------------------------------------------------------------
-    async def sock_recv(self, sock, n):
-        check_socket(self, sock)
-        try:
-            return sock.recv(n)
-        except _RETRY:
-            pass
-        return await self._sock_wait(sock, False, "recv", n)
 
-    async def sock_recv_into(self, sock, buf):
-        check_socket(self, sock)
-        try:
-            return sock.recv_into(buf)
-        except _RETRY:
-            pass
-        return await self._sock_wait(sock, False, "recv_into", buf)
+async def sock_recv_into(loop, sock, buf):
+    check_socket(loop, sock)
+    try:
+        return sock.recv_into(buf)
+    except _RETRY:
+        pass
+    return await _sock_wait(loop, sock, False, "recv_into", buf)
 
-    async def sock_recvfrom(self, sock, bufsize):
-        check_socket(self, sock)
-        try:
-            return sock.recvfrom(bufsize)
-        except _RETRY:
-            pass
-        return await self._sock_wait(sock, False, "recvfrom", bufsize)
 
-    async def sock_recvfrom_into(self, sock, buf, nbytes=0):
-        check_socket(self, sock)
-        if not nbytes:
-            nbytes = len(buf)
-        try:
-            return sock.recvfrom_into(buf, nbytes)
-        except _RETRY:
-            pass
-        return await self._sock_wait(sock, False, "recvfrom_into", buf, nbytes)
+async def sock_recvfrom(loop, sock, bufsize):
+    check_socket(loop, sock)
+    try:
+        return sock.recvfrom(bufsize)
+    except _RETRY:
+        pass
+    return await _sock_wait(loop, sock, False, "recvfrom", bufsize)
 
-    async def sock_accept(self, sock):
-        check_socket(self, sock)
-        try:
-            conn, address = sock.accept()
-        except _RETRY:
-            conn, address = await self._sock_wait(sock, False, "accept")
-        conn.setblocking(False)
-        return conn, address
 
-    # -- sending ---------------------------------------------------------------------
-    async def sock_sendto(self, sock, data, address):
-        check_socket(self, sock)
-        try:
-            return sock.sendto(data, address)
-        except _RETRY:
-            pass
-        return await self._sock_wait(sock, True, "sendto", data, address)
+async def sock_recvfrom_into(loop, sock, buf, nbytes=0):
+    check_socket(loop, sock)
+    if not nbytes:
+        nbytes = len(buf)
+    try:
+        return sock.recvfrom_into(buf, nbytes)
+    except _RETRY:
+        pass
+    return await _sock_wait(loop, sock, False, "recvfrom_into", buf, nbytes)
 
-    async def sock_sendall(self, sock, data):
-        check_socket(self, sock)
-        try:
-            sent = sock.send(data)
-        except _RETRY:
-            sent = 0
-        if data.__class__ is bytes and sent == len(data):
-            return None  # the common case, without a memoryview
-        view = memoryview(data)
-        if view.format != "B" or view.ndim != 1:
-            view = view.cast("B")
-        total = view.nbytes
-        if sent == total:
-            return None
-        position = sent  # bytes of data sent so far
 
-        def send_rest():
-            nonlocal position
-            position += sock.send(view[position:])
-            return None if position == total else _AGAIN
+async def sock_accept(loop, sock):
+    check_socket(loop, sock)
+    try:
+        conn, address = sock.accept()
+    except _RETRY:
+        conn, address = await _sock_wait(loop, sock, False, "accept")
+    conn.setblocking(False)
+    return conn, address
 
-        return await self._sock_wait(sock, True, send_rest)
 
-    async def sock_connect(self, sock, address):
-        check_socket(self, sock)
-        if sock.family == socket.AF_INET or (
-                sock.family == socket.AF_INET6 and socket.has_ipv6):
-            infos = await resolve(self, address, family=sock.family, type=sock.type,
-                                  proto=sock.proto)
-            address = infos[0][4]
-        try:
-            sock.connect(address)
-            return None
-        except _RETRY:
-            pass
-        # In progress: the socket turns writable when the connect finished either
-        # way; SO_ERROR tells which.
-        return await self._sock_wait(sock, True, _connect_result, sock, address)
+# -- sending ---------------------------------------------------------------------
+async def sock_sendto(loop, sock, data, address):
+    check_socket(loop, sock)
+    try:
+        return sock.sendto(data, address)
+    except _RETRY:
+        pass
+    return await _sock_wait(loop, sock, True, "sendto", data, address)
 
-    # -- sendfile --------------------------------------------------------------------
-    async def sock_sendfile(self, sock, file, offset=0, count=None, *, fallback=True):
-        check_socket(self, sock)
-        if sock.gettimeout() != 0:
-            raise ValueError("the socket must be non-blocking")
-        check_sendfile_args(sock, file, offset, count)
-        try:
-            return await self._sock_sendfile_native(sock, file, offset, count)
-        except SendfileNotAvailableError:
-            if not fallback:
+
+async def sock_sendall(loop, sock, data):
+    check_socket(loop, sock)
+    try:
+        sent = sock.send(data)
+    except _RETRY:
+        sent = 0
+    if data.__class__ is bytes and sent == len(data):
+        return None  # the common case, without a memoryview
+    view = memoryview(data)
+    if view.format != "B" or view.ndim != 1:
+        view = view.cast("B")
+    total = view.nbytes
+    if sent == total:
+        return None
+    position = sent  # bytes of data sent so far
+
+    def send_rest():
+        nonlocal position
+        position += sock.send(view[position:])
+        return None if position == total else _AGAIN
+
+    return await _sock_wait(loop, sock, True, send_rest)
+
+
+async def sock_connect(loop, sock, address):
+    check_socket(loop, sock)
+    if sock.family == socket.AF_INET or (
+            sock.family == socket.AF_INET6 and socket.has_ipv6):
+        infos = await resolve(loop, address, family=sock.family, type=sock.type,
+                              proto=sock.proto)
+        address = infos[0][4]
+    try:
+        sock.connect(address)
+        return None
+    except _RETRY:
+        pass
+    # In progress: the socket turns writable when the connect finished either
+    # way; SO_ERROR tells which.
+    return await _sock_wait(loop, sock, True, _connect_result, sock, address)
+
+
+# -- sendfile --------------------------------------------------------------------
+async def sock_sendfile(loop, sock, file, offset=0, count=None, *, fallback=True):
+    check_socket(loop, sock)
+    if sock.gettimeout() != 0:
+        raise ValueError("the socket must be non-blocking")
+    check_sendfile_args(sock, file, offset, count)
+    try:
+        return await _sendfile_native(loop, sock, file, offset, count)
+    except SendfileNotAvailableError:
+        if not fallback:
+            raise
+    return await _sendfile_fallback(loop, sock, file, offset, count)
+
+
+async def _sendfile_native(loop, sock, file, offset, count):
+    """Zero-copy ``os.sendfile``; SendfileNotAvailableError before any byte is sent
+    means the caller may fall back to read+send."""
+    if not _HAS_SENDFILE:
+        raise SendfileNotAvailableError("os.sendfile() is not available on this platform")
+    try:
+        fileno = file.fileno()
+    except (AttributeError, io.UnsupportedOperation) as err:
+        raise SendfileNotAvailableError("not a regular file") from err
+    try:
+        size = os.fstat(fileno).st_size
+    except OSError as err:
+        raise SendfileNotAvailableError("not a regular file") from err
+    block = min(count if count else size, _SENDFILE_MAX_BLOCK)
+    if not block:
+        return 0
+    fd = sock.fileno()
+    sent = 0
+    try:
+        while count is None or sent < count:
+            want = block if count is None else min(block, count - sent)
+            try:
+                n = os.sendfile(fd, fileno, offset + sent, want)
+            except _RETRY:
+                await _sock_wait(loop, sock, True, _noop)
+                continue
+            except OSError as exc:
+                if sent == 0 and not isinstance(exc, ConnectionError) \
+                        and exc.errno != errno.ENOTCONN:
+                    # EINVAL, ENOTSOCK, ENOSYS...: this file or socket cannot be
+                    # sent this way; read+send can.
+                    raise SendfileNotAvailableError("os.sendfile call failed") from exc
                 raise
-        return await self._sock_sendfile_fallback(sock, file, offset, count)
+            if n == 0:  # end of file
+                break
+            sent += n
+        return sent
+    finally:
+        # "File position is always updated" (asyncio's documentation), even when
+        # nothing was sent: to the end of what was sent.
+        file.seek(offset + sent)
 
-    async def _sock_sendfile_native(self, sock, file, offset, count):
-        """Zero-copy ``os.sendfile``; SendfileNotAvailableError before any byte is sent
-        means the caller may fall back to read+send."""
-        if not _HAS_SENDFILE:
-            raise SendfileNotAvailableError("os.sendfile() is not available on this platform")
-        try:
-            fileno = file.fileno()
-        except (AttributeError, io.UnsupportedOperation) as err:
-            raise SendfileNotAvailableError("not a regular file") from err
-        try:
-            size = os.fstat(fileno).st_size
-        except OSError as err:
-            raise SendfileNotAvailableError("not a regular file") from err
-        block = min(count if count else size, _SENDFILE_MAX_BLOCK)
-        if not block:
-            return 0
-        fd = sock.fileno()
-        sent = 0
-        try:
-            while count is None or sent < count:
-                want = block if count is None else min(block, count - sent)
-                try:
-                    n = os.sendfile(fd, fileno, offset + sent, want)
-                except _RETRY:
-                    await self._sock_wait(sock, True, _noop)
-                    continue
-                except OSError as exc:
-                    if sent == 0 and not isinstance(exc, ConnectionError) \
-                            and exc.errno != errno.ENOTCONN:
-                        # EINVAL, ENOTSOCK, ENOSYS...: this file or socket cannot be
-                        # sent this way; read+send can.
-                        raise SendfileNotAvailableError("os.sendfile call failed") from exc
-                    raise
-                if n == 0:  # end of file
-                    break
-                sent += n
-            return sent
-        finally:
-            # "File position is always updated" (asyncio's documentation), even when
-            # nothing was sent: to the end of what was sent.
+
+async def _sendfile_fallback(loop, sock, file, offset, count):
+    # Read from *offset*, whatever the file's position: offset 0 included
+    # (gh-150107: asyncio up to 3.13 did not seek for offset 0).
+    if hasattr(file, "seek"):
+        file.seek(offset)
+    block = min(count, _SENDFILE_FALLBACK_CHUNK) if count else _SENDFILE_FALLBACK_CHUNK
+    buf = bytearray(block)
+    sent = 0
+    try:
+        while count is None or sent < count:
+            want = block if count is None else min(block, count - sent)
+            view = memoryview(buf)[:want]
+            n = await loop.run_in_executor(None, file.readinto, view)
+            if not n:
+                break
+            await loop.sock_sendall(sock, view[:n])
+            sent += n
+        return sent
+    finally:
+        if sent > 0 and hasattr(file, "seek"):
             file.seek(offset + sent)
-
-    async def _sock_sendfile_fallback(self, sock, file, offset, count):
-        # Read from *offset*, whatever the file's position: offset 0 included
-        # (gh-150107: asyncio up to 3.13 did not seek for offset 0).
-        if hasattr(file, "seek"):
-            file.seek(offset)
-        block = min(count, _SENDFILE_FALLBACK_CHUNK) if count else _SENDFILE_FALLBACK_CHUNK
-        buf = bytearray(block)
-        sent = 0
-        try:
-            while count is None or sent < count:
-                want = block if count is None else min(block, count - sent)
-                view = memoryview(buf)[:want]
-                n = await self.run_in_executor(None, file.readinto, view)
-                if not n:
-                    break
-                await self.sock_sendall(sock, view[:n])
-                sent += n
-            return sent
-        finally:
-            if sent > 0 and hasattr(file, "seek"):
-                file.seek(offset + sent)
 
 
 class _SocketWait(Future):
@@ -267,7 +276,7 @@ class _SocketWait(Future):
     or ``_AGAIN`` mean "not yet".  Its return value or exception completes us.
 
     Whichever way we are done (completed by ``_retry``, or cancelled), the callback is
-    removed at once, by us.  ``loop._net_sock_waiters`` maps ``(fd, writable)`` to the
+    removed at once, by us.  ``TransportHost.sock_waiters`` maps ``(fd, writable)`` to the
     operation whose callback is registered there, so a superseded operation (a second
     ``sock_recv`` on the same socket replaced our reader) leaves its successor's alone.
     """
@@ -282,11 +291,12 @@ class _SocketWait(Future):
         self._sock = sock
         self._op = op
         self._args = args
-        loop._net_sock_waiters[fd, writable] = self
+        host = loop._io
+        host.sock_waiters[fd, writable] = self
         if writable:
-            loop._add_writer_raw(fd, self._retry)
+            host.add_writer(fd, self._retry)
         else:
-            loop._add_reader_raw(fd, self._retry)
+            host.add_reader(fd, self._retry)
 
     def _retry(self) -> None:
         if self._state is not PENDING:  # completed by someone else (set_result...)
@@ -320,14 +330,14 @@ class _SocketWait(Future):
 
     def _unwatch(self) -> None:
         key = (self._fd, self._writable)
-        loop = self._loop
-        waiters = loop._net_sock_waiters
+        host = self._loop._io
+        waiters = host.sock_waiters
         if waiters.get(key) is self:
             del waiters[key]
             if self._writable:
-                loop._remove_writer_raw(self._fd)
+                host.remove_writer(self._fd)
             else:
-                loop._remove_reader_raw(self._fd)
+                host.remove_reader(self._fd)
         # Drop the socket and arguments (a sendall's view of the caller's data).
         self._sock = self._op = self._args = None
 

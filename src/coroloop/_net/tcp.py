@@ -27,7 +27,8 @@ from .dns import resolve
 from .sockets import check_not_ssl_socket, check_sendfile_args
 from .transports import SocketTransport
 
-__all__ = ["TCPMethods", "Server", "open_stream_transport", "interleave_addrinfos"]
+__all__ = ["create_connection", "create_server", "connect_accepted_socket", "sendfile",
+           "Server", "open_stream_transport", "interleave_addrinfos"]
 
 #: After accept() failed for lack of resources (EMFILE & co.) a listener stops
 #: accepting until one of the server's own connections closes (that frees a
@@ -43,14 +44,14 @@ _SENDFILE_FALLBACK_CHUNK = 16 * 1024
 _TIMER = object()
 
 
-def _yield_once(loop):
+def yield_once(loop):
     """An awaitable that lets the loop run one iteration."""
     fut = loop.create_future()
     loop.call_soon(set_result_if_pending, fut)
     return fut
 
 
-def _set_reuse_port(sock) -> None:
+def set_reuse_port(sock) -> None:
     if not hasattr(socket, "SO_REUSEPORT"):
         raise ValueError("reuse_port not supported by socket module")
     try:
@@ -142,6 +143,7 @@ class Server(AbstractServer):
     def __init__(self, loop, sockets, protocol_factory, sslcontext, backlog,
                  ssl_handshake_timeout=None, ssl_shutdown_timeout=None, on_close=None):
         self._loop = loop
+        self._io = loop._io                    # the loop's TransportHost (host.py)
         self._sockets = list(sockets)
         self._protocol_factory = protocol_factory
         self._sslcontext = sslcontext
@@ -177,7 +179,7 @@ class Server(AbstractServer):
 
     async def start_serving(self) -> None:
         self._start_serving()
-        await _yield_once(self._loop)
+        await yield_once(self._loop)
 
     async def serve_forever(self) -> None:
         if self._serve_forever_fut is not None:
@@ -209,7 +211,7 @@ class Server(AbstractServer):
             timer.cancel()
         self._accept_retries.clear()
         for sock in self._sockets:
-            self._loop._remove_reader_raw(sock.fileno())
+            self._io.remove_reader(sock.fileno())
         if self._on_close is not None:
             self._on_close()
         for sock in self._sockets:
@@ -267,7 +269,7 @@ class Server(AbstractServer):
         self._state = _ServerState.SERVING
         for sock in self._sockets:
             sock.listen(self._backlog)
-            self._loop._add_reader_raw(sock.fileno(), self._accept_ready, sock)
+            self._io.add_reader(sock.fileno(), self._accept_ready, sock)
 
     def _accept_ready(self, sock) -> None:
         loop = self._loop
@@ -300,7 +302,7 @@ class Server(AbstractServer):
         (``_detach``) or ACCEPT_RETRY_DELAY passes.  Connections already served go on,
         and closing them is what frees descriptors for the next accept."""
         fd = sock.fileno()
-        self._loop._remove_reader_raw(fd)
+        self._io.remove_reader(fd)
         self._accept_retries[fd] = self._loop.call_later(
             ACCEPT_RETRY_DELAY, self._resume_accepting, sock)
 
@@ -309,7 +311,7 @@ class Server(AbstractServer):
         if timer is not None:
             timer.cancel()  # a no-op when it is the timer calling us
         if self._state is _ServerState.SERVING:
-            self._loop._add_reader_raw(sock.fileno(), self._accept_ready, sock)
+            self._io.add_reader(sock.fileno(), self._accept_ready, sock)
 
     def _resume_all_accepting(self) -> None:
         for sock in self._sockets:
@@ -419,315 +421,321 @@ class _SendfileFlow(protocols.Protocol):
             self._app.pause_writing()
 
 
-class TCPMethods:
-    """create_connection, create_server, connect_accepted_socket, sendfile."""
+async def create_connection(
+        loop, protocol_factory, host=None, port=None, *, ssl=None, family=0, proto=0,
+        flags=0, sock=None, local_addr=None, server_hostname=None,
+        ssl_handshake_timeout=None, ssl_shutdown_timeout=None,
+        happy_eyeballs_delay=None, interleave=None, all_errors=False):
+    if server_hostname is None and ssl:
+        # Verify the certificate against the host we connect to (asyncio's rule).
+        if not host:
+            raise ValueError("You must set server_hostname when using ssl without a host")
+        server_hostname = host
+    tls_transport.check_ssl_arguments(ssl, server_hostname, ssl_handshake_timeout,
+                                      ssl_shutdown_timeout)
+    if sock is not None:
+        check_not_ssl_socket(sock)
+    if happy_eyeballs_delay is not None and interleave is None:
+        interleave = 1  # RFC 8305's recommendation, as asyncio
 
-    async def create_connection(
-            self, protocol_factory, host=None, port=None, *, ssl=None, family=0, proto=0,
-            flags=0, sock=None, local_addr=None, server_hostname=None,
-            ssl_handshake_timeout=None, ssl_shutdown_timeout=None,
-            happy_eyeballs_delay=None, interleave=None, all_errors=False):
-        if server_hostname is None and ssl:
-            # Verify the certificate against the host we connect to (asyncio's rule).
-            if not host:
-                raise ValueError("You must set server_hostname when using ssl without a host")
-            server_hostname = host
-        tls_transport.check_ssl_arguments(ssl, server_hostname, ssl_handshake_timeout,
-                                          ssl_shutdown_timeout)
+    if host is not None or port is not None:
         if sock is not None:
-            check_not_ssl_socket(sock)
-        if happy_eyeballs_delay is not None and interleave is None:
-            interleave = 1  # RFC 8305's recommendation, as asyncio
-
-        if host is not None or port is not None:
-            if sock is not None:
-                raise ValueError("host/port and sock can not be specified at the same time")
-            infos = await resolve(self, (host, port), family=family, type=socket.SOCK_STREAM,
-                                  proto=proto, flags=flags)
-            local_infos = None
-            if local_addr is not None:
-                local_infos = await resolve(self, local_addr, family=family,
-                                            type=socket.SOCK_STREAM, proto=proto, flags=flags)
-            if interleave:
-                infos = interleave_addrinfos(infos, interleave)
-            sock = await self._connect_first(infos, local_infos, happy_eyeballs_delay,
-                                             all_errors)
-        else:
-            if sock is None:
-                raise ValueError("host and port was not specified and no sock specified")
-            if sock.type != socket.SOCK_STREAM:
-                raise ValueError(f"A Stream Socket was expected, got {sock!r}")
-
-        sock.setblocking(False)
-        protocol = protocol_factory()
-        transport = await open_stream_transport(
-            self, sock, protocol, ssl, server_hostname=server_hostname,
-            ssl_handshake_timeout=ssl_handshake_timeout,
-            ssl_shutdown_timeout=ssl_shutdown_timeout)
-        if self.get_debug():
-            logger.debug("%r connected to %s:%r: (%r, %r)", sock, host, port,
-                         transport, protocol)
-        return transport, protocol
-
-    async def _connect_first(self, infos, local_infos, delay, all_errors):
-        """Connect to the first address of *infos* that answers; a connected socket."""
-        errors = []
-        try:
-            if delay is None:
-                for info in infos:
-                    try:
-                        return await self._connect_one(info, local_infos)
-                    except OSError as exc:
-                        errors.append(exc)
-            else:
-                sock = await self._connect_staggered(infos, local_infos, delay, errors)
-                if sock is not None:
-                    return sock
-            raise _combined_connect_error(errors, all_errors)
-        finally:
-            errors = None  # no cycle through the tracebacks
-
-    async def _connect_one(self, info, local_infos):
-        family, type_, proto, _, address = info
-        sock = None
-        try:
-            sock = socket.socket(family, type_, proto)
-            sock.setblocking(False)
-            if local_infos is not None:
-                self._bind_local(sock, family, local_infos)
-            await self.sock_connect(sock, address)
-            return sock
-        except BaseException:
-            if sock is not None:
-                sock.close()
-            raise
-
-    @staticmethod
-    def _bind_local(sock, family, local_infos) -> None:
-        failure = None
-        for lfamily, _, _, _, laddr in local_infos:
-            if lfamily != family:
-                continue
-            try:
-                sock.bind(laddr)
-                return
-            except OSError as exc:
-                failure = _bind_error(exc, laddr)
-        if failure is not None:
-            raise failure
-        raise OSError(f"no matching local address with family={family!r} found")
-
-    async def _connect_staggered(self, infos, local_infos, delay, errors):
-        """Happy Eyeballs: start an attempt, and the next one when an attempt fails or
-        *delay* seconds after the last start; the first to connect wins and the others
-        are cancelled.  None when every attempt failed (errors are in *errors*)."""
-        running = []
-        pending = list(reversed(infos))
-        wake = None
-        launch_next = True
-
-        def on_attempt_done(_task):
-            if wake is not None and not wake.done():
-                wake.set_result(None)
-
-        try:
-            while True:
-                if pending and (launch_next or not running):
-                    task = self.create_task(self._connect_one(pending.pop(), local_infos))
-                    task.add_done_callback(on_attempt_done)
-                    running.append(task)
-                    next_launch_at = self.time() + delay
-                if not running:
-                    return None
-                wake = self.create_future()
-                timer = None
-                if pending:
-                    timer = self.call_at(next_launch_at, set_result_if_pending, wake, _TIMER)
-                try:
-                    await wake
-                finally:
-                    if timer is not None:
-                        timer.cancel()
-                # A done callback may wake us after we already saw its task finish:
-                # only a timeout or a failure starts the next attempt.
-                launch_next = wake.result() is _TIMER
-                for task in [t for t in running if t.done()]:
-                    running.remove(task)
-                    exc = task.exception()
-                    if exc is None:
-                        return task.result()
-                    if not isinstance(exc, OSError):
-                        raise exc
-                    errors.append(exc)
-                    launch_next = True
-        finally:
-            for task in running:
-                if task.done() and not task.cancelled() and task.exception() is None:
-                    task.result().close()  # connected too late
-                else:
-                    task.remove_done_callback(on_attempt_done)
-                    task.cancel()
-
-    async def create_server(
-            self, protocol_factory, host=None, port=None, *, family=socket.AF_UNSPEC,
-            flags=socket.AI_PASSIVE, sock=None, backlog=100, ssl=None, reuse_address=None,
-            reuse_port=None, keep_alive=None, ssl_handshake_timeout=None,
-            ssl_shutdown_timeout=None, start_serving=True):
-        if isinstance(ssl, bool):
-            raise TypeError("ssl argument must be an SSLContext or None")
-        tls_transport.check_ssl_arguments(ssl, None, ssl_handshake_timeout,
-                                          ssl_shutdown_timeout)
-        if sock is not None:
-            check_not_ssl_socket(sock)
-
-        if host is not None or port is not None:
-            if sock is not None:
-                raise ValueError("host/port and sock can not be specified at the same time")
-            if reuse_address is None:
-                reuse_address = os.name == "posix" and sys.platform != "cygwin"
-            if host == "" or host is None:
-                hosts = [None]
-            elif isinstance(host, str) or not isinstance(host, collections.abc.Iterable):
-                hosts = [host]
-            else:
-                hosts = list(host)
-            lookups = [self.create_task(self._server_addrinfos(h, port, family, flags))
-                       for h in hosts]
-            infos = []
-            for lookup in lookups:
-                for info in await lookup:
-                    if info not in infos:
-                        infos.append(info)
-            sockets = self._bind_server_sockets(infos, reuse_address, reuse_port, keep_alive)
-        else:
-            if sock is None:
-                raise ValueError("Neither host/port nor sock were specified")
-            if sock.type != socket.SOCK_STREAM:
-                raise ValueError(f"A Stream Socket was expected, got {sock!r}")
-            sockets = [sock]
-
-        for listener in sockets:
-            listener.setblocking(False)
-        server = Server(self, sockets, protocol_factory, ssl, backlog,
-                        ssl_handshake_timeout, ssl_shutdown_timeout)
-        if start_serving:
-            server._start_serving()
-            await _yield_once(self)
-        if self.get_debug():
-            logger.info("%r is serving", server)
-        return server
-
-    async def _server_addrinfos(self, host, port, family, flags):
-        infos = await self.getaddrinfo(host, port, family=family, type=socket.SOCK_STREAM,
-                                       flags=flags)
-        if not infos:
-            raise OSError(f"getaddrinfo({host!r}) returned empty list")
-        return infos
-
-    def _bind_server_sockets(self, infos, reuse_address, reuse_port, keep_alive):
-        sockets = []
-        done = False
-        try:
-            for family, type_, proto, _, address in infos:
-                try:
-                    sock = socket.socket(family, type_, proto)
-                except OSError:
-                    if self.get_debug():
-                        logger.warning("create_server() failed to create socket.socket(%r, %r, %r)",
-                                       family, type_, proto, exc_info=True)
-                    continue
-                sockets.append(sock)
-                if reuse_address:
-                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, True)
-                if reuse_port:
-                    _set_reuse_port(sock)
-                if keep_alive:
-                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, True)
-                if _HAS_IPV6 and family == socket.AF_INET6:
-                    # Dual-stack hosts get one socket per family, not a v4-mapped clash.
-                    sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, True)
-                try:
-                    sock.bind(address)
-                except OSError as exc:
-                    error = _bind_error(exc, address)
-                    if exc.errno == errno.EADDRNOTAVAIL and family == socket.AF_INET6:
-                        # IPv6 configured off on this host (bpo-30945): skip that family.
-                        sockets.pop()
-                        sock.close()
-                        if self.get_debug():
-                            logger.warning(str(error))
-                        continue
-                    raise error from None
-            if not sockets:
-                raise OSError("could not bind on any address out of "
-                              f"{[info[4] for info in infos]!r}")
-            done = True
-        finally:
-            if not done:
-                for sock in sockets:
-                    sock.close()
-        return sockets
-
-    async def connect_accepted_socket(self, protocol_factory, sock, *, ssl=None,
-                                      ssl_handshake_timeout=None, ssl_shutdown_timeout=None):
+            raise ValueError("host/port and sock can not be specified at the same time")
+        infos = await resolve(loop, (host, port), family=family, type=socket.SOCK_STREAM,
+                              proto=proto, flags=flags)
+        local_infos = None
+        if local_addr is not None:
+            local_infos = await resolve(loop, local_addr, family=family,
+                                        type=socket.SOCK_STREAM, proto=proto, flags=flags)
+        if interleave:
+            infos = interleave_addrinfos(infos, interleave)
+        sock = await _connect_first(loop, infos, local_infos, happy_eyeballs_delay,
+                                    all_errors)
+    else:
+        if sock is None:
+            raise ValueError("host and port was not specified and no sock specified")
         if sock.type != socket.SOCK_STREAM:
             raise ValueError(f"A Stream Socket was expected, got {sock!r}")
-        tls_transport.check_ssl_arguments(ssl, None, ssl_handshake_timeout,
-                                          ssl_shutdown_timeout)
-        check_not_ssl_socket(sock)
+
+    sock.setblocking(False)
+    protocol = protocol_factory()
+    transport = await open_stream_transport(
+        loop, sock, protocol, ssl, server_hostname=server_hostname,
+        ssl_handshake_timeout=ssl_handshake_timeout,
+        ssl_shutdown_timeout=ssl_shutdown_timeout)
+    if loop.get_debug():
+        logger.debug("%r connected to %s:%r: (%r, %r)", sock, host, port,
+                     transport, protocol)
+    return transport, protocol
+
+
+async def _connect_first(loop, infos, local_infos, delay, all_errors):
+    """Connect to the first address of *infos* that answers; a connected socket."""
+    errors = []
+    try:
+        if delay is None:
+            for info in infos:
+                try:
+                    return await _connect_one(loop, info, local_infos)
+                except OSError as exc:
+                    errors.append(exc)
+        else:
+            sock = await _connect_staggered(loop, infos, local_infos, delay, errors)
+            if sock is not None:
+                return sock
+        raise _combined_connect_error(errors, all_errors)
+    finally:
+        errors = None  # no cycle through the tracebacks
+
+
+async def _connect_one(loop, info, local_infos):
+    family, type_, proto, _, address = info
+    sock = None
+    try:
+        sock = socket.socket(family, type_, proto)
         sock.setblocking(False)
-        protocol = protocol_factory()
-        transport = await open_stream_transport(
-            self, sock, protocol, ssl, server_side=True,
-            ssl_handshake_timeout=ssl_handshake_timeout,
-            ssl_shutdown_timeout=ssl_shutdown_timeout)
-        if self.get_debug():
-            logger.debug("%r handled: (%r, %r)", sock, transport, protocol)
-        return transport, protocol
+        if local_infos is not None:
+            _bind_local(sock, family, local_infos)
+        await loop.sock_connect(sock, address)
+        return sock
+    except BaseException:
+        if sock is not None:
+            sock.close()
+        raise
 
-    # -- loop.sendfile ---------------------------------------------------------------
-    async def sendfile(self, transport, file, offset=0, count=None, *, fallback=True):
-        """Send *file* over *transport*: zero-copy os.sendfile() on a plain socket
-        transport, else (or if that is unavailable) read + write()."""
-        if transport.is_closing():
-            raise RuntimeError("Transport is closing")
-        check_sendfile_args(None, file, offset, count)
-        if isinstance(transport, SocketTransport):
-            try:
-                return await transport._sendfile_native(file, offset, count)
-            except exceptions.SendfileNotAvailableError:
-                if not fallback:
-                    raise
-        elif isinstance(transport, transports.DatagramTransport) or \
-                not isinstance(transport, transports.WriteTransport):
-            # (A datagram transport is a WriteTransport too, but has no stream to
-            # write a file into.)
-            raise NotImplementedError(f"sendfile is not supported for transport {transport!r}")
-        elif not fallback:
-            raise RuntimeError(f"fallback is disabled and native sendfile is not "
-                               f"supported for transport {transport!r}")
-        return await self._sendfile_through_writes(transport, file, offset, count)
 
-    async def _sendfile_through_writes(self, transport, file, offset, count):
-        if hasattr(file, "seek"):  # offset 0 too (gh-150107)
-            file.seek(offset)
-        block = min(count, _SENDFILE_FALLBACK_CHUNK) if count else _SENDFILE_FALLBACK_CHUNK
-        buf = bytearray(block)
-        sent = 0
-        flow = _SendfileFlow(self, transport)
+def _bind_local(sock, family, local_infos) -> None:
+    failure = None
+    for lfamily, _, _, _, laddr in local_infos:
+        if lfamily != family:
+            continue
         try:
-            while count is None or sent < count:
-                want = block if count is None else min(block, count - sent)
-                await flow.drain()
-                view = memoryview(buf)[:want]
-                n = await self.run_in_executor(None, file.readinto, view)
-                if not n:
-                    break
-                transport.write(view[:n])  # sent now or copied: buf may be reused
-                sent += n
+            sock.bind(laddr)
+            return
+        except OSError as exc:
+            failure = _bind_error(exc, laddr)
+    if failure is not None:
+        raise failure
+    raise OSError(f"no matching local address with family={family!r} found")
+
+
+async def _connect_staggered(loop, infos, local_infos, delay, errors):
+    """Happy Eyeballs: start an attempt, and the next one when an attempt fails or
+    *delay* seconds after the last start; the first to connect wins and the others
+    are cancelled.  None when every attempt failed (errors are in *errors*)."""
+    running = []
+    pending = list(reversed(infos))
+    wake = None
+    launch_next = True
+
+    def on_attempt_done(_task):
+        if wake is not None and not wake.done():
+            wake.set_result(None)
+
+    try:
+        while True:
+            if pending and (launch_next or not running):
+                task = loop.create_task(_connect_one(loop, pending.pop(), local_infos))
+                task.add_done_callback(on_attempt_done)
+                running.append(task)
+                next_launch_at = loop.time() + delay
+            if not running:
+                return None
+            wake = loop.create_future()
+            timer = None
+            if pending:
+                timer = loop.call_at(next_launch_at, set_result_if_pending, wake, _TIMER)
+            try:
+                await wake
+            finally:
+                if timer is not None:
+                    timer.cancel()
+            # A done callback may wake us after we already saw its task finish:
+            # only a timeout or a failure starts the next attempt.
+            launch_next = wake.result() is _TIMER
+            for task in [t for t in running if t.done()]:
+                running.remove(task)
+                exc = task.exception()
+                if exc is None:
+                    return task.result()
+                if not isinstance(exc, OSError):
+                    raise exc
+                errors.append(exc)
+                launch_next = True
+    finally:
+        for task in running:
+            if task.done() and not task.cancelled() and task.exception() is None:
+                task.result().close()  # connected too late
+            else:
+                task.remove_done_callback(on_attempt_done)
+                task.cancel()
+
+
+async def create_server(
+        loop, protocol_factory, host=None, port=None, *, family=socket.AF_UNSPEC,
+        flags=socket.AI_PASSIVE, sock=None, backlog=100, ssl=None, reuse_address=None,
+        reuse_port=None, keep_alive=None, ssl_handshake_timeout=None,
+        ssl_shutdown_timeout=None, start_serving=True):
+    if isinstance(ssl, bool):
+        raise TypeError("ssl argument must be an SSLContext or None")
+    tls_transport.check_ssl_arguments(ssl, None, ssl_handshake_timeout,
+                                      ssl_shutdown_timeout)
+    if sock is not None:
+        check_not_ssl_socket(sock)
+
+    if host is not None or port is not None:
+        if sock is not None:
+            raise ValueError("host/port and sock can not be specified at the same time")
+        if reuse_address is None:
+            reuse_address = os.name == "posix" and sys.platform != "cygwin"
+        if host == "" or host is None:
+            hosts = [None]
+        elif isinstance(host, str) or not isinstance(host, collections.abc.Iterable):
+            hosts = [host]
+        else:
+            hosts = list(host)
+        lookups = [loop.create_task(_server_addrinfos(loop, h, port, family, flags))
+                   for h in hosts]
+        infos = []
+        for lookup in lookups:
+            for info in await lookup:
+                if info not in infos:
+                    infos.append(info)
+        sockets = _bind_server_sockets(loop, infos, reuse_address, reuse_port, keep_alive)
+    else:
+        if sock is None:
+            raise ValueError("Neither host/port nor sock were specified")
+        if sock.type != socket.SOCK_STREAM:
+            raise ValueError(f"A Stream Socket was expected, got {sock!r}")
+        sockets = [sock]
+
+    for listener in sockets:
+        listener.setblocking(False)
+    server = Server(loop, sockets, protocol_factory, ssl, backlog,
+                    ssl_handshake_timeout, ssl_shutdown_timeout)
+    if start_serving:
+        server._start_serving()
+        await yield_once(loop)
+    if loop.get_debug():
+        logger.info("%r is serving", server)
+    return server
+
+
+async def _server_addrinfos(loop, host, port, family, flags):
+    infos = await loop.getaddrinfo(host, port, family=family, type=socket.SOCK_STREAM,
+                                   flags=flags)
+    if not infos:
+        raise OSError(f"getaddrinfo({host!r}) returned empty list")
+    return infos
+
+
+def _bind_server_sockets(loop, infos, reuse_address, reuse_port, keep_alive):
+    sockets = []
+    done = False
+    try:
+        for family, type_, proto, _, address in infos:
+            try:
+                sock = socket.socket(family, type_, proto)
+            except OSError:
+                if loop.get_debug():
+                    logger.warning("create_server() failed to create socket.socket(%r, %r, %r)",
+                                   family, type_, proto, exc_info=True)
+                continue
+            sockets.append(sock)
+            if reuse_address:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, True)
+            if reuse_port:
+                set_reuse_port(sock)
+            if keep_alive:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, True)
+            if _HAS_IPV6 and family == socket.AF_INET6:
+                # Dual-stack hosts get one socket per family, not a v4-mapped clash.
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, True)
+            try:
+                sock.bind(address)
+            except OSError as exc:
+                error = _bind_error(exc, address)
+                if exc.errno == errno.EADDRNOTAVAIL and family == socket.AF_INET6:
+                    # IPv6 configured off on this host (bpo-30945): skip that family.
+                    sockets.pop()
+                    sock.close()
+                    if loop.get_debug():
+                        logger.warning(str(error))
+                    continue
+                raise error from None
+        if not sockets:
+            raise OSError("could not bind on any address out of "
+                          f"{[info[4] for info in infos]!r}")
+        done = True
+    finally:
+        if not done:
+            for sock in sockets:
+                sock.close()
+    return sockets
+
+
+async def connect_accepted_socket(loop, protocol_factory, sock, *, ssl=None,
+                                  ssl_handshake_timeout=None, ssl_shutdown_timeout=None):
+    if sock.type != socket.SOCK_STREAM:
+        raise ValueError(f"A Stream Socket was expected, got {sock!r}")
+    tls_transport.check_ssl_arguments(ssl, None, ssl_handshake_timeout,
+                                      ssl_shutdown_timeout)
+    check_not_ssl_socket(sock)
+    sock.setblocking(False)
+    protocol = protocol_factory()
+    transport = await open_stream_transport(
+        loop, sock, protocol, ssl, server_side=True,
+        ssl_handshake_timeout=ssl_handshake_timeout,
+        ssl_shutdown_timeout=ssl_shutdown_timeout)
+    if loop.get_debug():
+        logger.debug("%r handled: (%r, %r)", sock, transport, protocol)
+    return transport, protocol
+
+
+# -- loop.sendfile ---------------------------------------------------------------
+async def sendfile(loop, transport, file, offset=0, count=None, *, fallback=True):
+    """Send *file* over *transport*: zero-copy os.sendfile() on a plain socket
+    transport, else (or if that is unavailable) read + write()."""
+    if transport.is_closing():
+        raise RuntimeError("Transport is closing")
+    check_sendfile_args(None, file, offset, count)
+    if isinstance(transport, SocketTransport):
+        try:
+            return await transport._sendfile_native(file, offset, count)
+        except exceptions.SendfileNotAvailableError:
+            if not fallback:
+                raise
+    elif isinstance(transport, transports.DatagramTransport) or \
+            not isinstance(transport, transports.WriteTransport):
+        # (A datagram transport is a WriteTransport too, but has no stream to
+        # write a file into.)
+        raise NotImplementedError(f"sendfile is not supported for transport {transport!r}")
+    elif not fallback:
+        raise RuntimeError(f"fallback is disabled and native sendfile is not "
+                           f"supported for transport {transport!r}")
+    return await _sendfile_through_writes(loop, transport, file, offset, count)
+
+
+async def _sendfile_through_writes(loop, transport, file, offset, count):
+    if hasattr(file, "seek"):  # offset 0 too (gh-150107)
+        file.seek(offset)
+    block = min(count, _SENDFILE_FALLBACK_CHUNK) if count else _SENDFILE_FALLBACK_CHUNK
+    buf = bytearray(block)
+    sent = 0
+    flow = _SendfileFlow(loop, transport)
+    try:
+        while count is None or sent < count:
+            want = block if count is None else min(block, count - sent)
             await flow.drain()
-            return sent
-        finally:
-            if sent > 0 and hasattr(file, "seek"):
-                file.seek(offset + sent)
-            flow.restore()
+            view = memoryview(buf)[:want]
+            n = await loop.run_in_executor(None, file.readinto, view)
+            if not n:
+                break
+            transport.write(view[:n])  # sent now or copied: buf may be reused
+            sent += n
+        await flow.drain()
+        return sent
+    finally:
+        if sent > 0 and hasattr(file, "seek"):
+            file.seek(offset + sent)
+        flow.restore()

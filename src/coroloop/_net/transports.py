@@ -100,6 +100,7 @@ class _SocketTransportBase:
 
     def _init_base(self, loop, sock, protocol, extra, server) -> None:
         self._loop = loop
+        self._io = loop._io                  # the loop's TransportHost (host.py)
         self._sock = sock                    # None once closed
         self._fd = sock.fileno()
         self._protocol = protocol
@@ -110,7 +111,7 @@ class _SocketTransportBase:
         self._state = _Lifecycle.STARTING
         self._paused = False                 # pause_reading() in effect
         self._lost_writes = 0                # writes attempted after the connection was lost
-        loop._register_transport(self._fd, self)
+        self._io.register(self._fd, self)
         if server is not None:
             server._attach(self)
 
@@ -165,7 +166,7 @@ class _SocketTransportBase:
         if self._state is _Lifecycle.STARTING:
             self._state = _Lifecycle.OPEN
             if not self._paused:
-                self._loop._add_reader_raw(self._fd, self._read_ready)
+                self._io.add_reader(self._fd, self._read_ready)
         if waiter is not None and not waiter.cancelled():
             waiter.set_result(None)
 
@@ -189,8 +190,8 @@ class _SocketTransportBase:
         if self._state is _Lifecycle.LOST:
             return
         self._drop_write_buffer()
-        self._loop._remove_writer_raw(self._fd)
-        self._loop._remove_reader_raw(self._fd)
+        self._io.remove_writer(self._fd)
+        self._io.remove_reader(self._fd)
         self._state = _Lifecycle.LOST
         self._loop.call_soon(self._call_connection_lost, exc)
 
@@ -206,7 +207,7 @@ class _SocketTransportBase:
             self._drop_callbacks()
             sock = self._sock
             self._sock = None
-            self._loop._forget_transport(self._fd, self)
+            self._io.forget(self._fd, self)
             sock.close()
             server = self._server
             if server is not None:
@@ -239,7 +240,7 @@ class SocketTransport(_SocketTransportBase, transports.Transport):
     # loop.start_tls() may run TLS over this transport (see tls_transport.start_tls).
     _start_tls_compatible = True
 
-    __slots__ = ("_loop", "_sock", "_fd", "_protocol", "_server", "_state", "_paused",
+    __slots__ = ("_loop", "_io", "_sock", "_fd", "_protocol", "_server", "_state", "_paused",
                  "_lost_writes", "_buffer", "_write_side", "_read_eof", "_read_ready",
                  "_read_direct", "_empty_waiter", "__weakref__")
 
@@ -274,7 +275,7 @@ class SocketTransport(_SocketTransportBase, transports.Transport):
         self._protocol = protocol
         self._read_ready = self._pick_reader(protocol)
         if reading:  # re-register: the old bound method feeds the old protocol's way
-            self._loop._add_reader_raw(self._fd, self._read_ready)
+            self._io.add_reader(self._fd, self._read_ready)
 
     def _drop_callbacks(self) -> None:
         self._read_ready = None  # only registered with the loop in the OPEN state
@@ -287,7 +288,7 @@ class SocketTransport(_SocketTransportBase, transports.Transport):
         if not self.is_reading():
             return
         self._paused = True
-        self._loop._remove_reader_raw(self._fd)
+        self._io.remove_reader(self._fd)
         if self._loop.get_debug():
             logger.debug("%r pauses reading", self)
 
@@ -296,7 +297,7 @@ class SocketTransport(_SocketTransportBase, transports.Transport):
             return
         self._paused = False
         if self._state is _Lifecycle.OPEN and not self._read_eof:
-            self._loop._add_reader_raw(self._fd, self._read_ready)
+            self._io.add_reader(self._fd, self._read_ready)
         if self._loop.get_debug():
             logger.debug("%r resumes reading", self)
 
@@ -363,7 +364,7 @@ class SocketTransport(_SocketTransportBase, transports.Transport):
         if self._loop.get_debug():
             logger.debug("%r received EOF", self)
         self._read_eof = True
-        self._loop._remove_reader_raw(self._fd)
+        self._io.remove_reader(self._fd)
         try:
             keep_open = self._protocol.eof_received()
         except (SystemExit, KeyboardInterrupt):
@@ -407,7 +408,7 @@ class SocketTransport(_SocketTransportBase, transports.Transport):
                 return
             if sent:
                 data = memoryview(data)[sent:]
-            self._loop._add_writer_raw(self._fd, self._on_writable)
+            self._io.add_writer(self._fd, self._on_writable)
         if buffer.append(data):
             self._pause_protocol()
 
@@ -434,7 +435,7 @@ class SocketTransport(_SocketTransportBase, transports.Transport):
         if was_empty and buffer:
             # One sendmsg() for all of it; the writer is only needed for a remainder.
             if self._flush() and buffer:
-                self._loop._add_writer_raw(self._fd, self._on_writable)
+                self._io.add_writer(self._fd, self._on_writable)
 
     def _flush(self) -> bool:
         """Send what the kernel takes from the buffer; False after a fatal error."""
@@ -459,7 +460,7 @@ class SocketTransport(_SocketTransportBase, transports.Transport):
     def _on_writable(self) -> None:
         if not self._flush() or self._buffer:
             return
-        self._loop._remove_writer_raw(self._fd)
+        self._io.remove_writer(self._fd)
         self._buffer_drained()
 
     def _buffer_drained(self) -> None:
@@ -524,10 +525,10 @@ class SocketTransport(_SocketTransportBase, transports.Transport):
         if self.is_closing():
             return
         self._state = _Lifecycle.CLOSING
-        self._loop._remove_reader_raw(self._fd)
+        self._io.remove_reader(self._fd)
         if not self._buffer:
             self._state = _Lifecycle.LOST
-            self._loop._remove_writer_raw(self._fd)
+            self._io.remove_writer(self._fd)
             self._loop.call_soon(self._call_connection_lost, None)
 
     def _drop_write_buffer(self) -> None:
@@ -549,14 +550,14 @@ class SocketTransport(_SocketTransportBase, transports.Transport):
         self._empty_waiter = loop.create_future()
         if not self._buffer:
             self._empty_waiter.set_result(None)
-        loop._forget_transport(self._fd, self)
+        self._io.forget(self._fd, self)
         try:
             await self._empty_waiter
             return await loop.sock_sendfile(self._sock, file, offset, count, fallback=False)
         finally:
             self._empty_waiter = None
             if self._sock is not None:
-                loop._register_transport(self._fd, self)
+                self._io.register(self._fd, self)
             if resume:
                 self.resume_reading()
 
@@ -582,7 +583,7 @@ class DatagramSocketTransport(_SocketTransportBase, transports.DatagramTransport
     addresses; the queue's byte size drives pause_writing/resume_writing.
     """
 
-    __slots__ = ("_loop", "_sock", "_fd", "_protocol", "_server", "_state", "_paused",
+    __slots__ = ("_loop", "_io", "_sock", "_fd", "_protocol", "_server", "_state", "_paused",
                  "_lost_writes", "_address", "_connected", "_queue", "_queued_bytes",
                  "_high", "_low", "_protocol_paused", "__weakref__")
 
@@ -617,14 +618,14 @@ class DatagramSocketTransport(_SocketTransportBase, transports.DatagramTransport
         if not self.is_reading():
             return
         self._paused = True
-        self._loop._remove_reader_raw(self._fd)
+        self._io.remove_reader(self._fd)
 
     def resume_reading(self) -> None:
         if not self._paused or self.is_closing():
             return
         self._paused = False
         if self._state is _Lifecycle.OPEN:
-            self._loop._add_reader_raw(self._fd, self._read_ready)
+            self._io.add_reader(self._fd, self._read_ready)
 
     def get_write_buffer_size(self) -> int:
         return self._queued_bytes
@@ -660,7 +661,7 @@ class DatagramSocketTransport(_SocketTransportBase, transports.DatagramTransport
                     self._sock.sendto(data, addr)
                 return
             except _RETRY:
-                self._loop._add_writer_raw(self._fd, self._on_writable)
+                self._io.add_writer(self._fd, self._on_writable)
             except OSError as exc:
                 self._protocol.error_received(exc)
                 return
@@ -699,7 +700,7 @@ class DatagramSocketTransport(_SocketTransportBase, transports.DatagramTransport
             self._queued_bytes -= len(data)
         self._maybe_resume()
         if not queue:
-            self._loop._remove_writer_raw(self._fd)
+            self._io.remove_writer(self._fd)
             if self._state is _Lifecycle.CLOSING:
                 self._state = _Lifecycle.LOST
                 self._call_connection_lost(None)
@@ -732,7 +733,7 @@ class DatagramSocketTransport(_SocketTransportBase, transports.DatagramTransport
         if self.is_closing():
             return
         self._state = _Lifecycle.CLOSING
-        self._loop._remove_reader_raw(self._fd)
+        self._io.remove_reader(self._fd)
         if not self._queue:
             self._state = _Lifecycle.LOST
             self._loop.call_soon(self._call_connection_lost, None)

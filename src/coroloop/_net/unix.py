@@ -21,10 +21,9 @@ from asyncio.log import logger
 
 from .. import _bridge
 from . import tls_transport
-from .tcp import Server, _yield_once, open_stream_transport
+from .tcp import Server, open_stream_transport, yield_once
 
-__all__ = ["UnixMethods", "remove_stale_socket_file"]
-
+__all__ = ["create_unix_connection", "create_unix_server", "remove_stale_socket_file"]
 
 
 def _is_abstract(path) -> bool:
@@ -75,74 +74,72 @@ class _SocketFileCleanup:
             logger.error("Unable to clean up listening UNIX socket %r: %r", self.path, err)
 
 
-class UnixMethods:
-    """create_unix_connection, create_unix_server."""
-
-    async def create_unix_connection(
-            self, protocol_factory, path=None, *, ssl=None, sock=None, server_hostname=None,
-            ssl_handshake_timeout=None, ssl_shutdown_timeout=None):
-        if ssl and server_hostname is None:
-            raise ValueError("you have to pass server_hostname when using ssl")
-        tls_transport.check_ssl_arguments(ssl, server_hostname, ssl_handshake_timeout,
-                                          ssl_shutdown_timeout)
-        if path is not None:
-            if sock is not None:
-                raise ValueError("path and sock can not be specified at the same time")
-            path = os.fspath(path)
-            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM, 0)
-            try:
-                sock.setblocking(False)
-                await self.sock_connect(sock, path)
-            except BaseException:
-                sock.close()
-                raise
-        else:
-            if sock is None:
-                raise ValueError("no path and sock were specified")
-            _check_unix_stream_socket(sock)
+async def create_unix_connection(
+        loop, protocol_factory, path=None, *, ssl=None, sock=None, server_hostname=None,
+        ssl_handshake_timeout=None, ssl_shutdown_timeout=None):
+    if ssl and server_hostname is None:
+        raise ValueError("you have to pass server_hostname when using ssl")
+    tls_transport.check_ssl_arguments(ssl, server_hostname, ssl_handshake_timeout,
+                                      ssl_shutdown_timeout)
+    if path is not None:
+        if sock is not None:
+            raise ValueError("path and sock can not be specified at the same time")
+        path = os.fspath(path)
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM, 0)
+        try:
             sock.setblocking(False)
-        protocol = protocol_factory()
-        transport = await open_stream_transport(
-            self, sock, protocol, ssl, server_hostname=server_hostname,
-            ssl_handshake_timeout=ssl_handshake_timeout,
-            ssl_shutdown_timeout=ssl_shutdown_timeout)
-        return transport, protocol
-
-    async def create_unix_server(
-            self, protocol_factory, path=None, *, sock=None, backlog=100, ssl=None,
-            ssl_handshake_timeout=None, ssl_shutdown_timeout=None, start_serving=True,
-            cleanup_socket=_bridge.UNIX_SERVER_REMOVES_SOCKET_FILE):
-        if isinstance(ssl, bool):
-            raise TypeError("ssl argument must be an SSLContext or None")
-        tls_transport.check_ssl_arguments(ssl, None, ssl_handshake_timeout,
-                                          ssl_shutdown_timeout)
-        if path is not None:
-            if sock is not None:
-                raise ValueError("path and sock can not be specified at the same time")
-            path = os.fspath(path)
-            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            remove_stale_socket_file(path)
-            try:
-                sock.bind(path)
-            except OSError as exc:
-                sock.close()
-                if exc.errno == errno.EADDRINUSE:
-                    # An abstract name in use (a file would have been removed above).
-                    raise OSError(errno.EADDRINUSE,
-                                  f"Address {path!r} is already in use") from None
-                raise
-            except BaseException:
-                sock.close()
-                raise
-        else:
-            if sock is None:
-                raise ValueError("path was not specified, and no sock specified")
-            _check_unix_stream_socket(sock)
-        on_close = _SocketFileCleanup(sock) if cleanup_socket else None
+            await loop.sock_connect(sock, path)
+        except BaseException:
+            sock.close()
+            raise
+    else:
+        if sock is None:
+            raise ValueError("no path and sock were specified")
+        _check_unix_stream_socket(sock)
         sock.setblocking(False)
-        server = Server(self, [sock], protocol_factory, ssl, backlog,
-                        ssl_handshake_timeout, ssl_shutdown_timeout, on_close=on_close)
-        if start_serving:
-            server._start_serving()
-            await _yield_once(self)
-        return server
+    protocol = protocol_factory()
+    transport = await open_stream_transport(
+        loop, sock, protocol, ssl, server_hostname=server_hostname,
+        ssl_handshake_timeout=ssl_handshake_timeout,
+        ssl_shutdown_timeout=ssl_shutdown_timeout)
+    return transport, protocol
+
+
+async def create_unix_server(
+        loop, protocol_factory, path=None, *, sock=None, backlog=100, ssl=None,
+        ssl_handshake_timeout=None, ssl_shutdown_timeout=None, start_serving=True,
+        cleanup_socket=_bridge.UNIX_SERVER_REMOVES_SOCKET_FILE):
+    if isinstance(ssl, bool):
+        raise TypeError("ssl argument must be an SSLContext or None")
+    tls_transport.check_ssl_arguments(ssl, None, ssl_handshake_timeout,
+                                      ssl_shutdown_timeout)
+    if path is not None:
+        if sock is not None:
+            raise ValueError("path and sock can not be specified at the same time")
+        path = os.fspath(path)
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        remove_stale_socket_file(path)
+        try:
+            sock.bind(path)
+        except OSError as exc:
+            sock.close()
+            if exc.errno == errno.EADDRINUSE:
+                # An abstract name in use (a file would have been removed above).
+                raise OSError(errno.EADDRINUSE,
+                              f"Address {path!r} is already in use") from None
+            raise
+        except BaseException:
+            sock.close()
+            raise
+    else:
+        if sock is None:
+            raise ValueError("path was not specified, and no sock specified")
+        _check_unix_stream_socket(sock)
+    on_close = _SocketFileCleanup(sock) if cleanup_socket else None
+    sock.setblocking(False)
+    server = Server(loop, [sock], protocol_factory, ssl, backlog,
+                    ssl_handshake_timeout, ssl_shutdown_timeout, on_close=on_close)
+    if start_serving:
+        server._start_serving()
+        await yield_once(loop)
+    return server
