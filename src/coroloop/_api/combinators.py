@@ -43,7 +43,7 @@ from asyncio import exceptions as _exc
 
 from .. import _bridge
 from .._core.coroutines import iscoroutine
-from .._core.futures import PENDING, Future, asyncio_twin, isfuture
+from .._core.futures import PENDING, Future, asyncio_twin, future_loop, isfuture
 from .._core.tasks import ensure_future
 from . import timeouts
 
@@ -60,11 +60,6 @@ _CoroutineType = types.CoroutineType
 _DONE_CHILDREN_AT_ONCE = _bridge.GATHER_TAKES_DONE_CHILDREN_AT_ONCE
 _SHIELD_MARKS_RETRIEVED = _bridge.SHIELD_MARKS_ABANDONED_OUTCOME_RETRIEVED
 _copy_context = contextvars.copy_context
-
-
-def _loop_of(fut):
-    get_loop = getattr(fut, "get_loop", None)
-    return get_loop() if get_loop is not None else fut._loop
 
 
 # ==================================================================================
@@ -198,7 +193,7 @@ def gather(*coros_or_futures, return_exceptions=False):
                 else:
                     fut = ensure_future(arg, loop=loop)
                     if loop is None:
-                        loop = _loop_of(fut)
+                        loop = future_loop(fut)
                 if fut is not arg:
                     # Nobody else holds this task: don't warn if it is destroyed pending.
                     fut._log_destroy_pending = False
@@ -251,7 +246,7 @@ def shield(arg):
     operation = ensure_future(arg)
     if operation.done():
         return operation      # nothing left to protect
-    link = _ShieldLink(operation, _loop_of(operation).create_future())
+    link = _ShieldLink(operation, future_loop(operation).create_future())
     operation.add_done_callback(link.inner_done)
     link.outer.add_done_callback(link.outer_done)
     return link.outer

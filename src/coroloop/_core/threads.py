@@ -11,13 +11,13 @@ from asyncio import exceptions as _exc
 
 from .. import _bridge
 from .coroutines import iscoroutine
-from .futures import isfuture
+from .futures import future_loop, isfuture
 from .tasks import ensure_future
 
 
 def _loop_of(fut):
     """The loop a future belongs to; None for a concurrent.futures.Future."""
-    return fut.get_loop() if isfuture(fut) else None
+    return future_loop(fut) if isfuture(fut) else None
 
 
 def _as_loop_exception(exc):

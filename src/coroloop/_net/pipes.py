@@ -29,6 +29,7 @@ import warnings
 from asyncio.log import logger
 
 from .._core.futures import set_result_if_pending
+from .flowcontrol import tell_protocol
 from .writebuf import WriteBuffer
 
 __all__ = ["ReadPipeTransport", "WritePipeTransport", "connect_read_pipe",
@@ -241,20 +242,7 @@ class WritePipeTransport(_PipeTransportBase, asyncio.Transport):
 
     def set_write_buffer_limits(self, high=None, low=None) -> None:
         if self._buffer.set_write_buffer_limits(high, low):
-            self._tell_protocol("pause_writing")
-
-    def _tell_protocol(self, method: str) -> None:
-        try:
-            getattr(self._protocol, method)()
-        except (SystemExit, KeyboardInterrupt):
-            raise
-        except BaseException as exc:
-            self._loop.call_exception_handler({
-                "message": f"protocol.{method}() failed",
-                "exception": exc,
-                "transport": self,
-                "protocol": self._protocol,
-            })
+            tell_protocol(self._loop, self._protocol, "pause_writing", self)
 
     # -- writing ---------------------------------------------------------------------
     def write(self, data) -> None:
@@ -286,7 +274,7 @@ class WritePipeTransport(_PipeTransportBase, asyncio.Transport):
             data = memoryview(data).cast("B")[sent:]
             self._loop.add_writer(self._fileno, self._on_writable)
         if self._buffer.append(data):
-            self._tell_protocol("pause_writing")
+            tell_protocol(self._loop, self._protocol, "pause_writing", self)
 
     def _on_writable(self) -> None:
         try:
@@ -300,7 +288,8 @@ class WritePipeTransport(_PipeTransportBase, asyncio.Transport):
             self._fail(exc, "Fatal write error on pipe transport")
             return
         if self._buffer.consume(sent):
-            self._tell_protocol("resume_writing")  # may write more
+            # (The protocol may write more from inside its resume_writing().)
+            tell_protocol(self._loop, self._protocol, "resume_writing", self)
         if self._buffer:
             return
         self._loop.remove_writer(self._fileno)

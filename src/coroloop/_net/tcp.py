@@ -24,6 +24,7 @@ from .._core.futures import set_result_if_pending
 from .._core.tasks import skip_task_number
 from . import tls_transport
 from .dns import resolve
+from .flowcontrol import tell_protocol
 from .sockets import check_not_ssl_socket, check_sendfile_args
 from .transports import SocketTransport
 
@@ -416,9 +417,9 @@ class _SendfileFlow(protocols.Protocol):
             self._transport.resume_reading()
         paused_now = self._writable is not None
         if self._app_paused and not paused_now:
-            self._app.resume_writing()
+            tell_protocol(self._loop, self._app, "resume_writing", self._transport)
         elif paused_now and not self._app_paused:
-            self._app.pause_writing()
+            tell_protocol(self._loop, self._app, "pause_writing", self._transport)
 
 
 async def create_connection(

@@ -80,6 +80,7 @@ from typing import Any
 
 from .. import _bridge
 from ._sentinel import NEED_DATA
+from .flowcontrol import tell_protocol
 from .tls import TLSEngine, TLSState, TLSStateError
 
 __all__ = [
@@ -440,21 +441,14 @@ class TLSProtocol(BufferedProtocol):
     def _pause_app_writing(self) -> None:
         if not self._app_writing_paused:
             self._app_writing_paused = True
-            self._tell_app("pause_writing")
+            tell_protocol(self._loop, self._app_protocol, "pause_writing",
+                          self._app_transport)
 
     def _resume_app_writing(self) -> None:
         if self._app_writing_paused and self._app_state is not _AppState.LOST:
             self._app_writing_paused = False
-            self._tell_app("resume_writing")
-
-    def _tell_app(self, method: str) -> None:
-        # A failing flow-control callback is reported, not fatal (as in asyncio).
-        try:
-            getattr(self._app_protocol, method)()
-        except Exception as exc:
-            self._loop.call_exception_handler(
-                {"message": f"protocol.{method}() failed", "exception": exc,
-                 "transport": self._app_transport, "protocol": self._app_protocol})
+            tell_protocol(self._loop, self._app_protocol, "resume_writing",
+                          self._app_transport)
 
     # -- reading flow control (called by SSLTransport) ----------------------------------
 

@@ -35,6 +35,7 @@ from asyncio.log import logger
 from asyncio.trsock import TransportSocket
 
 from .. import _bridge
+from .flowcontrol import tell_protocol
 from .writebuf import WriteBuffer
 
 __all__ = ["SocketTransport", "DatagramSocketTransport"]
@@ -482,21 +483,10 @@ class SocketTransport(_SocketTransportBase, transports.Transport):
             self._fatal_error(exc, "Fatal error on socket shutdown")
 
     def _pause_protocol(self) -> None:
-        self._tell_protocol("pause_writing")
+        tell_protocol(self._loop, self._protocol, "pause_writing", self)
 
     def _resume_protocol(self) -> None:
-        self._tell_protocol("resume_writing")
-
-    def _tell_protocol(self, method: str) -> None:
-        """Call a flow-control method of the protocol; a failure is reported, not raised."""
-        try:
-            getattr(self._protocol, method)()
-        except (SystemExit, KeyboardInterrupt):
-            raise
-        except BaseException as exc:
-            self._loop.call_exception_handler({
-                "message": f"protocol.{method}() failed",
-                "exception": exc, "transport": self, "protocol": self._protocol})
+        tell_protocol(self._loop, self._protocol, "resume_writing", self)
 
     def can_write_eof(self) -> bool:
         return True
@@ -708,26 +698,12 @@ class DatagramSocketTransport(_SocketTransportBase, transports.DatagramTransport
     def _maybe_pause(self) -> None:
         if not self._protocol_paused and self._queued_bytes > self._high:
             self._protocol_paused = True
-            try:
-                self._protocol.pause_writing()
-            except (SystemExit, KeyboardInterrupt):
-                raise
-            except BaseException as exc:
-                self._loop.call_exception_handler({
-                    "message": "protocol.pause_writing() failed",
-                    "exception": exc, "transport": self, "protocol": self._protocol})
+            tell_protocol(self._loop, self._protocol, "pause_writing", self)
 
     def _maybe_resume(self) -> None:
         if self._protocol_paused and self._queued_bytes <= self._low:
             self._protocol_paused = False
-            try:
-                self._protocol.resume_writing()
-            except (SystemExit, KeyboardInterrupt):
-                raise
-            except BaseException as exc:
-                self._loop.call_exception_handler({
-                    "message": "protocol.resume_writing() failed",
-                    "exception": exc, "transport": self, "protocol": self._protocol})
+            tell_protocol(self._loop, self._protocol, "resume_writing", self)
 
     def close(self) -> None:
         if self.is_closing():

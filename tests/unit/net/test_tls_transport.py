@@ -1,9 +1,8 @@
 """TLSProtocol/TLSTransport over real localhost sockets.
 
 Every test runs on the standard library's loop (plain create_connection/create_server,
-with coroloop's TLS layer put on top by hand) and, once coroloop has socket
-transports (coroloop._net.mixin), on coroloop's loop too: the layer uses only public
-transport APIs, so both must behave the same.
+with coroloop's TLS layer put on top by hand) and on coroloop's loop: the layer uses
+only public transport APIs, so both must behave the same.
 """
 
 from __future__ import annotations
@@ -505,6 +504,43 @@ def test_write_backpressure_and_pause_reading(run):
         assert app.events[-2:] == ["pause_writing", "resume_writing"]
         transport.close()
         await asyncio.wait_for(app.lost, 10)
+        await servers.close()
+
+    run(main)
+
+
+def test_a_failing_pause_writing_is_reported_not_raised(run):
+    # The flow-control policy every transport shares (_net/flowcontrol.py): any
+    # exception from the app's pause_writing(), even one that is not an Exception,
+    # goes to the exception handler, and the connection goes on.
+    class Refuses(App):
+        def pause_writing(self):
+            super().pause_writing()
+            raise asyncio.CancelledError("the app refuses to pause")
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        reported = []
+        loop.set_exception_handler(lambda _loop, context: reported.append(context))
+        servers = Servers(loop)
+        port = await servers.serve(app_factory=lambda: App(
+            loop, on_made=lambda app, t: t.pause_reading()))
+        transport, app = await servers.connect(port, app=Refuses(loop))
+        transport.set_write_buffer_limits(high=16 * 1024)
+        chunk = b"x" * 65536
+        for _ in range(1000):
+            if "pause_writing" in app.events:
+                break
+            transport.write(chunk)
+            await asyncio.sleep(0)
+        assert [c["message"] for c in reported] == ["protocol.pause_writing() failed"]
+        assert isinstance(reported[0]["exception"], asyncio.CancelledError)
+        assert reported[0]["protocol"] is app and reported[0]["transport"] is transport
+        assert not transport.is_closing()
+        transport.abort()
+        servers.apps[0].transport.abort()  # it paused reading: it would not notice
+        await asyncio.wait_for(app.lost, 10)
+        await asyncio.wait_for(servers.apps[0].lost, 10)
         await servers.close()
 
     run(main)
