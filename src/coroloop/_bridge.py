@@ -7,7 +7,8 @@ that coroloop's tasks work on a stdlib loop.  CPython keeps that state in privat
 functions of ``asyncio.events`` / ``asyncio.tasks`` whose set changed in 3.12 (eager
 tasks) and again in 3.14 (the C runtime keeps the running task per thread and lists
 the tasks itself; the policy system is deprecated).  This module is the only place
-that names them; every version difference of the rest of coroloop is gated here too.
+that names them; every version difference of the rest of coroloop is gated here too,
+as a named constant (``tests/unit/test_layering.py`` holds both rules).
 """
 
 from __future__ import annotations

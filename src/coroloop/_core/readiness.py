@@ -245,10 +245,20 @@ class Readiness:
                     ready.append(handle)
                 elif fd == waker_fd:
                     self.waker.drain()
+                else:
+                    self._unexpected(fd, mask)
             if mask & writable:
                 handle = writers.get(fd)
                 if handle is not None:
                     ready.append(handle)
+                elif not mask & readable:
+                    self._unexpected(fd, mask)
+
+    def _unexpected(self, fd, events) -> None:
+        """An event no callback watches: a stale registration? (see poller.py)"""
+        unexpected = getattr(self.poller, "unexpected", None)  # a Poller's; optional
+        if unexpected is not None:
+            unexpected(fd, events)
 
     def close(self) -> None:
         """The loop is closing: forget every watch, close the waker and the poller."""
