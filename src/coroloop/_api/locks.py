@@ -450,10 +450,14 @@ class BoundedSemaphore(Semaphore):
 
 
 class _BarrierState(enum.Enum):
-    FILLING = "filling"      # a round is open: arriving tasks wait, n_waiting counts them
-    DRAINING = "draining"    # the last party arrived: the round's tasks leave with an index
-    RESETTING = "resetting"  # reset() with tasks inside: they leave with BrokenBarrierError
-    BROKEN = "broken"        # abort(): every wait() raises BrokenBarrierError until reset()
+    #: A round is open: arriving tasks wait, n_waiting counts them.
+    FILLING = "filling"
+    #: The last party arrived: the round's tasks leave with an index.
+    DRAINING = "draining"
+    #: reset() with tasks inside: they leave with BrokenBarrierError.
+    RESETTING = "resetting"
+    #: abort(): every wait() raises BrokenBarrierError until reset().
+    BROKEN = "broken"
 
 
 _S = _BarrierState

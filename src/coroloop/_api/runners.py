@@ -19,9 +19,12 @@ _THREAD_JOIN_TIMEOUT = 300  # seconds the default executor gets to finish at clo
 
 
 class _RunnerState(enum.Enum):
-    CREATED = "created"          # no loop yet
-    INITIALIZED = "initialized"  # has a loop; run() may be called
-    CLOSED = "closed"            # the loop is closed; the runner cannot be reused
+    #: No loop yet.
+    CREATED = "created"
+    #: Has a loop; run() may be called.
+    INITIALIZED = "initialized"
+    #: The loop is closed; the runner cannot be reused.
+    CLOSED = "closed"
 
 
 class Runner:

@@ -51,10 +51,14 @@ class TaskGroupState(enum.Enum):
     """Where a TaskGroup is in its life (whether it is aborting is kept apart:
     a group can abort while its body runs or while it exits)."""
 
-    CREATED = "created"      # not entered yet
-    RUNNING = "entered"      # the body of 'async with' is running
-    EXITING = "exiting"      # the body is done; waiting for the children to finish
-    FINISHED = "finished"    # 'async with' has exited
+    #: Not entered yet.
+    CREATED = "created"
+    #: The body of 'async with' is running.
+    RUNNING = "entered"
+    #: The body is done; waiting for the children to finish.
+    EXITING = "exiting"
+    #: 'async with' has exited.
+    FINISHED = "finished"
 
 
 _CREATED = TaskGroupState.CREATED

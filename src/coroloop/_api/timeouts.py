@@ -33,13 +33,19 @@ __all__ = ("Timeout", "TimeoutState", "timeout", "timeout_at")
 class TimeoutState(enum.Enum):
     """Where a Timeout is in its life; the values are what repr() shows."""
 
-    CREATED = "created"      # not entered yet
-    ACTIVE = "active"        # inside the block; the deadline (if any) is armed
-    DUE = "due"              # deadline passed while the task held a fresh result:
-                             # it takes that step before being cancelled
-    EXPIRING = "expiring"    # the timeout cancelled the task; the block is unwinding
-    EXPIRED = "expired"      # left the block after expiring
-    FINISHED = "finished"    # left the block before the deadline
+    #: Not entered yet.
+    CREATED = "created"
+    #: Inside the block; the deadline (if any) is armed.
+    ACTIVE = "active"
+    #: The deadline passed while the task held a fresh result: it takes that step
+    #: before being cancelled.
+    DUE = "due"
+    #: The timeout cancelled the task; the block is unwinding.
+    EXPIRING = "expiring"
+    #: Left the block after expiring.
+    EXPIRED = "expired"
+    #: Left the block before the deadline.
+    FINISHED = "finished"
 
 
 _CREATED = TimeoutState.CREATED

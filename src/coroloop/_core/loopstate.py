@@ -12,6 +12,9 @@ NATIVE_LOOPS: set = set()
 
 
 class LoopState(enum.Enum):
-    IDLE = "idle"          # open, not running
-    RUNNING = "running"    # inside run_forever()
-    CLOSED = "closed"      # close() was called; nothing may be scheduled
+    #: Open, not running.
+    IDLE = "idle"
+    #: Inside run_forever().
+    RUNNING = "running"
+    #: close() was called; nothing may be scheduled.
+    CLOSED = "closed"

@@ -30,6 +30,7 @@ from asyncio.log import logger
 
 from .._core.futures import set_result_if_pending
 from .flowcontrol import tell_protocol
+from .statemachine import check_transition
 from .writebuf import WriteBuffer
 
 __all__ = ["ReadPipeTransport", "WritePipeTransport", "connect_read_pipe",
@@ -44,10 +45,28 @@ _MAX_IOVECS = 64
 _LOST_WRITES_BEFORE_WARNING = 5
 
 
-class PipeState(enum.Enum):
-    OPEN = "open"          # transferring data
-    CLOSING = "closing"    # close()/EOF/error seen; connection_lost not delivered yet
-    CLOSED = "closed"      # connection_lost delivered, file object closed
+class _PipeState(enum.Enum):
+    #: Transferring data.
+    OPEN = "open"
+    #: close(), EOF or an error seen; connection_lost not delivered yet.  (A write
+    #: pipe may go CLOSING -> CLOSING: abort() while its buffer drains.)
+    CLOSING = "closing"
+    #: connection_lost delivered, the file object closed.
+    CLOSED = "closed"
+
+
+# Module globals for the checks every write() makes (an enum member read through
+# its class costs ~10x a global lookup on 3.11).
+_OPEN = _PipeState.OPEN
+_CLOSING = _PipeState.CLOSING
+_CLOSED = _PipeState.CLOSED
+
+#: Every allowed transition (through _set_state).
+_TRANSITIONS: dict[_PipeState, frozenset[_PipeState]] = {
+    _OPEN: frozenset({_CLOSING}),
+    _CLOSING: frozenset({_CLOSING, _CLOSED}),
+    _CLOSED: frozenset(),
+}
 
 
 def _check_pipe_kind(fileno: int, kind: str) -> bool:
@@ -75,7 +94,7 @@ class _PipeTransportBase:
         self._pipe = pipe
         self._fileno = fileno
         self._protocol = protocol
-        self._state = PipeState.OPEN
+        self._state = _OPEN
         self._extra["pipe"] = pipe
         os.set_blocking(fileno, False)
         return is_char
@@ -88,6 +107,10 @@ class _PipeTransportBase:
         if waiter is not None:
             self._loop.call_soon(set_result_if_pending, waiter, None)
 
+    def _set_state(self, new: _PipeState) -> None:
+        check_transition(_TRANSITIONS, self, self._state, new)
+        self._state = new
+
     def get_protocol(self):
         return self._protocol
 
@@ -95,7 +118,7 @@ class _PipeTransportBase:
         self._protocol = protocol
 
     def is_closing(self) -> bool:
-        return self._state is not PipeState.OPEN
+        return self._state is not _OPEN
 
     def fileno(self) -> int:
         return self._fileno
@@ -103,7 +126,7 @@ class _PipeTransportBase:
     def _repr_state(self) -> str:
         if self._pipe is None:
             return "closed"
-        if self._state is PipeState.CLOSING:
+        if self._state is _CLOSING:
             return "closing"
         return "open"
 
@@ -118,7 +141,7 @@ class _PipeTransportBase:
         try:
             self._protocol.connection_lost(exc)
         finally:
-            self._state = PipeState.CLOSED
+            self._set_state(_CLOSED)
             self._pipe.close()
             self._pipe = None
             self._protocol = None
@@ -160,7 +183,7 @@ class ReadPipeTransport(_PipeTransportBase, asyncio.ReadTransport):
             self._loop.add_reader(self._fileno, self._on_readable)
 
     def is_reading(self) -> bool:
-        return self._state is PipeState.OPEN and not self._paused
+        return self._state is _OPEN and not self._paused
 
     def pause_reading(self) -> None:
         if not self.is_reading():
@@ -169,13 +192,13 @@ class ReadPipeTransport(_PipeTransportBase, asyncio.ReadTransport):
         self._loop.remove_reader(self._fileno)
 
     def resume_reading(self) -> None:
-        if self._state is not PipeState.OPEN or not self._paused:
+        if self._state is not _OPEN or not self._paused:
             return
         self._paused = False
         self._loop.add_reader(self._fileno, self._on_readable)
 
     def close(self) -> None:
-        if self._state is PipeState.OPEN:
+        if self._state is _OPEN:
             self._shut(None)
 
     def _on_readable(self) -> None:
@@ -195,13 +218,13 @@ class ReadPipeTransport(_PipeTransportBase, asyncio.ReadTransport):
         # EOF: the writer closed its end.
         if self._loop.get_debug():
             logger.info("%r was closed by peer", self)
-        self._state = PipeState.CLOSING
+        self._set_state(_CLOSING)
         self._loop.remove_reader(self._fileno)
         self._loop.call_soon(self._protocol.eof_received)
         self._loop.call_soon(self._deliver_connection_lost, None)
 
     def _shut(self, exc) -> None:
-        self._state = PipeState.CLOSING
+        self._set_state(_CLOSING)
         self._loop.remove_reader(self._fileno)
         self._loop.call_soon(self._deliver_connection_lost, exc)
 
@@ -230,7 +253,7 @@ class WritePipeTransport(_PipeTransportBase, asyncio.Transport):
         return f"<{type(self).__name__} fd={self._fileno} {state}>"
 
     def _start_watching_peer(self) -> None:
-        if self._state is PipeState.OPEN:
+        if self._state is _OPEN:
             self._loop.add_reader(self._fileno, self._on_peer_closed)
 
     # -- flow control ----------------------------------------------------------------
@@ -252,7 +275,7 @@ class WritePipeTransport(_PipeTransportBase, asyncio.Transport):
                                  f"not {type(data).__name__!r}")
         if not data:
             return
-        if self._state is not PipeState.OPEN or self._lost_writes:
+        if self._state is not _OPEN or self._lost_writes:
             if self._lost_writes >= _LOST_WRITES_BEFORE_WARNING:
                 logger.warning("pipe closed by peer or os.write(pipe, data) raised exception.")
             self._lost_writes += 1
@@ -293,7 +316,7 @@ class WritePipeTransport(_PipeTransportBase, asyncio.Transport):
         if self._buffer:
             return
         self._loop.remove_writer(self._fileno)
-        if self._state is PipeState.CLOSING:
+        if self._state is _CLOSING:
             # write_eof()/close() was waiting for the buffer to drain.
             self._loop.remove_reader(self._fileno)
             self._deliver_connection_lost(None)
@@ -308,9 +331,9 @@ class WritePipeTransport(_PipeTransportBase, asyncio.Transport):
         return True
 
     def write_eof(self) -> None:
-        if self._state is not PipeState.OPEN:
+        if self._state is not _OPEN:
             return
-        self._state = PipeState.CLOSING
+        self._set_state(_CLOSING)
         if not self._buffer:
             self._loop.remove_reader(self._fileno)
             self._loop.call_soon(self._deliver_connection_lost, None)
@@ -318,7 +341,7 @@ class WritePipeTransport(_PipeTransportBase, asyncio.Transport):
 
     def close(self) -> None:
         # A pipe has no half-close: EOF after the buffered data is all close() means.
-        if self._pipe is not None and self._state is PipeState.OPEN:
+        if self._pipe is not None and self._state is _OPEN:
             self.write_eof()
 
     def abort(self) -> None:
@@ -330,10 +353,10 @@ class WritePipeTransport(_PipeTransportBase, asyncio.Transport):
         self._shut(exc)
 
     def _shut(self, exc) -> None:
-        if self._state is PipeState.CLOSED or self._pipe is None:
+        if self._state is _CLOSED or self._pipe is None:
             return
-        already_scheduled = self._state is PipeState.CLOSING and not self._buffer
-        self._state = PipeState.CLOSING
+        already_scheduled = self._state is _CLOSING and not self._buffer
+        self._set_state(_CLOSING)
         self._buffer.clear()
         self._loop.remove_writer(self._fileno)
         self._loop.remove_reader(self._fileno)

@@ -24,6 +24,24 @@ that is still running (asyncio does the same).
 
 When the loop is closed with children still unreaped, they are handed over to a
 background reaper so that none is left a zombie.
+
+States
+------
+A transport's state (``_SubprocessState``) and each pipe end's
+(``_PipeEndState``) change only through their ``_set_state``, along the tables
+``_TRANSITIONS`` and ``_PIPE_END_TRANSITIONS``; any other change is a bug and
+fails loudly::
+
+    CONNECTING ──pipes connected──> CONNECTED ──exited, every pipe lost──> FINISHED
+    CONNECTING ──connecting a pipe failed──> ABANDONED ──exited, pipes lost──> FINISHED
+
+    pipe end:  PENDING ──connection_made──> CONNECTED ──connection_lost──> LOST
+               PENDING ──start-up failed (abandon)──> LOST
+
+The protocol hears from the transport only in CONNECTED: calls made while
+CONNECTING are queued and delivered after ``connection_made``; in ABANDONED it
+never saw ``connection_made`` and hears nothing.  ``connection_lost`` is scheduled
+on entering FINISHED from CONNECTED; ``wait()`` returns on entering FINISHED.
 """
 
 from __future__ import annotations
@@ -39,6 +57,7 @@ from asyncio.log import logger
 
 from .. import _bridge
 from .._core.futures import set_result_if_pending
+from .statemachine import check_transition
 
 __all__ = ["subprocess_exec", "subprocess_shell", "SubprocessTransport", "ChildRegistry",
            "start_subprocess", "pidfd_supported"]
@@ -233,10 +252,23 @@ class ChildRegistry:
 
 # -- pipes -------------------------------------------------------------------------
 
-class PipeEndState(enum.Enum):
-    PENDING = "pending"        # Popen made it; not connected to the loop yet
-    CONNECTED = "connected"    # a pipe transport drives it
-    LOST = "lost"              # closed (pipe_connection_lost delivered or not needed)
+class _PipeEndState(enum.Enum):
+    #: Popen made the pipe; it is not connected to the loop yet.
+    PENDING = "pending"
+    #: A pipe transport drives it.
+    CONNECTED = "connected"
+    #: Closed: pipe_connection_lost went to the transport (or, after a failed
+    #: start-up, never will).
+    LOST = "lost"
+
+
+_E = _PipeEndState
+
+_PIPE_END_TRANSITIONS: dict[_PipeEndState, frozenset[_PipeEndState]] = {
+    _E.PENDING: frozenset({_E.CONNECTED, _E.LOST}),
+    _E.CONNECTED: frozenset({_E.LOST}),
+    _E.LOST: frozenset(),
+}
 
 
 class _PipeEnd(asyncio.Protocol):
@@ -247,28 +279,34 @@ class _PipeEnd(asyncio.Protocol):
         self.fd = fd
         self.file = file           # Popen's file object, owned by the transport below
         self.transport = None
-        self.state = PipeEndState.PENDING
+        #: Changed only by _set_state, along _PIPE_END_TRANSITIONS.
+        self.state = _PipeEndState.PENDING
 
     def __repr__(self) -> str:
         return f"<_PipeEnd fd={self.fd} {self.state.value} pipe={self.transport!r}>"
 
+    def _set_state(self, new: _PipeEndState) -> None:
+        check_transition(_PIPE_END_TRANSITIONS, self, self.state, new)
+        self.state = new
+
     def connection_made(self, transport) -> None:
         self.transport = transport
-        if self.state is PipeEndState.PENDING:
-            self.state = PipeEndState.CONNECTED
+        # (After a failed start-up the pipe being connected may still get here.)
+        if self.state is _PipeEndState.PENDING:
+            self._set_state(_PipeEndState.CONNECTED)
 
     def data_received(self, data) -> None:
         self.owner._pipe_data(self.fd, data)
 
     def connection_lost(self, exc) -> None:
-        if self.state is PipeEndState.LOST:
-            return
-        self.state = PipeEndState.LOST
+        if self.state is _PipeEndState.LOST:
+            return  # abandoned, then its transport closed too
+        self._set_state(_PipeEndState.LOST)
         self.owner._pipe_lost(self.fd, exc)
 
     def abandon(self) -> None:
         """Never connected (start-up failed): close the file, count it as lost."""
-        self.state = PipeEndState.LOST
+        self._set_state(_PipeEndState.LOST)
         self.file.close()
 
     # The child's stdin pipe applies back-pressure to the subprocess protocol.
@@ -281,11 +319,26 @@ class _PipeEnd(asyncio.Protocol):
 
 # -- the transport -----------------------------------------------------------------
 
-class Phase(enum.Enum):
-    CONNECTING = "connecting"  # pipes being connected; protocol calls are queued
-    CONNECTED = "connected"    # connection_made scheduled; calls go out as they happen
-    ABANDONED = "abandoned"    # start-up failed: the protocol is never called
-    FINISHED = "finished"      # exited, pipes closed, connection_lost scheduled
+class _SubprocessState(enum.Enum):
+    #: The pipes are being connected; protocol calls are queued.
+    CONNECTING = "connecting"
+    #: connection_made is scheduled; protocol calls go out as they happen.
+    CONNECTED = "connected"
+    #: Start-up failed: the protocol is never called.
+    ABANDONED = "abandoned"
+    #: Exited and every pipe closed: connection_lost scheduled (if CONNECTED), the
+    #: wait() futures resolved.  Nothing happens any more.
+    FINISHED = "finished"
+
+
+_S = _SubprocessState
+
+_TRANSITIONS: dict[_SubprocessState, frozenset[_SubprocessState]] = {
+    _S.CONNECTING: frozenset({_S.CONNECTED, _S.ABANDONED}),
+    _S.CONNECTED: frozenset({_S.FINISHED}),
+    _S.ABANDONED: frozenset({_S.FINISHED}),
+    _S.FINISHED: frozenset(),
+}
 
 
 class SubprocessTransport(asyncio.SubprocessTransport):
@@ -302,7 +355,8 @@ class SubprocessTransport(asyncio.SubprocessTransport):
         self._extra["subprocess"] = popen
         #: None while the child runs; its exit status after (negative: killed by a signal).
         self._returncode = None
-        self._phase = Phase.CONNECTING
+        #: Changed only by _set_state, along _TRANSITIONS.
+        self._state = _SubprocessState.CONNECTING
         #: close() was called (is_closing()); independent of the phase.
         self._closed = False
         #: Protocol calls made while CONNECTING, delivered after connection_made.
@@ -316,6 +370,10 @@ class SubprocessTransport(asyncio.SubprocessTransport):
         self._registry = registry
         self._watch = _watch_exit(loop, popen, self._process_exited)
         registry.add(self._watch)
+
+    def _set_state(self, new: _SubprocessState) -> None:
+        check_transition(_TRANSITIONS, self, self._state, new)
+        self._state = new
 
     def __repr__(self) -> str:
         info = [type(self).__name__]
@@ -342,14 +400,14 @@ class SubprocessTransport(asyncio.SubprocessTransport):
         except BaseException:
             # The in-flight pipe's transport (if it got made) was closed by connect;
             # the rest never will be: close their files ourselves.
-            self._phase = Phase.ABANDONED
+            self._set_state(_SubprocessState.ABANDONED)
             self._queued.clear()
             for end in self._ends.values():
-                if end.state is not PipeEndState.CONNECTED:
+                if end.state is _PipeEndState.PENDING:
                     end.abandon()
             self._maybe_finish()
             raise
-        self._phase = Phase.CONNECTED
+        self._set_state(_SubprocessState.CONNECTED)
         loop.call_soon(self._protocol.connection_made, self)
         for callback, args in self._queued:
             loop.call_soon(callback, *args)
@@ -358,9 +416,9 @@ class SubprocessTransport(asyncio.SubprocessTransport):
 
     # -- events from the pipes and the exit watch -------------------------------------
     def _call(self, callback, *args) -> None:
-        if self._phase is Phase.CONNECTING:
+        if self._state is _SubprocessState.CONNECTING:
             self._queued.append((callback, args))
-        elif self._phase is Phase.CONNECTED:
+        elif self._state is _SubprocessState.CONNECTED:
             self._loop.call_soon(callback, *args)
         # ABANDONED: the protocol never saw connection_made, so it hears nothing.
 
@@ -384,15 +442,15 @@ class SubprocessTransport(asyncio.SubprocessTransport):
             self._wake_exit_waiters()
 
     def _maybe_finish(self) -> None:
-        if self._returncode is None or self._phase in (Phase.CONNECTING, Phase.FINISHED):
+        state = self._state
+        if self._returncode is None or state in (_S.CONNECTING, _S.FINISHED):
             return
-        if any(end.state is not PipeEndState.LOST for end in self._ends.values()):
+        if any(end.state is not _PipeEndState.LOST for end in self._ends.values()):
             return
-        if self._phase is Phase.CONNECTED:
-            self._phase = Phase.FINISHED
+        self._set_state(_SubprocessState.FINISHED)
+        if state is _SubprocessState.CONNECTED:
             self._loop.call_soon(self._deliver_connection_lost)
         else:
-            self._phase = Phase.FINISHED
             self._release_waiters()
 
     def _deliver_connection_lost(self) -> None:

@@ -25,6 +25,7 @@ from .._core.tasks import skip_task_number
 from . import tls_transport
 from .dns import resolve
 from .flowcontrol import tell_protocol
+from .statemachine import check_transition
 from .sockets import check_not_ssl_socket, check_sendfile_args
 from .transports import SocketTransport
 
@@ -127,9 +128,20 @@ async def open_stream_transport(loop, sock, protocol, sslcontext=None, *, server
 
 
 class _ServerState(enum.Enum):
-    IDLE = "idle"          # listening sockets bound, not accepting yet
-    SERVING = "serving"    # accepting connections
-    CLOSED = "closed"      # close() called: listening sockets closed
+    #: The listening sockets are bound; not accepting yet.
+    IDLE = "idle"
+    #: Accepting connections.
+    SERVING = "serving"
+    #: close() was called: the listening sockets are closed.
+    CLOSED = "closed"
+
+
+#: Every allowed transition of Server._state (through _set_state).
+_SERVER_TRANSITIONS: dict[_ServerState, frozenset[_ServerState]] = {
+    _ServerState.IDLE: frozenset({_ServerState.SERVING, _ServerState.CLOSED}),
+    _ServerState.SERVING: frozenset({_ServerState.CLOSED}),
+    _ServerState.CLOSED: frozenset(),
+}
 
 
 class Server(AbstractServer):
@@ -164,6 +176,10 @@ class Server(AbstractServer):
 
     def __repr__(self) -> str:
         return f"<{self.__class__.__name__} {self._state.value} sockets={self.sockets!r}>"
+
+    def _set_state(self, new: _ServerState) -> None:
+        check_transition(_SERVER_TRANSITIONS, self, self._state, new)
+        self._state = new
 
     # -- AbstractServer --------------------------------------------------------------
     def get_loop(self):
@@ -207,7 +223,7 @@ class Server(AbstractServer):
     def close(self) -> None:
         if self._state is _ServerState.CLOSED:
             return
-        self._state = _ServerState.CLOSED
+        self._set_state(_ServerState.CLOSED)
         for timer in self._accept_retries.values():
             timer.cancel()
         self._accept_retries.clear()
@@ -267,7 +283,7 @@ class Server(AbstractServer):
             raise RuntimeError(f"server {self!r} is closed: it cannot start serving again")
         if self._state is _ServerState.SERVING:
             return
-        self._state = _ServerState.SERVING
+        self._set_state(_ServerState.SERVING)
         for sock in self._sockets:
             sock.listen(self._backlog)
             self._io.add_reader(sock.fileno(), self._accept_ready, sock)

@@ -84,23 +84,23 @@ DEFAULT_READ_SIZE = 256 * 1024
 
 class TLSState(enum.Enum):
     #: Created; no TLS byte exchanged yet.  Plaintext sent now is queued.
-    UNWRAPPED = "UNWRAPPED"
+    UNWRAPPED = "unwrapped"
     #: do_handshake() has been called and the handshake is not finished.  Plaintext sent
     #: now is queued and encrypted when the handshake completes.
-    HANDSHAKING = "HANDSHAKING"
+    HANDSHAKING = "handshaking"
     #: Handshake complete; data flows both ways.
-    WRAPPED = "WRAPPED"
+    WRAPPED = "wrapped"
     #: The peer sent close_notify: reads return b'' but we may still send (TLS allows a
     #: half-close) until start_shutdown() answers with our own close_notify.
-    PEER_CLOSED = "PEER_CLOSED"
+    PEER_CLOSED = "peer_closed"
     #: We sent close_notify (start_shutdown()); sending is over, the peer's remaining data
     #: can still be read until its close_notify arrives.
-    CLOSING = "CLOSING"
+    CLOSING = "closing"
     #: The TLS session is over (both close_notify exchanged, a ragged EOF, or a shutdown
     #: before the handshake finished).  Only outgoing() remains useful.
-    SHUTDOWN = "SHUTDOWN"
+    SHUTDOWN = "shutdown"
     #: A fatal error happened; it is kept in TLSEngine.error.
-    ERROR = "ERROR"
+    ERROR = "error"
 
 
 _S = TLSState

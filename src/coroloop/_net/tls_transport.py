@@ -34,13 +34,26 @@ ssl_handshake_timeout, ssl_shutdown_timeout, call_connection_made=True)``
     asyncio's argument validation for ``ssl``/``server_hostname``/timeouts, with its
     exact ValueError messages, for create_connection/create_server/start_server.
 
-Lifecycle
----------
-``_Phase`` below is the connection's state; ``_AppState`` tracks which of the
-application protocol's callbacks were delivered (connection_made, eof_received,
-connection_lost are each called at most once, in that order, and connection_lost only
-if connection_made was).  The application's ``connection_made`` is called only once the
-handshake is complete, so ``get_extra_info('peercert')`` works from the start.
+States
+------
+Two machines, each an enum with a note per state, one table of transitions and a
+``_set_state`` that fails loudly on any other change (as in ``tls.py``).
+``_ConnectionState`` (``_TRANSITIONS``) is the connection's::
+
+    NEW ──raw connection_made──> HANDSHAKING ──handshake done──> OPEN
+    OPEN ──close() or the peer's close_notify──> CLOSING ──close_notify exchanged──> DONE
+    NEW, HANDSHAKING, OPEN, CLOSING ──abort(), a fatal error, a timeout──> DONE
+    any state but LOST ──raw connection_lost──> LOST
+
+``_AppState`` (``_APP_TRANSITIONS``) tracks which of the application protocol's
+callbacks were delivered: connection_made, eof_received, connection_lost are each
+called at most once, in that order, and connection_lost only if connection_made was::
+
+    WAITING ──connection_made──> CONNECTED ──eof_received──> EOF ──connection_lost──> LOST
+    WAITING ──the handshake failed──> LOST        CONNECTED ──connection_lost──> LOST
+
+The application's ``connection_made`` is called only once the handshake is complete,
+so ``get_extra_info('peercert')`` works from the start.
 
 Closing: ``close()`` sends close_notify and waits for the peer's (``ssl_shutdown_timeout``,
 default 30 s, then the raw transport is aborted and ``connection_lost`` gets
@@ -81,6 +94,7 @@ from typing import Any
 from .. import _bridge
 from ._sentinel import NEED_DATA
 from .flowcontrol import tell_protocol
+from .statemachine import check_transition
 from .tls import TLSEngine, TLSState, TLSStateError
 
 __all__ = [
@@ -98,32 +112,67 @@ SSL_SHUTDOWN_TIMEOUT = 30.0
 _LOG_THRESHOLD_FOR_CONNLOST_WRITES = 5
 
 
-class _Phase(enum.Enum):
+class _ConnectionState(enum.Enum):
     #: Created; the raw transport has not called connection_made yet.
-    NEW = "NEW"
+    NEW = "new"
     #: Handshake in progress (the handshake timer runs).
-    HANDSHAKING = "HANDSHAKING"
+    HANDSHAKING = "handshaking"
     #: Handshake done: plaintext flows both ways.
-    OPEN = "OPEN"
+    OPEN = "open"
     #: Our close_notify is (being) sent; we wait for the peer's, then close the raw
     #: transport (the shutdown timer runs).  Incoming plaintext is discarded.
-    CLOSING = "CLOSING"
+    CLOSING = "closing"
     #: The raw transport is closed or closing for good (after an error, an abort,
     #: or the end of the shutdown); only its connection_lost is still awaited.
-    DONE = "DONE"
+    DONE = "done"
     #: The raw transport called connection_lost.  Nothing happens any more.
-    LOST = "LOST"
+    LOST = "lost"
+
+
+_C = _ConnectionState
+
+#: Every allowed transition of TLSProtocol._state.  DONE is reachable from every
+#: state before it (an abort or a fatal error), LOST from every state (the raw
+#: connection can go at any time).
+_TRANSITIONS: dict[_ConnectionState, frozenset[_ConnectionState]] = {
+    _C.NEW: frozenset({_C.HANDSHAKING, _C.DONE, _C.LOST}),
+    _C.HANDSHAKING: frozenset({_C.OPEN, _C.DONE, _C.LOST}),
+    _C.OPEN: frozenset({_C.CLOSING, _C.DONE, _C.LOST}),
+    _C.CLOSING: frozenset({_C.DONE, _C.LOST}),
+    _C.DONE: frozenset({_C.LOST}),
+    _C.LOST: frozenset(),
+}
+
+# The states compared on the data path, as module globals: reading an enum member
+# through its class costs ~10x a global lookup on 3.11.
+_HANDSHAKING = _C.HANDSHAKING
+_OPEN = _C.OPEN
+_CLOSING = _C.CLOSING
+_DONE = _C.DONE
+_LOST = _C.LOST
 
 
 class _AppState(enum.Enum):
     #: The application protocol's connection_made has not been called.
-    WAITING = "WAITING"
+    WAITING = "waiting"
     #: connection_made was called.
-    CONNECTED = "CONNECTED"
+    CONNECTED = "connected"
     #: eof_received was called too.
-    EOF = "EOF"
+    EOF = "eof"
     #: connection_lost was called (or will never be: the handshake failed).
-    LOST = "LOST"
+    LOST = "lost"
+
+
+_A = _AppState
+
+#: Every allowed transition of TLSProtocol._app_state: each callback at most once,
+#: in order; connection_lost only after connection_made.
+_APP_TRANSITIONS: dict[_AppState, frozenset[_AppState]] = {
+    _A.WAITING: frozenset({_A.CONNECTED, _A.LOST}),
+    _A.CONNECTED: frozenset({_A.EOF, _A.LOST}),
+    _A.EOF: frozenset({_A.LOST}),
+    _A.LOST: frozenset(),
+}
 
 
 def _check_timeout(name: str, value: float | None, default: float) -> float:
@@ -193,7 +242,9 @@ class TLSProtocol(BufferedProtocol):
         self._loop = loop
         self._waiter = waiter
         self._raw = None  # the raw transport, between connection_made and _lost
-        self._phase = _Phase.NEW
+        #: Changed only by _set_state, along _TRANSITIONS.
+        self._state = _ConnectionState.NEW
+        #: Changed only by _set_app_state, along _APP_TRANSITIONS.
         #: start_tls (call_connection_made false): the app protocol is connected already,
         #: to the plain transport, so it also gets connection_lost if the handshake fails.
         self._app_state = _AppState.WAITING if call_connection_made else _AppState.CONNECTED
@@ -229,7 +280,21 @@ class TLSProtocol(BufferedProtocol):
 
     def __repr__(self) -> str:
         side = "server" if self._engine.server_side else "client"
-        return f"<TLSProtocol {side} {self._phase.name} engine={self._engine.state.name}>"
+        return f"<TLSProtocol {side} {self._state.name} engine={self._engine.state.name}>"
+
+    def _set_state(self, new: _ConnectionState) -> None:
+        check_transition(_TRANSITIONS, self, self._state, new)
+        self._state = new
+
+    def _set_app_state(self, new: _AppState) -> None:
+        check_transition(_APP_TRANSITIONS, self, self._app_state, new)
+        self._app_state = new
+
+    def _enter_done(self) -> None:
+        """The raw transport is (being) closed for good; several paths lead here
+        (an abort from inside an app callback during a shutdown, say)."""
+        if self._state is not _DONE:
+            self._set_state(_DONE)
 
     @property
     def app_transport(self) -> SSLTransport:
@@ -239,10 +304,10 @@ class TLSProtocol(BufferedProtocol):
     # -- the raw transport's callbacks ----------------------------------------------------
 
     def connection_made(self, transport) -> None:
-        if self._phase is not _Phase.NEW:
+        if self._state is not _ConnectionState.NEW:
             raise RuntimeError(f"{self!r}: connection_made() called twice")
         self._raw = transport
-        self._phase = _Phase.HANDSHAKING
+        self._set_state(_HANDSHAKING)
         self._timer = self._loop.call_later(self._handshake_timeout, self._handshake_timed_out)
         self._advance_handshake()
 
@@ -253,14 +318,14 @@ class TLSProtocol(BufferedProtocol):
         self.data_received(self._read_view[:nbytes])
 
     def data_received(self, data) -> None:
-        phase = self._phase
-        if phase is _Phase.DONE or phase is _Phase.LOST:
+        state = self._state
+        if state is _DONE or state is _LOST:
             return
         self._engine.feed_incoming(data)
         self._process_incoming()
 
     def eof_received(self) -> bool:
-        if self._phase in (_Phase.DONE, _Phase.LOST):
+        if self._state is _DONE or self._state is _LOST:
             return False
         self._raw_eof = True
         self._engine.feed_eof()
@@ -270,7 +335,7 @@ class TLSProtocol(BufferedProtocol):
         return True
 
     def connection_lost(self, exc: BaseException | None) -> None:
-        self._phase = _Phase.LOST
+        self._set_state(_LOST)
         self._cancel_timer()
         self._app_closing = True
         if exc is None:
@@ -280,10 +345,11 @@ class TLSProtocol(BufferedProtocol):
             waiter.set_exception(exc or ConnectionResetError(
                 "the connection was lost during the TLS handshake"))
         self._waiter = None
-        if self._app_state in (_AppState.CONNECTED, _AppState.EOF):
-            self._app_state = _AppState.LOST
+        connected = self._app_state is _AppState.CONNECTED or self._app_state is _AppState.EOF
+        if self._app_state is not _AppState.LOST:
+            self._set_app_state(_AppState.LOST)
+        if connected:
             self._app_protocol.connection_lost(exc)
-        self._app_state = _AppState.LOST
         self._raw = None
         # The error has been delivered: do not keep it.  A failed handshake's exception
         # holds (through its traceback's frames) the objects that hold us.
@@ -308,12 +374,12 @@ class TLSProtocol(BufferedProtocol):
     # -- incoming data ------------------------------------------------------------------
 
     def _process_incoming(self) -> None:
-        phase = self._phase
-        if phase is _Phase.HANDSHAKING:
+        state = self._state
+        if state is _HANDSHAKING:
             self._advance_handshake()
-        elif phase is _Phase.OPEN:
+        elif state is _OPEN:
             self._deliver()
-        elif phase is _Phase.CLOSING:
+        elif state is _CLOSING:
             self._continue_shutdown()
 
     def _advance_handshake(self) -> None:
@@ -330,11 +396,11 @@ class TLSProtocol(BufferedProtocol):
         self._cancel_timer()
         for name in ("peercert", "cipher", "compression", "ssl_object"):
             self._extra[name] = self._engine.get_extra_info(name)
-        self._phase = _Phase.OPEN
+        self._set_state(_OPEN)
         if self._app_reading_paused:
             self._raw.pause_reading()
         if self._app_state is _AppState.WAITING:
-            self._app_state = _AppState.CONNECTED
+            self._set_app_state(_AppState.CONNECTED)
             try:
                 self._app_protocol.connection_made(self._app_transport)
             except Exception as exc:
@@ -346,7 +412,7 @@ class TLSProtocol(BufferedProtocol):
         self._waiter = None
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
-        if self._phase is _Phase.OPEN:
+        if self._state is _OPEN:
             # Application data may have arrived with the last handshake records.
             self._deliver()
 
@@ -354,7 +420,7 @@ class TLSProtocol(BufferedProtocol):
         self._cancel_timer()
         self._close_exc = exc
         if self._app_state is _AppState.WAITING:
-            self._app_state = _AppState.LOST  # connection_made will never be called
+            self._set_app_state(_AppState.LOST)  # connection_made will never be called
         waiter = self._waiter
         self._waiter = None
         if waiter is not None and not waiter.done():
@@ -370,7 +436,7 @@ class TLSProtocol(BufferedProtocol):
 
     def _handshake_timed_out(self) -> None:
         self._timer = None
-        if self._phase is _Phase.HANDSHAKING:
+        if self._state is _HANDSHAKING:
             self._handshake_failed(ConnectionAbortedError(
                 f"SSL handshake is taking longer than {self._handshake_timeout} "
                 "seconds: aborting the connection"), abort=True)
@@ -379,7 +445,7 @@ class TLSProtocol(BufferedProtocol):
         """Hand decrypted data to the app until the engine needs more or the app pauses."""
         engine = self._engine
         try:
-            while self._phase is _Phase.OPEN and not self._app_reading_paused:
+            while self._state is _OPEN and not self._app_reading_paused:
                 chunk = engine.read_plaintext()
                 if chunk is NEED_DATA:
                     break
@@ -411,7 +477,7 @@ class TLSProtocol(BufferedProtocol):
     def _peer_closed(self) -> None:
         # The peer's close_notify (or a ragged EOF): eof_received, then close.
         if self._app_state is _AppState.CONNECTED:
-            self._app_state = _AppState.EOF
+            self._set_app_state(_AppState.EOF)
             if self._app_protocol.eof_received():
                 logger.warning("returning true from eof_received() "
                                "has no effect when using ssl")
@@ -425,7 +491,7 @@ class TLSProtocol(BufferedProtocol):
             self._raw.write(data)
 
     def _write(self, chunks) -> None:
-        if self._phase is not _Phase.OPEN or self._app_closing:
+        if self._state is not _OPEN or self._app_closing:
             if self._writes_after_close >= _LOG_THRESHOLD_FOR_CONNLOST_WRITES:
                 logger.warning("SSL connection is closed")
             self._writes_after_close += 1
@@ -456,14 +522,14 @@ class TLSProtocol(BufferedProtocol):
         if self._app_reading_paused:
             return
         self._app_reading_paused = True
-        if self._raw is not None and self._phase is _Phase.OPEN:
+        if self._raw is not None and self._state is _OPEN:
             self._raw.pause_reading()
 
     def _resume_reading(self) -> None:
         if not self._app_reading_paused:
             return
         self._app_reading_paused = False
-        if self._raw is not None and self._phase is _Phase.OPEN:
+        if self._raw is not None and self._state is _OPEN:
             self._raw.resume_reading()
             # Plaintext (or an EOF) may already sit in the engine: deliver it on the
             # next iteration, not inside the caller's resume_reading().
@@ -473,15 +539,15 @@ class TLSProtocol(BufferedProtocol):
 
     def _start_shutdown(self) -> None:
         """close(), or the peer closed: send close_notify, wait for the peer's."""
-        phase = self._phase
+        state = self._state
         self._app_closing = True
-        if phase is _Phase.NEW or phase is _Phase.HANDSHAKING:
+        if state is _ConnectionState.NEW or state is _HANDSHAKING:
             # Nothing to shut down cleanly: asyncio aborts too.
             self._abort()
             return
-        if phase is not _Phase.OPEN:
+        if state is not _OPEN:
             return
-        self._phase = _Phase.CLOSING
+        self._set_state(_CLOSING)
         if self._app_reading_paused and self._raw is not None:
             # The peer's close_notify must still get in.
             self._raw.resume_reading()
@@ -517,7 +583,7 @@ class TLSProtocol(BufferedProtocol):
                                                     self._shutdown_timed_out)
         else:
             self._cancel_timer()
-        self._phase = _Phase.DONE
+        self._enter_done()  # (unless the app aborted from inside _flush)
         self._call_app_eof()
         if self._raw is not None:
             self._raw.close()
@@ -525,7 +591,7 @@ class TLSProtocol(BufferedProtocol):
     def _call_app_eof(self) -> None:
         # asyncio calls eof_received when the TLS shutdown completes, whoever began it.
         if self._app_state is _AppState.CONNECTED:
-            self._app_state = _AppState.EOF
+            self._set_app_state(_AppState.EOF)
             try:
                 if self._app_protocol.eof_received():
                     logger.warning("returning true from eof_received() "
@@ -537,22 +603,22 @@ class TLSProtocol(BufferedProtocol):
         self._timer = None
         # CLOSING: the peer's close_notify did not come; DONE: the raw transport
         # could not flush (see _close_raw_after_shutdown).
-        if self._phase is _Phase.CLOSING or self._phase is _Phase.DONE:
+        if self._state is _CLOSING or self._state is _DONE:
             self._close_exc = TimeoutError("SSL shutdown timed out")
             self._abort()
 
     def _abort(self) -> None:
         self._app_closing = True
-        if self._phase is not _Phase.LOST:
+        if self._state is not _LOST:
             self._cancel_timer()
-            self._phase = _Phase.DONE
+            self._enter_done()
             if self._raw is not None:
                 self._raw.abort()
 
     def _shut_raw(self) -> None:
         # Close the raw transport after an error: gracefully if what we just wrote
         # (an alert) went out at once, else abort rather than wait for a stuck peer.
-        self._phase = _Phase.DONE
+        self._enter_done()
         self._app_closing = True
         raw = self._raw
         if raw is None:
@@ -567,7 +633,7 @@ class TLSProtocol(BufferedProtocol):
             raw.abort()
 
     def _fatal_error(self, exc: BaseException, message: str) -> None:
-        if self._phase is _Phase.LOST:
+        if self._state is _LOST:
             return
         self._cancel_timer()
         if self._close_exc is None:

@@ -13,11 +13,13 @@ A transport owns a non-blocking socket and moves bytes between it and a protocol
   flow control (``pause_writing``/``resume_writing`` at the watermarks) and is flushed
   with ``sendmsg`` when the socket turns writable.
 
-Lifecycle of a transport (``_Lifecycle``)::
+Lifecycle of a transport (``_TransportState``)::
 
     STARTING --connection_made--> OPEN --close()--> CLOSING --buffer flushed--> LOST
         \\___________________________\\___abort() / fatal error / close() w/o data__/^
 
+Every change goes through ``_set_state`` along ``_TRANSITIONS`` (the write side's
+through ``_set_write_side``), so any other is a bug that fails loudly.
 ``connection_lost`` is scheduled exactly once, on entering LOST, and the socket is closed
 right after it runs.  Reading and the write side's EOF are separate facts (a protocol may
 pause reading; either peer may half-close), kept in their own fields.
@@ -36,6 +38,7 @@ from asyncio.trsock import TransportSocket
 
 from .. import _bridge
 from .flowcontrol import tell_protocol
+from .statemachine import check_transition
 from .writebuf import WriteBuffer
 
 __all__ = ["SocketTransport", "DatagramSocketTransport"]
@@ -60,17 +63,48 @@ _DIRECT_READ = 64 * 1024
 _LOST_WRITES_WARN_AFTER = 5
 
 
-class _Lifecycle(enum.Enum):
-    STARTING = "starting"  # created; protocol.connection_made() not called yet
-    OPEN = "open"          # connected: reading (unless paused) and writing
-    CLOSING = "closing"    # close() called: not reading; flushing the write buffer
-    LOST = "lost"          # connection_lost() scheduled or done; socket (being) closed
-
-
-class _WriteSide(enum.Enum):
+class _TransportState(enum.Enum):
+    #: Created; protocol.connection_made() not called yet.
+    STARTING = "starting"
+    #: Connected: reading (unless paused) and writing.
     OPEN = "open"
-    EOF_PENDING = "eof-pending"  # write_eof() called; shut down once the buffer is empty
-    SHUT = "shut"                # shutdown(SHUT_WR) done: the peer has seen our EOF
+    #: close() called: not reading; flushing the write buffer.
+    CLOSING = "closing"
+    #: connection_lost() scheduled or done; the socket is (being) closed.
+    LOST = "lost"
+
+
+class _WriteSideState(enum.Enum):
+    #: write() may be called.
+    OPEN = "open"
+    #: write_eof() called; shut down once the buffer is empty.
+    EOF_PENDING = "eof_pending"
+    #: shutdown(SHUT_WR) done: the peer has seen our EOF.
+    SHUT = "shut"
+
+
+# The states as module globals, for the checks every write() and is_closing() make:
+# reading an enum member through its class costs ~10x a global lookup on 3.11.
+_STARTING = _TransportState.STARTING
+_OPEN = _TransportState.OPEN
+_CLOSING = _TransportState.CLOSING
+_LOST = _TransportState.LOST
+_WRITABLE = _WriteSideState.OPEN
+_EOF_PENDING = _WriteSideState.EOF_PENDING
+_SHUT = _WriteSideState.SHUT
+
+#: Every allowed transition (through _set_state and _set_write_side).
+_TRANSITIONS: dict[_TransportState, frozenset[_TransportState]] = {
+    _STARTING: frozenset({_OPEN, _CLOSING, _LOST}),
+    _OPEN: frozenset({_CLOSING, _LOST}),
+    _CLOSING: frozenset({_LOST}),
+    _LOST: frozenset(),
+}
+_WRITE_SIDE_TRANSITIONS: dict[_WriteSideState, frozenset[_WriteSideState]] = {
+    _WRITABLE: frozenset({_EOF_PENDING, _SHUT}),
+    _EOF_PENDING: frozenset({_SHUT}),
+    _SHUT: frozenset(),
+}
 
 
 def _writelines_type_error(index, data) -> str:
@@ -109,16 +143,20 @@ class _SocketTransportBase:
         if extra:
             self._extra.update(extra)
         self._server = server
-        self._state = _Lifecycle.STARTING
+        self._state = _STARTING
         self._paused = False                 # pause_reading() in effect
         self._lost_writes = 0                # writes attempted after the connection was lost
         self._io.register(self._fd, self)
         if server is not None:
             server._attach(self)
 
+    def _set_state(self, new: _TransportState) -> None:
+        check_transition(_TRANSITIONS, self, self._state, new)
+        self._state = new
+
     def __repr__(self) -> str:
         info = [self.__class__.__name__, f"fd={self._fd}", self._state.value]
-        if self._state is _Lifecycle.OPEN:
+        if self._state is _OPEN:
             info.append("reading" if self.is_reading() else "paused")
             info.append(f"buffered={self.get_write_buffer_size()}")
         return "<{}>".format(" ".join(info))
@@ -134,7 +172,7 @@ class _SocketTransportBase:
         return self._extra.get(name, default)
 
     def is_closing(self) -> bool:
-        return self._state is _Lifecycle.CLOSING or self._state is _Lifecycle.LOST
+        return self._state is _CLOSING or self._state is _LOST
 
     def get_protocol(self):
         return self._protocol
@@ -144,7 +182,7 @@ class _SocketTransportBase:
 
     def is_reading(self) -> bool:
         return not self._paused and (
-            self._state is _Lifecycle.OPEN or self._state is _Lifecycle.STARTING)
+            self._state is _OPEN or self._state is _STARTING)
 
     def abort(self) -> None:
         self._force_close(None)
@@ -164,8 +202,8 @@ class _SocketTransportBase:
             else:
                 self._fatal_error(exc, "Fatal error: protocol.connection_made() call failed.")
             return
-        if self._state is _Lifecycle.STARTING:
-            self._state = _Lifecycle.OPEN
+        if self._state is _STARTING:
+            self._set_state(_OPEN)
             if not self._paused:
                 self._io.add_reader(self._fd, self._read_ready)
         if waiter is not None and not waiter.cancelled():
@@ -188,12 +226,12 @@ class _SocketTransportBase:
         self._force_close(exc)
 
     def _force_close(self, exc) -> None:
-        if self._state is _Lifecycle.LOST:
+        if self._state is _LOST:
             return
         self._drop_write_buffer()
         self._io.remove_writer(self._fd)
         self._io.remove_reader(self._fd)
-        self._state = _Lifecycle.LOST
+        self._set_state(_LOST)
         self._loop.call_soon(self._call_connection_lost, exc)
 
     def _call_connection_lost(self, exc) -> None:
@@ -220,7 +258,8 @@ class _SocketTransportBase:
         sock = self._sock
         if sock is not None:
             self._sock = None
-            self._state = _Lifecycle.LOST
+            if self._state is not _LOST:
+                self._set_state(_LOST)
             sock.close()
 
     def _drop_callbacks(self) -> None:
@@ -251,7 +290,7 @@ class SocketTransport(_SocketTransportBase, transports.Transport):
     def __init__(self, loop, sock, protocol, waiter=None, extra=None, server=None):
         self._init_base(loop, sock, protocol, extra, server)
         self._buffer = WriteBuffer()
-        self._write_side = _WriteSide.OPEN
+        self._write_side = _WRITABLE
         self._read_eof = False
         self._read_ready = self._pick_reader(protocol)
         self._read_direct = True             # how _read_data reads (see _DIRECT_READ)
@@ -282,7 +321,7 @@ class SocketTransport(_SocketTransportBase, transports.Transport):
         self._read_ready = None  # only registered with the loop in the OPEN state
 
     def _reader_registered(self) -> bool:
-        return self._state is _Lifecycle.OPEN and not self._paused and not self._read_eof
+        return self._state is _OPEN and not self._paused and not self._read_eof
 
     # -- reading ---------------------------------------------------------------------
     def pause_reading(self) -> None:
@@ -297,7 +336,7 @@ class SocketTransport(_SocketTransportBase, transports.Transport):
         if not self._paused or self.is_closing():
             return
         self._paused = False
-        if self._state is _Lifecycle.OPEN and not self._read_eof:
+        if self._state is _OPEN and not self._read_eof:
             self._io.add_reader(self._fd, self._read_ready)
         if self._loop.get_debug():
             logger.debug("%r resumes reading", self)
@@ -380,13 +419,13 @@ class SocketTransport(_SocketTransportBase, transports.Transport):
     def write(self, data) -> None:
         if not isinstance(data, (bytes, bytearray, memoryview)):
             raise TypeError(_bridge.STREAM_WRITE_TYPE_ERROR.format(type(data).__name__))
-        if self._write_side is not _WriteSide.OPEN:
+        if self._write_side is not _WRITABLE:
             raise RuntimeError(f"Cannot call write() after write_eof() on {self!r}")
         if self._empty_waiter is not None:
             raise RuntimeError(f"unable to write on {self!r}: sendfile is in progress")
         if not data:
             return
-        if self._state is _Lifecycle.LOST:
+        if self._state is _LOST:
             self._count_lost_write()
             return
         buffer = self._buffer
@@ -414,7 +453,7 @@ class SocketTransport(_SocketTransportBase, transports.Transport):
             self._pause_protocol()
 
     def writelines(self, list_of_data) -> None:
-        if self._write_side is not _WriteSide.OPEN:
+        if self._write_side is not _WRITABLE:
             raise RuntimeError(f"Cannot call writelines() after write_eof() on {self!r}")
         if self._empty_waiter is not None:
             raise RuntimeError(f"unable to write on {self!r}: sendfile is in progress")
@@ -422,7 +461,7 @@ class SocketTransport(_SocketTransportBase, transports.Transport):
         for index, data in enumerate(list_of_data):  # all or nothing: check them first
             if not isinstance(data, (bytes, bytearray, memoryview)):
                 raise TypeError(_writelines_type_error(index, data))
-        if self._state is _Lifecycle.LOST:
+        if self._state is _LOST:
             if any(list_of_data):
                 self._count_lost_write()
             return
@@ -469,14 +508,18 @@ class SocketTransport(_SocketTransportBase, transports.Transport):
         waiter = self._empty_waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
-        if self._state is _Lifecycle.CLOSING:
-            self._state = _Lifecycle.LOST
+        if self._state is _CLOSING:
+            self._set_state(_LOST)
             self._call_connection_lost(None)
-        elif self._write_side is _WriteSide.EOF_PENDING:
+        elif self._write_side is _EOF_PENDING:
             self._shutdown_write()
 
+    def _set_write_side(self, new: _WriteSideState) -> None:
+        check_transition(_WRITE_SIDE_TRANSITIONS, self, self._write_side, new)
+        self._write_side = new
+
     def _shutdown_write(self) -> None:
-        self._write_side = _WriteSide.SHUT
+        self._set_write_side(_SHUT)
         try:
             self._sock.shutdown(socket.SHUT_WR)
         except OSError as exc:
@@ -492,12 +535,12 @@ class SocketTransport(_SocketTransportBase, transports.Transport):
         return True
 
     def write_eof(self) -> None:
-        if self._write_side is not _WriteSide.OPEN or self.is_closing():
+        if self._write_side is not _WRITABLE or self.is_closing():
             return
         if self._buffer:
-            self._write_side = _WriteSide.EOF_PENDING
+            self._set_write_side(_EOF_PENDING)
         else:
-            self._write_side = _WriteSide.SHUT
+            self._set_write_side(_SHUT)
             self._sock.shutdown(socket.SHUT_WR)
 
     def set_write_buffer_limits(self, high=None, low=None) -> None:
@@ -514,10 +557,10 @@ class SocketTransport(_SocketTransportBase, transports.Transport):
     def close(self) -> None:
         if self.is_closing():
             return
-        self._state = _Lifecycle.CLOSING
+        self._set_state(_CLOSING)
         self._io.remove_reader(self._fd)
         if not self._buffer:
-            self._state = _Lifecycle.LOST
+            self._set_state(_LOST)
             self._io.remove_writer(self._fd)
             self._loop.call_soon(self._call_connection_lost, None)
 
@@ -614,7 +657,7 @@ class DatagramSocketTransport(_SocketTransportBase, transports.DatagramTransport
         if not self._paused or self.is_closing():
             return
         self._paused = False
-        if self._state is _Lifecycle.OPEN:
+        if self._state is _OPEN:
             self._io.add_reader(self._fd, self._read_ready)
 
     def get_write_buffer_size(self) -> int:
@@ -635,8 +678,7 @@ class DatagramSocketTransport(_SocketTransportBase, transports.DatagramTransport
             if addr not in (None, self._address):
                 raise ValueError(f"Invalid address: must be None or {self._address}")
             addr = self._address
-        if self._state is _Lifecycle.LOST and (self._address is not None
-                                               or self._sock is None):
+        if self._state is _LOST and (self._address is not None or self._sock is None):
             # As asyncio: a connected endpoint drops (and counts) datagrams once
             # closed; an unconnected one still sends until connection_lost() has run
             # (an error_received() that closes the transport sees the next error too).
@@ -691,8 +733,8 @@ class DatagramSocketTransport(_SocketTransportBase, transports.DatagramTransport
         self._maybe_resume()
         if not queue:
             self._io.remove_writer(self._fd)
-            if self._state is _Lifecycle.CLOSING:
-                self._state = _Lifecycle.LOST
+            if self._state is _CLOSING:
+                self._set_state(_LOST)
                 self._call_connection_lost(None)
 
     def _maybe_pause(self) -> None:
@@ -708,10 +750,10 @@ class DatagramSocketTransport(_SocketTransportBase, transports.DatagramTransport
     def close(self) -> None:
         if self.is_closing():
             return
-        self._state = _Lifecycle.CLOSING
+        self._set_state(_CLOSING)
         self._io.remove_reader(self._fd)
         if not self._queue:
-            self._state = _Lifecycle.LOST
+            self._set_state(_LOST)
             self._loop.call_soon(self._call_connection_lost, None)
 
     def _drop_write_buffer(self) -> None:
