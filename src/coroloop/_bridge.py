@@ -361,6 +361,42 @@ AS_COMPLETED_CHECKS_ARGUMENTS_AT_CALL = PY313
 ISCOROUTINE_ACCEPTS_GENERATORS = not PY312
 
 
+# -- other private attributes of the standard library --------------------------------
+
+# -- sys.last_exc ---------------------------------------------------------------------
+# 3.12 added sys.last_exc, which the REPL sets with last_type/last_value/last_traceback.
+SYS_HAS_LAST_EXC = PY312
+
+
+def subprocess_transport_wait(transport):
+    """An awaitable for a subprocess transport's exit.
+
+    coroloop's SubprocessTransport has a public ``wait()``; asyncio's (on a stdlib
+    loop) only the private ``_wait()`` that asyncio.subprocess itself calls.
+    """
+    wait = getattr(transport, "wait", None)
+    return wait() if wait is not None else transport._wait()
+
+
+def take_unread_of_asyncio_stream(protocol) -> bytes:
+    """The bytes an asyncio ``StreamReaderProtocol`` received and nobody read, taken
+    out of its reader (asyncio's private ``_stream_reader._buffer``); b'' for any
+    other protocol.  start_tls() on a server needs them (gh-142352)."""
+    if isinstance(protocol, _asyncio.StreamReaderProtocol):
+        buffer = getattr(protocol._stream_reader, "_buffer", None)
+        if isinstance(buffer, bytearray) and buffer:
+            data = bytes(buffer)
+            buffer.clear()
+            return data
+    return b""
+
+
+def popen_waitpid_lock(popen):
+    """The lock ``subprocess.Popen`` holds around its own waitpid() and storing the
+    status (a private attribute; None where a Popen has none)."""
+    return getattr(popen, "_waitpid_lock", None)
+
+
 def new_loop_from_policy(default):
     """A loop for Runner/run() without loop_factory.
 

@@ -6,6 +6,8 @@ import functools
 import inspect
 import reprlib
 
+__all__ = ["format_args", "format_callback", "callback_location", "coroutine_repr"]
+
 
 def format_args(args, kwargs=None) -> str:
     """``(1, 'a', key=2)``, each value shortened with reprlib."""

@@ -167,7 +167,7 @@ class Process:
         With ``stdout=PIPE``/``stderr=PIPE``, read the pipes too (or use
         communicate()): a child blocked writing to a full pipe never exits.
         """
-        return await _transport_wait(self._transport)
+        return await _bridge.subprocess_transport_wait(self._transport)
 
     def send_signal(self, signal: int) -> None:
         self._transport.send_signal(signal)
@@ -223,12 +223,6 @@ class Process:
         if pipe is not None:
             pipe.close()
         return output
-
-
-def _transport_wait(transport):
-    # coroloop's transport has wait(); on a stdlib loop it is asyncio's, with _wait().
-    wait = getattr(transport, "wait", None)
-    return wait() if wait is not None else transport._wait()
 
 
 def _protocol_factory(limit, loop):

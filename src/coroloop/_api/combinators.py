@@ -47,8 +47,8 @@ from .._core.futures import PENDING, Future, asyncio_twin, future_loop, isfuture
 from .._core.tasks import ensure_future
 from . import timeouts
 
-__all__ = ("FIRST_COMPLETED", "FIRST_EXCEPTION", "ALL_COMPLETED",
-           "gather", "wait", "wait_for", "as_completed", "shield")
+__all__ = ["FIRST_COMPLETED", "FIRST_EXCEPTION", "ALL_COMPLETED",
+           "gather", "wait", "wait_for", "as_completed", "shield"]
 
 # The same objects as asyncio's (and concurrent.futures'), so either spelling works.
 FIRST_COMPLETED, FIRST_EXCEPTION, ALL_COMPLETED = (

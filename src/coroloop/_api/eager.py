@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from .._core.tasks import Task
 
-__all__ = ("create_eager_task_factory", "eager_task_factory")
+__all__ = ["create_eager_task_factory", "eager_task_factory"]
 
 
 def create_eager_task_factory(custom_task_constructor):

@@ -30,18 +30,17 @@ import threading
 from asyncio import BrokenBarrierError
 from asyncio.exceptions import CancelledError
 
-from coroloop import _bridge
-from coroloop._bridge import get_running_loop
+from .. import _bridge
+from .._bridge import get_running_loop
 
-__all__ = (
+__all__ = [
     "Lock",
     "Event",
     "Condition",
     "Semaphore",
     "BoundedSemaphore",
     "Barrier",
-    "BrokenBarrierError",
-)
+    "BrokenBarrierError"]
 
 _deque = collections.deque
 

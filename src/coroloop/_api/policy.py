@@ -5,6 +5,8 @@ from __future__ import annotations
 from .. import _bridge
 from .._event_loop import EventLoop
 
+__all__ = ["EventLoopPolicy", "install"]
+
 
 class EventLoopPolicy(_bridge.DefaultEventLoopPolicy):
     """asyncio's default policy, except that new loops are coroloop's."""

@@ -18,17 +18,16 @@ import heapq
 from asyncio import QueueEmpty, QueueFull
 from types import GenericAlias
 
-from coroloop._api.locks import _LoopBound
-from coroloop import _bridge
+from .. import _bridge
+from .locks import _LoopBound
 
-__all__ = (
+__all__ = [
     "Queue",
     "PriorityQueue",
     "LifoQueue",
     "QueueEmpty",
     "QueueFull",
-    "QueueShutDown",
-)
+    "QueueShutDown"]
 
 QueueShutDown = _bridge.QueueShutDown
 

@@ -15,6 +15,8 @@ from .. import _bridge
 from .._core.coroutines import iscoroutine
 from .._event_loop import new_event_loop
 
+__all__ = ["Runner", "run"]
+
 _THREAD_JOIN_TIMEOUT = 300  # seconds the default executor gets to finish at close
 
 

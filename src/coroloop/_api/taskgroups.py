@@ -40,7 +40,7 @@ from asyncio import exceptions as _exc
 
 from .. import _bridge
 
-__all__ = ("TaskGroup", "TaskGroupState")
+__all__ = ["TaskGroup", "TaskGroupState"]
 
 _CancelledError = _exc.CancelledError
 # 3.13's exit (gh-116720) or 3.11/3.12's: see the module docstring.

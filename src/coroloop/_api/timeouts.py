@@ -27,7 +27,7 @@ from typing import final
 
 from .. import _bridge
 
-__all__ = ("Timeout", "TimeoutState", "timeout", "timeout_at")
+__all__ = ["Timeout", "TimeoutState", "timeout", "timeout_at"]
 
 
 class TimeoutState(enum.Enum):

@@ -43,6 +43,7 @@ import traceback
 import types
 
 import coroloop
+from coroloop import _bridge
 
 HELP = "an await-REPL on coroloop's loop (the default command)"
 
@@ -245,7 +246,7 @@ class AwaitConsole(code.InteractiveConsole):
         if tb is None:
             tb = error.__traceback__
         sys.last_type, sys.last_value, sys.last_traceback = type(error), error, tb
-        if sys.version_info >= (3, 12):
+        if _bridge.SYS_HAS_LAST_EXC:
             sys.last_exc = error
         self.write("".join(traceback.format_exception(type(error), error, tb)))
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import time as _time
 
+__all__ = ["Clock", "MonotonicClock"]
+
 
 class Clock:
     """The interface the event loop needs from a clock."""

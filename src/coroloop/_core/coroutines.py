@@ -15,6 +15,8 @@ import types
 
 from .. import _bridge
 
+__all__ = ["iscoroutine", "iscoroutinefunction", "coroutine"]
+
 _COROUTINE_TYPES = (types.CoroutineType, collections.abc.Coroutine) + (
     (types.GeneratorType,) if _bridge.ISCOROUTINE_ACCEPTS_GENERATORS else ())
 _seen_types: dict[type, bool] = {types.CoroutineType: True}

@@ -24,6 +24,9 @@ from .._repr import format_callback
 from .handles import extract_source_traceback, new_handle
 from .loopstate import NATIVE_LOOPS, LoopState
 
+__all__ = ["Future", "new_future", "isfuture", "future_loop", "set_result_if_pending",
+           "PENDING", "CANCELLED", "FINISHED", "CancelledError", "InvalidStateError"]
+
 CancelledError = _exc.CancelledError
 InvalidStateError = _exc.InvalidStateError
 

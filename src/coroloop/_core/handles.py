@@ -22,6 +22,9 @@ import traceback
 from .. import _bridge
 from .._repr import format_callback
 
+__all__ = ["Handle", "TimerHandle", "new_handle", "new_timer_handle",
+           "callback_error_context", "extract_source_traceback"]
+
 
 class Handle(_aevents.Handle):
     __slots__ = ()  # the stdlib base class already declares the slots we use

@@ -173,7 +173,7 @@ def remove_loop_watcher(callback) -> None:
 
 
 def announce_loop(loop) -> None:
-    """Called by the loop's __init__ while watchers exist; a watcher that raises is
+    """Called by every loop's __init__ (a no-op without watchers); a watcher that raises is
     reported through the loop's exception handler and the loop is created anyway."""
     for callback in tuple(_loop_watchers):
         try:

@@ -65,8 +65,7 @@ from .executors import Executors
 from .futures import isfuture, new_future
 from .handles import (Handle, TimerHandle, callback_error_context, extract_source_traceback,
                       new_handle, new_threadsafe_handle, new_timer_handle)
-from . import instrument as _instrument
-from .instrument import Instruments
+from .instrument import Instruments, announce_loop
 from .loopstate import NATIVE_LOOPS, LoopState
 from .poller import Poller, default_poller
 from .readiness import Readiness
@@ -121,8 +120,7 @@ class CoreEventLoop(_aevents.AbstractEventLoop):
         self.slow_callback_duration = 0.1
         self._current_handle = None         # the handle running (debug mode only)
         self._task_factory = None
-        if _instrument._loop_watchers:
-            _instrument.announce_loop(self)
+        announce_loop(self)  # to the tools watching for new loops, if any
 
     def __repr__(self) -> str:
         return (f"<{self.__class__.__name__} running={self.is_running()} "

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import enum
 
+__all__ = ["LoopState", "NATIVE_LOOPS"]
+
 # The classes of coroloop's own loops (CoreEventLoop and every subclass; see
 # CoreEventLoop.__init_subclass__).  Futures and tasks test `loop.__class__ in
 # NATIVE_LOOPS` to take the direct path to the ready queue: a set lookup, cheaper

@@ -18,6 +18,8 @@ from .futures import FINISHED, PENDING, Future, asyncio_twin, set_result_if_pend
 from .handles import extract_source_traceback
 from .loopstate import NATIVE_LOOPS
 
+__all__ = ["sleep", "SleepFuture"]
+
 _isnan = math.isnan
 _get_running_loop = _bridge.get_running_loop
 _SLEEP_REJECTS_NAN = _bridge.SLEEP_REJECTS_NAN

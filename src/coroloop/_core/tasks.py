@@ -38,6 +38,8 @@ from .handles import extract_source_traceback
 from .loopstate import NATIVE_LOOPS, LoopState
 from .sleep import SleepFuture
 
+__all__ = ["Task", "new_task", "current_task", "all_tasks", "create_task", "ensure_future"]
+
 _CoroutineType = types.CoroutineType
 _enter_task = _bridge.enter_task
 _leave_task = _bridge.leave_task

@@ -14,6 +14,8 @@ from .coroutines import iscoroutine
 from .futures import future_loop, isfuture
 from .tasks import ensure_future
 
+__all__ = ["chain_future", "wrap_future", "run_coroutine_threadsafe", "to_thread"]
+
 
 def _loop_of(fut):
     """The loop a future belongs to; None for a concurrent.futures.Future."""

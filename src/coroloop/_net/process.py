@@ -95,7 +95,7 @@ def _reap(popen: subprocess.Popen, *, block: bool):
         # waitpid(-1) elsewhere in the program (then the status is lost).  Popen may
         # be between its waitpid() and storing the status, in another thread: its
         # lock (when it has one) covers both, so holding it we see the final value.
-        lock = getattr(popen, "_waitpid_lock", None)
+        lock = _bridge.popen_waitpid_lock(popen)
         if lock is not None and popen.returncode is None:
             with lock:
                 pass

@@ -87,7 +87,7 @@ from __future__ import annotations
 import enum
 import ssl
 import warnings
-from asyncio import BufferedProtocol, StreamReaderProtocol, Transport
+from asyncio import BufferedProtocol, Transport
 from asyncio.log import logger
 from typing import Any
 
@@ -860,16 +860,9 @@ async def start_tls(
 def _take_unread_for_tls(protocol) -> bytes:
     """Bytes *protocol* received but nobody read: on a server upgraded with start_tls()
     they are the start of the handshake (gh-142352).  A stream protocol -- coroloop's
-    (``_take_unread_for_tls()``) or asyncio's (its reader's ``_buffer``) -- may hold some;
-    other protocols consumed what they got."""
+    (``_take_unread_for_tls()``) or asyncio's (its reader's buffer, see _bridge) -- may
+    hold some; other protocols consumed what they got."""
     take = getattr(protocol, "_take_unread_for_tls", None)
     if take is not None:
         return take()
-    if isinstance(protocol, StreamReaderProtocol):
-        reader = protocol._stream_reader
-        buffer = getattr(reader, "_buffer", None)
-        if isinstance(buffer, bytearray) and buffer:
-            data = bytes(buffer)
-            buffer.clear()
-            return data
-    return b""
+    return _bridge.take_unread_of_asyncio_stream(protocol)
