@@ -96,6 +96,14 @@ class _AsyncWith:
     async def __aexit__(self, *exc_info):
         self.release()
 
+    def __init_subclass__(cls, **kwargs):
+        # Lock and Semaphore inline their uncontended acquire() in __aenter__; a
+        # subclass that overrides acquire() but not __aenter__ gets the generic
+        # __aenter__ back, so that its acquire() runs.
+        super().__init_subclass__(**kwargs)
+        if "acquire" in cls.__dict__ and "__aenter__" not in cls.__dict__:
+            cls.__aenter__ = _AsyncWith.__aenter__
+
 
 def _none_pending(waiters) -> bool:
     """True if every waiter in *waiters* is cancelled (nobody is entitled to go first)."""
@@ -164,18 +172,13 @@ class Lock(_AsyncWith, _LoopBound):
 
     # `async with lock` is the common way to take a lock: do the uncontended case without
     # the extra coroutine frame of acquire().  A subclass that overrides acquire() but not
-    # __aenter__ gets the generic __aenter__ (see __init_subclass__), so its acquire() runs.
+    # __aenter__ gets the generic __aenter__ (_AsyncWith.__init_subclass__).
     async def __aenter__(self):
         if not self._locked and not self._waiters:
             self._locked = True
             return None
         await self.acquire()
         return None
-
-    def __init_subclass__(cls, **kwargs):
-        super().__init_subclass__(**kwargs)
-        if "acquire" in cls.__dict__ and "__aenter__" not in cls.__dict__:
-            cls.__aenter__ = _AsyncWith.__aenter__
 
     def release(self):
         """Release the lock and wake the longest-waiting task, if any.
@@ -410,11 +413,6 @@ class Semaphore(_AsyncWith, _LoopBound):
             return None
         await self.acquire()
         return None
-
-    def __init_subclass__(cls, **kwargs):
-        super().__init_subclass__(**kwargs)
-        if "acquire" in cls.__dict__ and "__aenter__" not in cls.__dict__:
-            cls.__aenter__ = _AsyncWith.__aenter__
 
     def release(self):
         """Return a permit, waking the longest-waiting task if any."""

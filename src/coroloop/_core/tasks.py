@@ -166,14 +166,7 @@ class Task(Future):
                     context["source_traceback"] = self._source_traceback
                 self._loop.call_exception_handler(context)
         elif self._unretrieved:
-            context = {
-                "message": f"{type(self).__name__} exception was never retrieved",
-                "exception": self._exception,
-                "future": self,
-            }
-            if self._source_traceback:
-                context["source_traceback"] = self._source_traceback
-            self._loop.call_exception_handler(context)
+            Future.__del__(self)  # "exception was never retrieved"
 
     # -- the step --------------------------------------------------------------------
     def _step(self):

@@ -289,8 +289,7 @@ class WritePipeTransport(_PipeTransportBase, asyncio.Transport):
             except (SystemExit, KeyboardInterrupt):
                 raise
             except BaseException as exc:
-                self._lost_writes += 1
-                self._fail(exc, "Fatal write error on pipe transport")
+                self._write_failed(exc)
                 return
             if sent == len(data):
                 return
@@ -307,8 +306,7 @@ class WritePipeTransport(_PipeTransportBase, asyncio.Transport):
         except (SystemExit, KeyboardInterrupt):
             raise
         except BaseException as exc:
-            self._lost_writes += 1
-            self._fail(exc, "Fatal write error on pipe transport")
+            self._write_failed(exc)
             return
         if self._buffer.consume(sent):
             # (The protocol may write more from inside its resume_writing().)
@@ -346,6 +344,10 @@ class WritePipeTransport(_PipeTransportBase, asyncio.Transport):
 
     def abort(self) -> None:
         self._shut(None)
+
+    def _write_failed(self, exc) -> None:
+        self._lost_writes += 1  # from now on write() drops (and counts) its data
+        self._fail(exc, "Fatal write error on pipe transport")
 
     def _fail(self, exc, message: str) -> None:
         # OSErrors (EPIPE, ...) are the peer's doing, not a bug: log them quietly.

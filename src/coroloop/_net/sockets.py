@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio.futures as _asyncio_futures
 import errno
+import functools
 import io
 import os
 import socket
@@ -244,11 +245,20 @@ async def _sendfile_native(loop, sock, file, offset, count):
 
 
 async def _sendfile_fallback(loop, sock, file, offset, count):
+    return await copy_file_in_blocks(loop, file, offset, count, _SENDFILE_FALLBACK_CHUNK,
+                                     functools.partial(loop.sock_sendall, sock))
+
+
+async def copy_file_in_blocks(loop, file, offset, count, chunk, send) -> int:
+    """sendfile's fallback: read *file* from *offset* (*count* bytes; None: to the
+    end) into one reused buffer, *chunk* bytes at a time, in the default executor,
+    and ``await send(view)`` each block.  Returns the bytes sent; the file position
+    ends right after them, whatever happens."""
     # Read from *offset*, whatever the file's position: offset 0 included
     # (gh-150107: asyncio up to 3.13 did not seek for offset 0).
     if hasattr(file, "seek"):
         file.seek(offset)
-    block = min(count, _SENDFILE_FALLBACK_CHUNK) if count else _SENDFILE_FALLBACK_CHUNK
+    block = min(count, chunk) if count else chunk
     buf = bytearray(block)
     sent = 0
     try:
@@ -258,7 +268,7 @@ async def _sendfile_fallback(loop, sock, file, offset, count):
             n = await loop.run_in_executor(None, file.readinto, view)
             if not n:
                 break
-            await loop.sock_sendall(sock, view[:n])
+            await send(view[:n])
             sent += n
         return sent
     finally:

@@ -26,11 +26,12 @@ from . import tls_transport
 from .dns import resolve
 from .flowcontrol import tell_protocol
 from .statemachine import check_transition
-from .sockets import check_not_ssl_socket, check_sendfile_args
+from .sockets import check_not_ssl_socket, check_sendfile_args, copy_file_in_blocks
 from .transports import SocketTransport
 
 __all__ = ["create_connection", "create_server", "connect_accepted_socket", "sendfile",
-           "Server", "open_stream_transport", "interleave_addrinfos"]
+           "Server", "open_stream_transport", "connect_stream_protocol",
+           "interleave_addrinfos", "set_reuse_port", "yield_once"]
 
 #: After accept() failed for lack of resources (EMFILE & co.) a listener stops
 #: accepting until one of the server's own connections closes (that frees a
@@ -125,6 +126,20 @@ async def open_stream_transport(loop, sock, protocol, sslcontext=None, *, server
         waiter = tls = raw = transport = None
         raise
     return transport
+
+
+async def connect_stream_protocol(loop, sock, protocol_factory, sslcontext, *,
+                                  server_side=False, server_hostname=None,
+                                  ssl_handshake_timeout=None, ssl_shutdown_timeout=None):
+    """create_connection & co.'s common end: a new protocol on the connected *sock*
+    (made non-blocking); ``(transport, protocol)`` once connection_made ran."""
+    sock.setblocking(False)
+    protocol = protocol_factory()
+    transport = await open_stream_transport(
+        loop, sock, protocol, sslcontext, server_side=server_side,
+        server_hostname=server_hostname, ssl_handshake_timeout=ssl_handshake_timeout,
+        ssl_shutdown_timeout=ssl_shutdown_timeout)
+    return transport, protocol
 
 
 class _ServerState(enum.Enum):
@@ -474,10 +489,8 @@ async def create_connection(
         if sock.type != socket.SOCK_STREAM:
             raise ValueError(f"A Stream Socket was expected, got {sock!r}")
 
-    sock.setblocking(False)
-    protocol = protocol_factory()
-    transport = await open_stream_transport(
-        loop, sock, protocol, ssl, server_hostname=server_hostname,
+    transport, protocol = await connect_stream_protocol(
+        loop, sock, protocol_factory, ssl, server_hostname=server_hostname,
         ssl_handshake_timeout=ssl_handshake_timeout,
         ssl_shutdown_timeout=ssl_shutdown_timeout)
     if loop.get_debug():
@@ -698,10 +711,8 @@ async def connect_accepted_socket(loop, protocol_factory, sock, *, ssl=None,
     tls_transport.check_ssl_arguments(ssl, None, ssl_handshake_timeout,
                                       ssl_shutdown_timeout)
     check_not_ssl_socket(sock)
-    sock.setblocking(False)
-    protocol = protocol_factory()
-    transport = await open_stream_transport(
-        loop, sock, protocol, ssl, server_side=True,
+    transport, protocol = await connect_stream_protocol(
+        loop, sock, protocol_factory, ssl, server_side=True,
         ssl_handshake_timeout=ssl_handshake_timeout,
         ssl_shutdown_timeout=ssl_shutdown_timeout)
     if loop.get_debug():
@@ -734,25 +745,16 @@ async def sendfile(loop, transport, file, offset=0, count=None, *, fallback=True
 
 
 async def _sendfile_through_writes(loop, transport, file, offset, count):
-    if hasattr(file, "seek"):  # offset 0 too (gh-150107)
-        file.seek(offset)
-    block = min(count, _SENDFILE_FALLBACK_CHUNK) if count else _SENDFILE_FALLBACK_CHUNK
-    buf = bytearray(block)
-    sent = 0
     flow = _SendfileFlow(loop, transport)
+
+    async def write(view):
+        await flow.drain()
+        transport.write(view)  # sent now or copied: the buffer may be reused
+
     try:
-        while count is None or sent < count:
-            want = block if count is None else min(block, count - sent)
-            await flow.drain()
-            view = memoryview(buf)[:want]
-            n = await loop.run_in_executor(None, file.readinto, view)
-            if not n:
-                break
-            transport.write(view[:n])  # sent now or copied: buf may be reused
-            sent += n
+        sent = await copy_file_in_blocks(loop, file, offset, count,
+                                         _SENDFILE_FALLBACK_CHUNK, write)
         await flow.drain()
         return sent
     finally:
-        if sent > 0 and hasattr(file, "seek"):
-            file.seek(offset + sent)
         flow.restore()

@@ -21,7 +21,7 @@ from asyncio.log import logger
 
 from .. import _bridge
 from . import tls_transport
-from .tcp import Server, open_stream_transport, yield_once
+from .tcp import Server, connect_stream_protocol, yield_once
 
 __all__ = ["create_unix_connection", "create_unix_server", "remove_stale_socket_file"]
 
@@ -96,13 +96,10 @@ async def create_unix_connection(
         if sock is None:
             raise ValueError("no path and sock were specified")
         _check_unix_stream_socket(sock)
-        sock.setblocking(False)
-    protocol = protocol_factory()
-    transport = await open_stream_transport(
-        loop, sock, protocol, ssl, server_hostname=server_hostname,
+    return await connect_stream_protocol(
+        loop, sock, protocol_factory, ssl, server_hostname=server_hostname,
         ssl_handshake_timeout=ssl_handshake_timeout,
         ssl_shutdown_timeout=ssl_shutdown_timeout)
-    return transport, protocol
 
 
 async def create_unix_server(
