@@ -17,7 +17,8 @@ Layout, chosen for the scheduler's per-iteration cost:
 
 Invariants: ``count`` is the number of timers in the buckets, cancelled ones
 included; ``cancelled`` the number of those that are cancelled; every key of
-``buckets`` is in ``heap`` exactly once and vice versa.
+``buckets`` is in ``heap`` exactly once and vice versa; no key is NaN (the loop
+puts a NaN deadline in as "now", see "Deadlines" in ``loop.py``).
 
 The scheduler (``loop.py``) reads these fields directly on its hot path and
 inlines two rules kept here once: inserting a timer (``push``) and firing one
