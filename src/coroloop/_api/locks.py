@@ -113,6 +113,17 @@ def _none_pending(waiters) -> bool:
     return True
 
 
+def _enqueue_waiter(prim):
+    """Queue a new future at the back of *prim*'s waiters (a Lock's or a Semaphore's,
+    whose deque is made on first contention) and return it."""
+    waiters = prim._waiters
+    if waiters is None:
+        waiters = prim._waiters = _deque()
+    fut = prim._get_loop().create_future()
+    waiters.append(fut)
+    return fut
+
+
 # -- Lock ----------------------------------------------------------------------------------
 
 
@@ -153,20 +164,17 @@ class Lock(_AsyncWith, _LoopBound):
             if not waiters or _none_pending(waiters):
                 self._locked = True
                 return True
-        if waiters is None:
-            waiters = self._waiters = _deque()
-        fut = self._get_loop().create_future()
-        waiters.append(fut)
+        fut = _enqueue_waiter(self)
         try:
             await fut
         except BaseException:
-            waiters.remove(fut)
+            self._waiters.remove(fut)
             # We will not take the lock.  If it is free, whoever is now at the head of the
             # queue must run: the wake-up may have been meant for us.
             if not self._locked:
                 self._wake_head()
             raise
-        waiters.remove(fut)
+        self._waiters.remove(fut)
         self._locked = True
         return True
 
@@ -385,20 +393,17 @@ class Semaphore(_AsyncWith, _LoopBound):
         if self._value > 0 and (not waiters or _none_pending(waiters)):
             self._value -= 1
             return True
-        if waiters is None:
-            waiters = self._waiters = _deque()
-        fut = self._get_loop().create_future()
-        waiters.append(fut)
+        fut = _enqueue_waiter(self)
         try:
             await fut
         except BaseException:
-            waiters.remove(fut)
+            self._waiters.remove(fut)
             if fut.done() and not fut.cancelled():
                 # A permit was reserved for us at wake-up but we will not use it.
                 self._value += 1
             raise
         else:
-            waiters.remove(fut)
+            self._waiters.remove(fut)
         finally:
             # Newcomers may have queued behind us (FIFO) although permits were free, and
             # we may have returned a permit: wake as many waiters as there are permits.

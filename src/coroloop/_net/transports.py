@@ -353,22 +353,16 @@ class SocketTransport(_SocketTransportBase, transports.Transport):
                 data = self._sock.recv(self.max_size)
                 if len(data) < _DIRECT_READ // 4:
                     self._read_direct = True
-        except _RETRY:
-            return
-        except (SystemExit, KeyboardInterrupt):
-            raise
         except BaseException as exc:
-            self._fatal_error(exc, "Fatal read error on socket transport")
+            self._recv_failed(exc)
             return
         if not data:
             self._eof_received()
             return
         try:
             self._protocol.data_received(data)
-        except (SystemExit, KeyboardInterrupt):
-            raise
         except BaseException as exc:
-            self._fatal_error(exc, "Fatal error: protocol.data_received() call failed.")
+            self._protocol_failed(exc, "data_received")
 
     def _read_into_protocol_buffer(self) -> None:
         protocol = self._protocol
@@ -376,29 +370,36 @@ class SocketTransport(_SocketTransportBase, transports.Transport):
             buf = protocol.get_buffer(-1)
             if not len(buf):
                 raise RuntimeError(f"{protocol!r}.get_buffer() returned an empty buffer")
-        except (SystemExit, KeyboardInterrupt):
-            raise
         except BaseException as exc:
-            self._fatal_error(exc, "Fatal error: protocol.get_buffer() call failed.")
+            self._protocol_failed(exc, "get_buffer")
             return
         try:
             n = self._sock.recv_into(buf)
-        except _RETRY:
-            return
-        except (SystemExit, KeyboardInterrupt):
-            raise
         except BaseException as exc:
-            self._fatal_error(exc, "Fatal read error on socket transport")
+            self._recv_failed(exc)
             return
         if not n:
             self._eof_received()
             return
         try:
             protocol.buffer_updated(n)
-        except (SystemExit, KeyboardInterrupt):
-            raise
         except BaseException as exc:
-            self._fatal_error(exc, "Fatal error: protocol.buffer_updated() call failed.")
+            self._protocol_failed(exc, "buffer_updated")
+
+    # The readers' failure policy, one copy for both (called only when something
+    # raised, so the read itself pays nothing): a would-block is a spurious wake-up,
+    # SystemExit and KeyboardInterrupt propagate, anything else ends the connection.
+    def _recv_failed(self, exc) -> None:
+        if isinstance(exc, _RETRY):
+            return
+        if isinstance(exc, (SystemExit, KeyboardInterrupt)):
+            raise exc
+        self._fatal_error(exc, "Fatal read error on socket transport")
+
+    def _protocol_failed(self, exc, method: str) -> None:
+        if isinstance(exc, (SystemExit, KeyboardInterrupt)):
+            raise exc
+        self._fatal_error(exc, f"Fatal error: protocol.{method}() call failed.")
 
     def _eof_received(self) -> None:
         if self._loop.get_debug():
