@@ -67,6 +67,21 @@ set_event_loop = _bridge.set_event_loop
 get_event_loop_policy = _bridge.get_event_loop_policy
 set_event_loop_policy = _bridge.set_event_loop_policy
 
+
+
+def _start_debug_mode_tools(loop):
+    # Debug mode turns on coroloop.debug's tools.  The debug layer is built on this
+    # package (it imports only the public API), so it is found by name when debug mode
+    # first needs it, not imported here: no import cycle, nothing loaded otherwise.
+    import importlib
+    importlib.import_module("coroloop.debug._debugmode").start(loop)
+
+
+from ._core import instrument as _instrument  # noqa: E402
+
+_instrument.set_debug_mode_tools(_start_debug_mode_tools)
+del _instrument
+
 __version__ = "0.1.0"
 
 __all__ = [

@@ -14,6 +14,7 @@ as a named constant (``tests/unit/test_layering.py`` holds both rules).
 from __future__ import annotations
 
 import asyncio.events as _events
+import asyncio.futures as _futures
 import asyncio.tasks as _tasks
 import sys
 import weakref as _weakref
@@ -408,3 +409,54 @@ def new_loop_from_policy(default):
     if type(current) is DefaultEventLoopPolicy:
         return default()
     return current.new_event_loop()
+
+
+# -- introspection for coroloop.debug ------------------------------------------------
+# A stdlib task's awaited future is asyncio's private ``_fut_waiter`` (coroloop's tasks
+# say it with ``waiting_on()``); read here, once, for the debugging tools.
+def awaited_future(task):
+    """The future *task* (coroloop's or asyncio's) is suspended on, or None."""
+    try:
+        return task.waiting_on()
+    except AttributeError:
+        return getattr(task, "_fut_waiter", None)
+
+
+def current_task_or_none(loop):
+    """The task running on *loop* now (from any thread on 3.11-3.13; 3.14 keeps it
+    per thread, so from another thread it is None there)."""
+    try:
+        return current_task(loop)
+    except RuntimeError:
+        return None
+
+
+# 3.14 added explicit "awaited by" links between futures, which asyncio's gather and
+# TaskGroup keep and asyncio.capture_call_graph() reads from ``_asyncio_awaited_by``
+# (asyncio's C functions ignore futures that are not its own).  coroloop's futures
+# keep the same links on every version: the ones made with these functions, plus the
+# tasks waiting on the future (derived from its callbacks, so the hot path pays
+# nothing for them).
+AWAITED_BY_LINKS = PY314
+# asyncio's own functions (3.14+) for its own futures; ours for coroloop's.
+_asyncio_add_awaited_by = getattr(_futures, "future_add_to_awaited_by", None)
+_asyncio_discard_awaited_by = getattr(_futures, "future_discard_from_awaited_by", None)
+
+
+def future_add_to_awaited_by(fut, waiter) -> None:
+    """Record that *waiter* (a future) awaits *fut* (any future; a no-op for other
+    implementations' futures without asyncio's function)."""
+    links = getattr(type(fut), "_add_awaited_by", None)
+    if links is not None:
+        links(fut, waiter)
+    elif _asyncio_add_awaited_by is not None:
+        _asyncio_add_awaited_by(fut, waiter)
+
+
+def future_discard_from_awaited_by(fut, waiter) -> None:
+    """Undo ``future_add_to_awaited_by(fut, waiter)``."""
+    links = getattr(type(fut), "_discard_awaited_by", None)
+    if links is not None:
+        links(fut, waiter)
+    elif _asyncio_discard_awaited_by is not None:
+        _asyncio_discard_awaited_by(fut, waiter)

@@ -21,6 +21,13 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
 
 EXPECTED = {
+    # -- issue 9 (debug): the debugging tutorial's examples --
+    "debug_mode": "main() returns; the heartbeat is still running\nWARNING coroloop.debug: run() cancelled 1 task(s) still pending at exit:\n  Task 'heartbeat' running heartbeat()\n    created at debug_mode.py:37 in main\nheartbeat cancelled via 'run', outside any task: True\n",
+    "task_tracer": "spawned  main() by (no task)\nspawned  fetch() by main\nspawned  fetch() by main\nfinished fetch-1  returned 'page 1'\nfinished fetch-2  returned 'page 2'\nspawned  fetch() by main\nfinished fetch()  failed: ValueError('no page 3')\nspawned  sleep() by main\nfinished main     returned [ValueError('no page 3')]\nfinished slow     cancelled\ngather gave [ValueError('no page 3')]\n",
+    "task_monitor": "all waiting: {'running': 1, 'runnable': 0, 'waiting': 3, 'done': 0}\n  worker-1 waits on queue_get\n  worker-2 waits on queue_get\n  worker-3 waits on queue_get\nafter the work: {'running': 1, 'runnable': 0, 'waiting': 0, 'done': 3}\n  worker-1: result\n  worker-2: exception (ValueError('worker 2 got a bad item'))\n  worker-3: result\n",
+    "forgotten_await": 'saved first\nWARNING py.warnings: forgotten_await.py:43: RuntimeWarning: coroutine \'save\' was never awaited\nCoroutine created at (most recent call last)\n  File "forgotten_await.py", line 53, in <module>\n    coroloop.run(main(), debug=True)\n  File "forgotten_await.py", line 43, in main\n    save("second")          # the bug: no await, nothing is saved\n  save("second")          # the bug: no await, nothing is saved\nmain() is done\n',
+    "swallowed_cancellation": "stubborn: caught the cancellation and carries on\nWARNING coroloop.debug: Task 'stubborn' swallowed a cancellation: it returned normally at swallowed_cancellation.py:32 after cancel() reached it, without calling uncancel(); task 'stubborn' cancelled by task 'Task-1' via direct at swallowed_cancellation.py:48 in main\npolite: cleaning up; cancelled by Task-1 via direct\nstubborn returned 'not cancelled'\npolite was cancelled, as asked\n",
+    # -- end of issue 9 (debug) --
     "timeline": "6 items handled by 2 workers\nwatchdog cancelled\n",
     "coroutines_and_run": """\
 calling fetch() made a coroutine; nothing ran yet

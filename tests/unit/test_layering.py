@@ -106,6 +106,45 @@ CROSSINGS = {
     ("_core/handles.py", "_getframe"):
         "sys._getframe: CPython's documented frame access, to record where a handle, "
         "future or task was created in debug mode (as asyncio does)",
+    # -- issue 9 (debug): what the debugging tools read that has no public accessor -----
+    ("debug/taskmonitor.py", "_getframe"):
+        "sys._getframe: a task's creation site, recorded as raw frames when it is spawned",
+    ("debug/provenance.py", "_getframe"):
+        "sys._getframe: the stack of a cancel() call, read inside the hook it calls",
+    ("debug/callgraph.py", "_getframe"):
+        "sys._getframe: the current task's call stack, as asyncio.capture_call_graph takes it",
+    ("debug/_tool.py", "_fut_waiter"):
+        "asyncio's Task attribute: what a stdlib task on coroloop's loop waits on "
+        "(coroloop's tasks answer waiting_on())",
+    ("debug/pitfalls.py", "_source_traceback"):
+        "asyncio's debug-mode attribute of futures and tasks: where a task was created, "
+        "when no TaskMonitor recorded it",
+    ("debug/snapshot.py", "_source_traceback"):
+        "asyncio's debug-mode attribute of futures and tasks: where a task was created, "
+        "when no TaskMonitor recorded it",
+    ("debug/provenance.py", "_cancelled_exc"):
+        "asyncio's Future attribute: the CancelledError that escaped a task, which "
+        "debug mode annotates with its provenance (reading it otherwise consumes it)",
+    ("debug/snapshot.py", "_asyncio_awaited_by"):
+        "asyncio 3.14's awaited-by links, which coroloop's futures keep on every version",
+    ("debug/snapshot.py", "_callbacks"):
+        "asyncio's Future attribute (read by libraries too): the done callbacks tell who "
+        "waits on a future (a gather, a TaskGroup, a foreign task)",
+    ("debug/waits.py", "_callbacks"):
+        "asyncio's Future attribute: a future chained to a concurrent.futures.Future "
+        "(wrap_future) is an executor job",
+    ("debug/snapshot.py", "_parent_task"):
+        "asyncio's TaskGroup attribute: a group's children are awaited by its parent task",
+    ("debug/waits.py", "_children"):
+        "asyncio's _GatheringFuture attribute: how many of a gather's children are done",
+    ("debug/waits.py", "_holder"):
+        "Lock/Semaphore's holding task, recorded while the debug tools track holders",
+    ("debug/taskmonitor.py", "_track_holders"):
+        "switches holder tracking in _api/locks.py on (debug imports only the public API)",
+    ("debug/taskmonitor.py", "_exception"):
+        "asyncio's Future attribute: a finished task's error for the history, read "
+        "without exception(), which would mark it retrieved and silence asyncio's report",
+    # -- end of issue 9 (debug) ---------------------------------------------------------
 }
 
 # The loop classes, whose declared attributes resolve loop._x accesses.

@@ -59,6 +59,7 @@ CancelledError = _exc.CancelledError
 _CoroutineType = types.CoroutineType
 _DONE_CHILDREN_AT_ONCE = _bridge.GATHER_TAKES_DONE_CHILDREN_AT_ONCE
 _SHIELD_MARKS_RETRIEVED = _bridge.SHIELD_MARKS_ABANDONED_OUTCOME_RETRIEVED
+_LINK_AWAITED_BY = _bridge.AWAITED_BY_LINKS
 _copy_context = contextvars.copy_context
 
 
@@ -97,8 +98,31 @@ class _GatheringFuture(Future):
             self._cancel_requested = True
         return cancelled_any
 
+    # 3.14+: each pending child is "awaited by" the task that called gather() (for
+    # capture_call_graph), until it is done or gather() has failed without it.
+    _waiter_task = None
+
+    def _link_child(self, child) -> None:
+        task = self._waiter_task
+        if task is None:
+            task = self._waiter_task = _bridge.current_task_or_none(self._loop) or False
+        if task:
+            _bridge.future_add_to_awaited_by(child, task)
+
+    def _unlink_children(self) -> None:
+        if self._waiter_task:
+            for child in self._children:
+                _bridge.future_discard_from_awaited_by(child, self._waiter_task)
+
+    def set_exception(self, exception) -> None:
+        Future.set_exception(self, exception)
+        if self._waiter_task:
+            self._unlink_children()  # the children outliving us lose the edge
+
     def _child_done(self, child) -> None:
         # A hot path (once per child): one method call on the child when all is well.
+        if self._waiter_task:
+            _bridge.future_discard_from_awaited_by(child, self._waiter_task)
         self._unfinished -= 1
         if self._state is not PENDING:  # done(), without the call
             if not child.cancelled():
@@ -216,6 +240,8 @@ def gather(*coros_or_futures, return_exceptions=False):
                         # One context for all children: the callback reads no variables.
                         context = _copy_context()
                     fut.add_done_callback(on_done, context=context)
+                    if _LINK_AWAITED_BY:
+                        outer._link_child(fut)
             children.append(fut)
         if outer is not None:
             outer._unfinished = len(seen)
@@ -249,19 +275,30 @@ def shield(arg):
     link = _ShieldLink(operation, future_loop(operation).create_future())
     operation.add_done_callback(link.inner_done)
     link.outer.add_done_callback(link.outer_done)
+    if _LINK_AWAITED_BY:  # 3.14+: the operation is awaited by the shielding task
+        link.task = _bridge.current_task_or_none(_loop_of(operation))
+        if link.task is not None:
+            _bridge.future_add_to_awaited_by(operation, link.task)
     return link.outer
 
 
 class _ShieldLink:
     """Copies the inner outcome to the outer future, unless the outer was cancelled."""
 
-    __slots__ = ("inner", "outer")
+    __slots__ = ("inner", "outer", "task")
 
     def __init__(self, inner, outer):
         self.inner = inner
         self.outer = outer
+        self.task = None  # the shielding task, linked as the inner's awaiter (3.14+)
+
+    def _unlink(self) -> None:
+        if self.task is not None:
+            _bridge.future_discard_from_awaited_by(self.inner, self.task)
+            self.task = None
 
     def inner_done(self, inner) -> None:
+        self._unlink()
         outer = self.outer
         if outer.cancelled():
             # The caller went away: before 3.14 nobody is told of the outcome.
@@ -278,6 +315,7 @@ class _ShieldLink:
         if not self.inner.done():
             # Outer cancelled: the inner operation goes on alone.
             self.inner.remove_done_callback(self.inner_done)
+            self._unlink()
 
 
 # ==================================================================================
@@ -313,15 +351,30 @@ async def wait(fs, *, timeout=None, return_when=ALL_COMPLETED):
 class _WaitState:
     """The bookkeeping of one wait(): counts completions, releases the waiter."""
 
-    __slots__ = ("waiter", "remaining", "return_when", "timer")
+    __slots__ = ("waiter", "remaining", "return_when", "timer", "task")
 
     def __init__(self, waiter, remaining, return_when):
         self.waiter = waiter
         self.remaining = remaining
         self.return_when = return_when
         self.timer = None
+        self.task = None  # 3.14+: the waiting task, linked as each future's awaiter
+
+    def link(self, futures, loop) -> None:
+        """3.14+: the futures waited for are "awaited by" the waiting task."""
+        self.task = _bridge.current_task_or_none(loop)
+        if self.task is not None:
+            for fut in futures:
+                _bridge.future_add_to_awaited_by(fut, self.task)
+
+    def unlink(self, futures) -> None:
+        if self.task is not None:
+            for fut in futures:
+                _bridge.future_discard_from_awaited_by(fut, self.task)
 
     def on_done(self, fut) -> None:
+        if self.task is not None:
+            _bridge.future_discard_from_awaited_by(fut, self.task)
         self.remaining -= 1
         if (self.remaining <= 0 or self.return_when is FIRST_COMPLETED
                 or (self.return_when is FIRST_EXCEPTION and not fut.cancelled()
@@ -347,6 +400,8 @@ async def _wait(fs, timeout, return_when, loop):
     on_done = state.on_done
     for f in fs:
         f.add_done_callback(on_done)
+    if _LINK_AWAITED_BY:
+        state.link(fs, loop)
     try:
         await state.waiter
     finally:
@@ -354,6 +409,7 @@ async def _wait(fs, timeout, return_when, loop):
             state.timer.cancel()
         for f in fs:
             f.remove_done_callback(on_done)
+        state.unlink(fs)
     done, pending = set(), set()
     for f in fs:
         (done if f.done() else pending).add(f)
@@ -362,8 +418,11 @@ async def _wait(fs, timeout, return_when, loop):
 
 async def _cancel_and_wait(fut) -> None:
     """Cancel *fut* and wait until it is done, staying cancellable ourselves."""
-    state = _WaitState(_bridge.get_running_loop().create_future(), 1, ALL_COMPLETED)
+    loop = _bridge.get_running_loop()
+    state = _WaitState(loop.create_future(), 1, ALL_COMPLETED)
     fut.add_done_callback(state.release)
+    if _LINK_AWAITED_BY:
+        state.link((fut,), loop)  # awaiting our waiter leaves no edge on fut
     fut.cancel()
     try:
         # We wait on our own future, not on fut: if *we* are cancelled meanwhile,
@@ -371,6 +430,7 @@ async def _cancel_and_wait(fut) -> None:
         await state.waiter
     finally:
         fut.remove_done_callback(state.release)
+        state.unlink((fut,))
 
 
 # ==================================================================================

@@ -48,6 +48,36 @@ _deque = collections.deque
 # loop, may race to wait on the same fresh primitive.  Taken once per primitive at most.
 _binding_lock = threading.Lock()
 
+# Holder tracking, for the debugging tools (a wait on a lock names the task holding it,
+# a deadlock report shows lock cycles): off by default, so an acquire pays one global
+# check for it.  When on, Lock and Semaphore keep the last task that took them in
+# ``_holder`` (None when released by that task, or unknown).
+_track_holders = False
+_current_task = _bridge.current_task
+
+
+def track_holders(enabled: bool) -> None:
+    """Make Lock and Semaphore remember the task holding them (``_holder``)."""
+    global _track_holders
+    _track_holders = bool(enabled)
+
+
+def _took(primitive) -> None:
+    try:
+        primitive._holder = _current_task()
+    except RuntimeError:  # taken outside a running loop
+        primitive._holder = None
+
+
+def _gave_back(primitive) -> None:
+    if primitive._holder is not None:
+        try:
+            current = _current_task()
+        except RuntimeError:
+            current = None
+        if current is primitive._holder or current is None:
+            primitive._holder = None
+
 
 def _public_repr(obj, extra: str) -> str:
     """``<coroloop.Lock object at 0x... [extra]>``; subclasses show their own module."""
@@ -137,6 +167,10 @@ class Lock(_AsyncWith, _LoopBound):
             ...
     """
 
+    _holder = None  # see track_holders()
+    # For coroloop.debug (a layer above, which imports only the public API).
+    _track_holders = staticmethod(track_holders)
+
     def __init__(self):
         # True while some task holds the lock.  On release() with waiters it becomes False
         # and the head waiter is woken; that waiter sets it back to True when it resumes
@@ -163,6 +197,8 @@ class Lock(_AsyncWith, _LoopBound):
             # A woken-but-not-yet-resumed waiter is done and not cancelled, so it blocks this.
             if not waiters or _none_pending(waiters):
                 self._locked = True
+                if _track_holders:
+                    _took(self)
                 return True
         fut = _enqueue_waiter(self)
         try:
@@ -176,6 +212,8 @@ class Lock(_AsyncWith, _LoopBound):
             raise
         self._waiters.remove(fut)
         self._locked = True
+        if _track_holders:
+            _took(self)
         return True
 
     # `async with lock` is the common way to take a lock: do the uncontended case without
@@ -184,6 +222,8 @@ class Lock(_AsyncWith, _LoopBound):
     async def __aenter__(self):
         if not self._locked and not self._waiters:
             self._locked = True
+            if _track_holders:
+                _took(self)
             return None
         await self.acquire()
         return None
@@ -196,6 +236,8 @@ class Lock(_AsyncWith, _LoopBound):
         if not self._locked:
             raise RuntimeError("Lock is not acquired.")
         self._locked = False
+        if _track_holders:
+            _gave_back(self)
         if self._waiters:
             self._wake_head()
 
@@ -365,6 +407,8 @@ class Semaphore(_AsyncWith, _LoopBound):
     permit is momentarily free.
     """
 
+    _holder = None  # see track_holders()
+
     def __init__(self, value=1):
         if value < 0:
             raise ValueError(f"Semaphore initial value must be >= 0, got {value!r}")
@@ -392,6 +436,8 @@ class Semaphore(_AsyncWith, _LoopBound):
         waiters = self._waiters
         if self._value > 0 and (not waiters or _none_pending(waiters)):
             self._value -= 1
+            if _track_holders:
+                _took(self)
             return True
         fut = _enqueue_waiter(self)
         try:
@@ -409,12 +455,16 @@ class Semaphore(_AsyncWith, _LoopBound):
             # we may have returned a permit: wake as many waiters as there are permits.
             while self._value > 0 and self._wake_next():
                 pass
+        if _track_holders:
+            _took(self)
         return True
 
     async def __aenter__(self):
         # Inlined uncontended acquire(), as in Lock.__aenter__.
         if self._value > 0 and not self._waiters:
             self._value -= 1
+            if _track_holders:
+                _took(self)
             return None
         await self.acquire()
         return None
@@ -422,6 +472,8 @@ class Semaphore(_AsyncWith, _LoopBound):
     def release(self):
         """Return a permit, waking the longest-waiting task if any."""
         self._value += 1
+        if _track_holders:
+            _gave_back(self)
         if self._waiters:
             self._wake_next()
 

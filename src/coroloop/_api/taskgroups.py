@@ -163,6 +163,8 @@ class TaskGroup:
             # before create_task() has returned (gh-128550).
             self._tasks[task] = None
             task.add_done_callback(self._on_done, context=self._callback_context)
+            if _bridge.AWAITED_BY_LINKS:  # 3.14+: capture_call_graph() follows it
+                _bridge.future_add_to_awaited_by(task, self._parent_task)
         else:
             # Finished eagerly, inside create_task(): reported at once (up to 3.13).
             self._on_task_done(task)
@@ -193,6 +195,8 @@ class TaskGroup:
     def _on_task_done(self, task) -> None:
         tasks = self._tasks
         tasks.pop(task, None)
+        if _bridge.AWAITED_BY_LINKS and self._parent_task is not None:
+            _bridge.future_discard_from_awaited_by(task, self._parent_task)
         if not tasks and self._all_done is not None and not self._all_done.done():
             self._all_done.set_result(None)
         if task.cancelled() or (exc := task.exception()) is None:
@@ -251,7 +255,7 @@ class TaskGroup:
     # -- exiting -------------------------------------------------------------------------
     async def __aexit__(self, exc_type, exc_val, exc_tb):
         try:
-            return await self._exit(exc_type, exc_val)
+            return await self._aexit(exc_type, exc_val)
         finally:
             # Exceptions hold frames that may hold us: break the cycles now.
             self._parent_task = None
@@ -260,7 +264,7 @@ class TaskGroup:
             self._on_done = None
             exc_val = exc_tb = None
 
-    async def _exit(self, exc_type, exc_val):
+    async def _aexit(self, exc_type, exc_val):  # asyncio's name (call graphs show it)
         # What this frame refers to is cleared on the way out (finally below): the
         # exception raised from here keeps the frame in its traceback, and the frame
         # must not keep the exceptions, the errors or the parent task alive with it.

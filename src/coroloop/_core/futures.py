@@ -327,6 +327,35 @@ class Future:
             else:
                 loop.call_soon(entry[0], self, context=entry[1])
 
+    # -- "awaited by" links (3.14's asyncio.future_add_to_awaited_by) ----------------
+    # Explicit links (gather's and TaskGroup's, through _bridge) live in a set made on
+    # the first one; the tasks waiting on us are read off the callbacks when asked, so
+    # awaiting a future costs nothing for this.
+    _awaited_by = None
+
+    def _add_awaited_by(self, waiter) -> None:
+        if self._awaited_by is None:
+            self._awaited_by = set()
+        self._awaited_by.add(waiter)
+
+    def _discard_awaited_by(self, waiter) -> None:
+        if self._awaited_by is not None:
+            self._awaited_by.discard(waiter)
+
+    @property
+    def _asyncio_awaited_by(self):
+        """The futures and tasks awaiting this one (asyncio 3.14's attribute, read by
+        ``asyncio.capture_call_graph``): a frozenset, or None when there are none."""
+        waiters = set(self._awaited_by or ())
+        for entry in self._callback_entries():
+            if type(entry) is not tuple:
+                waiters.add(entry)  # a coroloop task waiting on us
+                continue
+            owner = getattr(entry[0], "__self__", None)  # a (foreign) task's wakeup
+            if owner is not None and owner is not self and hasattr(owner, "get_coro"):
+                waiters.add(owner)
+        return frozenset(waiters) if waiters else None
+
     # -- awaiting --------------------------------------------------------------------
     def __await__(self):
         if self._state is PENDING:

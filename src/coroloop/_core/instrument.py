@@ -48,7 +48,7 @@ from __future__ import annotations
 import itertools
 
 __all__ = ["Instrument", "Instruments", "HOOKS", "add_loop_watcher", "remove_loop_watcher",
-           "announce_loop"]
+           "announce_loop", "set_debug_mode_tools", "debug_mode_started"]
 
 HOOKS = ("task_spawned", "task_step_started", "task_step_ended", "task_stepped",
          "task_exited", "task_woken", "task_cancel_requested", "callback_ran",
@@ -181,3 +181,28 @@ def announce_loop(loop) -> None:
         except Exception as exc:
             loop.call_exception_handler({
                 "message": f"Loop watcher {callback!r} raised for a new loop", "exception": exc})
+
+
+# -- debug mode ------------------------------------------------------------------------
+# The tools debug mode turns on (coroloop.debug's task monitor, cancellation provenance,
+# pitfall reports, ...) live above the core: the package registers one callable here
+# (see coroloop/__init__.py) and the loop calls it as run_forever() starts in debug
+# mode.  Not a hot path: once per run_forever().
+_debug_mode_tools = None
+
+
+def set_debug_mode_tools(callback) -> None:
+    """Call ``callback(loop)`` whenever a coroloop loop starts running in debug mode."""
+    global _debug_mode_tools
+    _debug_mode_tools = callback
+
+
+def debug_mode_started(loop) -> None:
+    """Called by run_forever() in debug mode; a failing tool is reported, never raised."""
+    if _debug_mode_tools is None:
+        return
+    try:
+        _debug_mode_tools(loop)
+    except Exception as exc:
+        loop.call_exception_handler({
+            "message": f"The debug-mode tools failed to start on {loop!r}", "exception": exc})

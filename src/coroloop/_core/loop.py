@@ -65,7 +65,7 @@ from .executors import Executors
 from .futures import isfuture, new_future
 from .handles import (Handle, TimerHandle, callback_error_context, extract_source_traceback,
                       new_handle, new_threadsafe_handle, new_timer_handle)
-from .instrument import Instruments, announce_loop
+from .instrument import Instruments, announce_loop, debug_mode_started
 from .loopstate import NATIVE_LOOPS, LoopState
 from .poller import Poller, default_poller
 from .readiness import Readiness
@@ -156,6 +156,8 @@ class CoreEventLoop(_aevents.AbstractEventLoop):
         self._thread_id = threading.get_ident()
         self._state = _RUNNING
         _bridge.set_running_loop(self)
+        if self._debug:
+            debug_mode_started(self)  # the debug-mode tools (coroloop.debug)
         try:
             self._run_until_stopped()
         finally:
@@ -577,6 +579,25 @@ class CoreEventLoop(_aevents.AbstractEventLoop):
 
     def _set_coroutine_origin_tracking(self, enabled: bool) -> None:
         sys.set_coroutine_origin_tracking_depth(_DEBUG_STACK_DEPTH if enabled else 0)
+
+    def scheduler_facts(self) -> dict:
+        """The scheduler's state, for the debugging tools: ``ready`` (ready-queue
+        length), ``timers`` (live timers), ``next_deadline`` (loop time of the first
+        live timer, or None) and ``fds`` (descriptors watched for the program; the
+        loop's own waker is not counted).  Read it on the loop's thread."""
+        timers = self._timers
+        deadline = None
+        for when in sorted(timers.heap):
+            entry = timers.buckets[when]
+            if not all(timer._cancelled for timer in (entry if type(entry) is list
+                                                         else (entry,))):
+                deadline = when
+                break
+        readiness = self._readiness
+        fds = set(readiness.readers) | set(readiness.writers)
+        fds.discard(self._waker.fileno())
+        return {"ready": len(self._ready), "timers": len(timers),
+                "next_deadline": deadline, "fds": sorted(fds)}
 
     # -- instruments (instrument.py) -------------------------------------------------
     def add_instrument(self, instrument) -> None:

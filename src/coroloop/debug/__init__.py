@@ -24,3 +24,19 @@ from .waits import wait_reason
 
 __all__ = ["TraceRecorder", "mark", "record_trace", "render_timeline", "trace_events",
            "wait_reason", "write_timeline", "write_trace"]
+
+# -- issue 9 (debug): snapshot, WaitReason, TaskMonitor --------------------------------
+from .snapshot import Snapshot, TaskInfo, snapshot  # noqa: E402
+from .taskmonitor import FinishedTask, TaskMonitor  # noqa: E402
+from .waits import KINDS, WaitReason, describe_wait  # noqa: E402
+
+from .provenance import CancelInfo, CancelTracker, cancelled_by  # noqa: E402
+from .pitfalls import PitfallReporter  # noqa: E402
+from .callgraph import (FrameCallGraphEntry, FutureCallGraph,  # noqa: E402
+                        capture_call_graph, format_call_graph, print_call_graph)
+
+__all__ += ["FrameCallGraphEntry", "FutureCallGraph", "capture_call_graph",
+            "format_call_graph", "print_call_graph", "CancelInfo", "CancelTracker", "FinishedTask", "KINDS", "PitfallReporter",
+            "Snapshot", "TaskInfo", "TaskMonitor", "WaitReason", "cancelled_by",
+            "describe_wait", "snapshot"]
+# -- end of issue 9 (debug) -------------------------------------------------------------
