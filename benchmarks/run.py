@@ -42,7 +42,12 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-IMPLS = ("asyncio", "uvloop", "coroloop")
+IMPLS = ("asyncio", "uvloop", "coroloop", "coroloop+debug")
+# "coroloop+debug": coroloop with the debugging tools on every loop -- the task graph
+# (coroloop.debug.TaskMonitor), the blocking detector and deadlock detection (issue 9's
+# "debug on" budget: <= 5% on async_tree, <= 10% on the worst micro benchmark).
+# "coroloop+detectors" (not run by default): the two detectors without the task graph.
+EXTRA_IMPLS = ("coroloop+detectors",)
 # --baseline SRC adds the implementation "baseline": coroloop imported from another
 # source tree (e.g. a checkout of main), so a change is measured against it in one run.
 BASELINE_ENV = "COROLOOP_BENCH_BASELINE"
@@ -66,7 +71,23 @@ def make_impl(name):
         if expected and not Path(aio.__file__).resolve().is_relative_to(Path(expected).resolve()):
             raise RuntimeError(f"baseline coroloop came from {aio.__file__}, not {expected}")
         return aio, aio.new_event_loop
+    if name in ("coroloop+debug", "coroloop+detectors"):
+        import coroloop as aio
+        import coroloop.debug
+        monitor = name == "coroloop+debug"
+        return aio, lambda: with_debug_tools(aio.new_event_loop(), monitor=monitor)
     raise ValueError(f"unknown implementation {name!r}; choose from {', '.join(IMPLS)}")
+
+
+def with_debug_tools(loop, monitor=True):
+    """*loop* with coroloop.debug's task graph (*monitor*), blocking and deadlock
+    detectors on (the watchdog thread ends when the loop closes)."""
+    import coroloop.debug as debug
+    if monitor:
+        debug.TaskMonitor(loop).start()
+    debug.watch_blocking(0.1, loop=loop)
+    debug.detect_deadlocks(loop)
+    return loop
 
 
 # -- benchmark discovery -----------------------------------------------------------
@@ -259,8 +280,9 @@ def main(argv=None):
     for i in impls:
         if i == "baseline" and args.baseline:
             continue
-        if i not in IMPLS:
-            print(f"unknown implementation {i!r}; choose from {', '.join(IMPLS)}", file=sys.stderr)
+        if i not in IMPLS + EXTRA_IMPLS:
+            print(f"unknown implementation {i!r}; choose from {', '.join(IMPLS + EXTRA_IMPLS)}",
+                  file=sys.stderr)
             return 2
 
     notes = []
@@ -299,7 +321,7 @@ def main(argv=None):
                 else:
                     dead[key] = res
                     status = res.get("error") or res.get("unsupported")
-                print(f"[{done}/{total}] round {rnd} {bench:24} {impl:9} {status}",
+                print(f"[{done}/{total}] round {rnd} {bench:24} {impl:14} {status}",
                       file=sys.stderr, flush=True)
 
     cells = {}
@@ -309,7 +331,8 @@ def main(argv=None):
     print()
     header = ["benchmark"] + [f"{i} ops/s" for i in impls]
     ratios = [(n, d) for n, d in (("coroloop", "asyncio"), ("coroloop", "uvloop"),
-                                  ("coroloop", "baseline"))
+                                  ("coroloop", "baseline"), ("coroloop+debug", "coroloop"),
+                                  ("coroloop+detectors", "coroloop"))
               if n in impls and d in impls]
     header += [f"{n}/{d}" for n, d in ratios]
     print("| " + " | ".join(header) + " |")

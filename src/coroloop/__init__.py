@@ -74,7 +74,8 @@ def _start_debug_mode_tools(loop):
     # package (it imports only the public API), so it is found by name when debug mode
     # first needs it, not imported here: no import cycle, nothing loaded otherwise.
     import importlib
-    importlib.import_module("coroloop.debug._debugmode").start(loop)
+    # Returns what stops the tools that last one run (or None).
+    return importlib.import_module("coroloop.debug._debugmode").start(loop)
 
 
 from ._core import instrument as _instrument  # noqa: E402
@@ -135,3 +136,4 @@ if _bridge.DEPRECATED_POLICY_NAMES:
 
 
 del _asyncio
+

@@ -28,6 +28,27 @@ EXPECTED = {
     "forgotten_await": 'saved first\nWARNING py.warnings: forgotten_await.py:43: RuntimeWarning: coroutine \'save\' was never awaited\nCoroutine created at (most recent call last)\n  File "forgotten_await.py", line 53, in <module>\n    coroloop.run(main(), debug=True)\n  File "forgotten_await.py", line 43, in main\n    save("second")          # the bug: no await, nothing is saved\n  save("second")          # the bug: no await, nothing is saved\nmain() is done\n',
     "swallowed_cancellation": "stubborn: caught the cancellation and carries on\nWARNING coroloop.debug: Task 'stubborn' swallowed a cancellation: it returned normally at swallowed_cancellation.py:32 after cancel() reached it, without calling uncancel(); task 'stubborn' cancelled by task 'Task-1' via direct at swallowed_cancellation.py:48 in main\npolite: cleaning up; cancelled by Task-1 via direct\nstubborn returned 'not cancelled'\npolite was cancelled, as asked\n",
     # -- end of issue 9 (debug) --
+    # -- coroloop.debug's detectors (issue 9 items 3-4) --
+    "blocking": """\
+blocking_startup:
+  blocked >= 50 ms in task 'blocking_startup': blocking.py:26 in load_settings: \
+time.sleep(0.2)  # a blocking call: the whole loop waits here
+  settings: {'retries': 3}
+threaded_startup:
+  settings: {'retries': 3}
+""",
+    "deadlock": """\
+DeadlockError: 3 tasks wait, nothing can wake them
+  the main task waits for gather
+  alice waits for ledger, held by bob
+  bob waits for accounts, held by alice
+  cycle: alice -> bob -> alice
+run() raised DeadlockError; the stuck workers were cancelled
+a queue with no producer: DeadlockError, the main task waits for queue_get
+an event never set: DeadlockError, the main task waits for event
+a condition never notified: DeadlockError, the main task waits for condition
+""",
+    # -- end of the detectors' examples --
     "timeline": "6 items handled by 2 workers\nwatchdog cancelled\n",
     "coroutines_and_run": """\
 calling fetch() made a coroutine; nothing ran yet

@@ -106,6 +106,16 @@ CROSSINGS = {
     ("_core/handles.py", "_getframe"):
         "sys._getframe: CPython's documented frame access, to record where a handle, "
         "future or task was created in debug mode (as asyncio does)",
+    # -- issue 9 (detect): the blocking and deadlock detectors -------------------------
+    ("debug/blocking.py", "_current_frames"):
+        "sys._current_frames: the loop thread's stack, sampled by the watchdog thread "
+        "while a callback blocks",
+    ("debug/deadlock.py", "_current_frames"):
+        "sys._current_frames: whether another thread is an idle executor worker (it "
+        "cannot wake the loop) or may still call call_soon_threadsafe",
+    ("debug/deadlock.py", "_track_holders"):
+        "turns on Lock/Semaphore holder tracking (as TaskMonitor does), so lock waits "
+        "name their holders",
     # -- issue 9 (debug): what the debugging tools read that has no public accessor -----
     ("debug/taskmonitor.py", "_getframe"):
         "sys._getframe: a task's creation site, recorded as raw frames when it is spawned",

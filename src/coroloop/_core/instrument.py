@@ -27,7 +27,8 @@ has.  Install with ``loop.add_instrument(obj)``; remove with ``loop.remove_instr
     io_wait_ended(n_events)     ...and woke up
 
 Cost.  With no instrument installed the loop's ``_instruments`` is None and each hook
-site costs a single branch.  With instruments, each hook name is an attribute of the
+site costs a single branch.  Instruments with only ``io_wait_started``/``io_wait_ended``
+keep the ready queue on the fast path (``watch_ready`` is False).  With instruments, each hook name is an attribute of the
 loop's ``Instruments``, prepared whenever the set changes: None when no instrument
 has that hook (so a site skips the call and the work of preparing its arguments),
 else a function calling each instrument's method.  Methods inherited unchanged from
@@ -48,7 +49,7 @@ from __future__ import annotations
 import itertools
 
 __all__ = ["Instrument", "Instruments", "HOOKS", "add_loop_watcher", "remove_loop_watcher",
-           "announce_loop", "set_debug_mode_tools", "debug_mode_started"]
+           "announce_loop", "set_debug_mode_tools", "debug_mode_started", "debug_mode_ended"]
 
 HOOKS = ("task_spawned", "task_step_started", "task_step_ended", "task_stepped",
          "task_exited", "task_woken", "task_cancel_requested", "callback_ran",
@@ -56,6 +57,8 @@ HOOKS = ("task_spawned", "task_step_started", "task_step_ended", "task_stepped",
 
 _versions = itertools.count(1)
 
+# The hooks the loop calls around its poll, not while running the ready queue.
+_POLL_HOOKS = ("io_wait_started", "io_wait_ended")
 # The hooks that make the loop find the task each ready-queue item steps.
 _STEP_HOOKS = ("task_step_started", "task_step_ended", "task_stepped", "task_exited")
 
@@ -112,6 +115,10 @@ class Instruments:
                        if _implements(member, hook)]
             setattr(self, hook, self._fan_out(hook, methods) if methods else None)
         self.watch_steps = any(getattr(self, hook) is not None for hook in _STEP_HOOKS)
+        # Only hooks the ready-queue run calls need its watched path: an instrument
+        # with just the poller's hooks (the deadlock detector) leaves the fast one.
+        self.watch_ready = any(getattr(self, hook) is not None for hook in HOOKS
+                               if hook not in _POLL_HOOKS)
         # Changes with every change of the set: a loop may keep the hooks it read
         # while this is the same (1 and up: 0 is the loop's "no instruments").
         self.version = next(_versions)
@@ -197,12 +204,25 @@ def set_debug_mode_tools(callback) -> None:
     _debug_mode_tools = callback
 
 
-def debug_mode_started(loop) -> None:
-    """Called by run_forever() in debug mode; a failing tool is reported, never raised."""
+def debug_mode_started(loop):
+    """Called by run_forever() in debug mode; a failing tool is reported, never raised.
+    Returns what the callback returns: a function run_forever() calls as it ends (the
+    tools that last one run, like the blocking watchdog thread), or None."""
     if _debug_mode_tools is None:
-        return
+        return None
     try:
-        _debug_mode_tools(loop)
+        return _debug_mode_tools(loop)
     except Exception as exc:
         loop.call_exception_handler({
             "message": f"The debug-mode tools failed to start on {loop!r}", "exception": exc})
+        return None
+
+
+def debug_mode_ended(loop, stop) -> None:
+    """Called by run_forever() as a debug-mode run ends, with debug_mode_started()'s
+    result; a failing stop is reported, never raised."""
+    try:
+        stop()
+    except Exception as exc:
+        loop.call_exception_handler({
+            "message": f"The debug-mode tools failed to stop on {loop!r}", "exception": exc})

@@ -55,6 +55,7 @@ import time as _time
 import types
 import warnings
 from collections import deque
+from typing import NamedTuple
 
 from .. import _bridge
 from .asyncgens import AsyncGenTracker
@@ -65,7 +66,7 @@ from .executors import Executors
 from .futures import isfuture, new_future
 from .handles import (Handle, TimerHandle, callback_error_context, extract_source_traceback,
                       new_handle, new_threadsafe_handle, new_timer_handle)
-from .instrument import Instruments, announce_loop, debug_mode_started
+from .instrument import Instruments, announce_loop, debug_mode_ended, debug_mode_started
 from .loopstate import NATIVE_LOOPS, LoopState
 from .poller import Poller, default_poller
 from .readiness import Readiness
@@ -118,7 +119,20 @@ class CoreEventLoop(_aevents.AbstractEventLoop):
         self._debug = sys.flags.dev_mode or (
             not sys.flags.ignore_environment and bool(os.environ.get("PYTHONASYNCIODEBUG")))
         self.slow_callback_duration = 0.1
-        self._current_handle = None         # the handle running (debug mode only)
+        # The ready-queue item running now (None between iterations) and the number
+        # of iterations run: read from other threads by running_callback() (the
+        # blocking detector).  The fast path keeps them only while _tracking_running
+        # (a count of track_running_callback(True) calls) is non-zero.
+        self._current_handle = None
+        self._iterations = 0
+        self._tracking_running = 0
+        # Concurrent futures (executor jobs, wrap_future) whose completion will reach
+        # this loop through call_soon_threadsafe: wakers that wake_sources() counts.
+        # Added on the loop's thread, discarded by the completing thread after its
+        # call_soon_threadsafe (set.add/discard are atomic).
+        self._thread_wakers: set = set()
+        # The future run_until_complete() runs until (see main_future()).
+        self._main_future = None
         self._task_factory = None
         announce_loop(self)  # to the tools watching for new loops, if any
 
@@ -156,11 +170,13 @@ class CoreEventLoop(_aevents.AbstractEventLoop):
         self._thread_id = threading.get_ident()
         self._state = _RUNNING
         _bridge.set_running_loop(self)
-        if self._debug:
-            debug_mode_started(self)  # the debug-mode tools (coroloop.debug)
+        # The debug-mode tools (coroloop.debug); what stops them as this run ends.
+        stop_tools = debug_mode_started(self) if self._debug else None
         try:
             self._run_until_stopped()
         finally:
+            if stop_tools is not None:
+                debug_mode_ended(self, stop_tools)
             self._stopping = False
             self._state = _IDLE
             self._thread_id = None
@@ -179,6 +195,7 @@ class CoreEventLoop(_aevents.AbstractEventLoop):
         # asyncio's own callback (stop the loop unless SystemExit/KeyboardInterrupt
         # already unwinds it): anyio finds the root task by it (docs/migrating.md).
         future.add_done_callback(_bridge.RUN_UNTIL_COMPLETE_CALLBACK)
+        self._main_future = future
         try:
             self.run_forever()
         except BaseException:
@@ -186,6 +203,7 @@ class CoreEventLoop(_aevents.AbstractEventLoop):
                 future.exception()  # mark it retrieved
             raise
         finally:
+            self._main_future = None
             future.remove_done_callback(_bridge.RUN_UNTIL_COMPLETE_CALLBACK)
         if not future.done():
             raise RuntimeError("Event loop stopped before Future completed.")
@@ -268,13 +286,19 @@ class CoreEventLoop(_aevents.AbstractEventLoop):
 
             # Only what is ready now runs in this iteration; callbacks it schedules
             # wait for the next one, after I/O has been polled again.
-            if self._debug or self._instruments is not None:
+            hooks = self._instruments
+            if self._debug or hooks is not None and hooks.watch_ready:
                 run_ready(len(ready))
             else:
+                tracking = self._tracking_running
+                if tracking:
+                    self._iterations += 1
                 for _ in range(len(ready)):
                     handle = popleft()
                     if handle._cancelled:
                         continue
+                    if tracking:
+                        self._current_handle = handle
                     args = handle._args
                     try:
                         # Nearly every item has one argument (a task step, a done
@@ -290,6 +314,8 @@ class CoreEventLoop(_aevents.AbstractEventLoop):
                         raise
                     except BaseException as exc:
                         self._report_callback_error(handle, exc)
+                if tracking:
+                    self._current_handle = None
             if self._stopping:
                 return
 
@@ -309,6 +335,7 @@ class CoreEventLoop(_aevents.AbstractEventLoop):
         now = self._now
         debug = self._debug
         version = -1
+        self._iterations += 1
         for _ in range(count):
             handle = popleft()
             if handle._cancelled:
@@ -340,8 +367,7 @@ class CoreEventLoop(_aevents.AbstractEventLoop):
                     step_began = now()
             if timed:
                 started = clock()
-            if debug:
-                self._current_handle = handle
+            self._current_handle = handle
             try:
                 args = handle._args
                 if len(args) == 1:  # as in _run_until_stopped
@@ -353,8 +379,7 @@ class CoreEventLoop(_aevents.AbstractEventLoop):
             except BaseException as exc:
                 self._report_callback_error(handle, exc)
             finally:
-                if debug:
-                    self._current_handle = None
+                self._current_handle = None
             if timed:
                 took = clock() - started
             if task is not None and self._instruments is hooks and hooks.version == version:
@@ -620,6 +645,57 @@ class CoreEventLoop(_aevents.AbstractEventLoop):
     def instruments(self) -> tuple:
         return tuple(self._instruments.members) if self._instruments is not None else ()
 
+    # -- introspection (for coroloop.debug's detectors) ------------------------------
+    @property
+    def thread_id(self) -> int | None:
+        """``threading.get_ident()`` of the thread running the loop, or None."""
+        return self._thread_id
+
+    def track_running_callback(self, enabled: bool) -> None:
+        """Keep ``running_callback()`` up to date (calls nest: each True needs its
+        False).  Debug mode and instruments with ready-queue hooks keep it anyway;
+        otherwise it costs the ready queue one store per callback."""
+        self._tracking_running = max(0, self._tracking_running + (1 if enabled else -1))
+
+    def running_callback(self):
+        """``(iteration, item)``: the ready-queue item (a Handle, or a task stepping)
+        running now and the number of the iteration running it; None between items,
+        and while nothing asked for it (``track_running_callback``).
+
+        Safe to call from any thread (two attribute reads, checked against each
+        other).  ``(iteration, item)`` names one run of one callback: an item runs
+        at most once per iteration.
+        """
+        iteration = self._iterations
+        item = self._current_handle
+        if item is None or iteration != self._iterations:
+            return None
+        return iteration, item
+
+    def main_future(self):
+        """The future ``run_until_complete()`` is running until (``coroloop.run()``'s
+        main task), or None."""
+        return self._main_future
+
+    def wake_sources(self) -> "WakeSources":
+        """What could still wake this loop's waiting tasks (see ``WakeSources``).
+
+        Call it on the loop's thread.  Thread wakers are read before the ready queue:
+        a completing thread queues its call before it stops counting as a waker, so
+        a wake-up in flight is always seen in one or the other.
+        """
+        thread_wakers = sum(1 for waker in tuple(self._thread_wakers) if not waker.done())
+        facts = self.scheduler_facts()
+        return WakeSources(facts["ready"], facts["timers"], facts["next_deadline"],
+                           tuple(facts["fds"]), thread_wakers)
+
+    def _add_thread_waker(self, concurrent_future) -> None:
+        """*concurrent_future* will reach this loop from another thread when done."""
+        self._thread_wakers.add(concurrent_future)
+
+    def _discard_thread_waker(self, concurrent_future) -> None:
+        self._thread_wakers.discard(concurrent_future)
+
     # -- readiness (readiness.py) ----------------------------------------------------
     def add_reader(self, fd, callback, *args) -> None:
         self._readiness.watch(self._readiness.readers, fd, callback, args, "add_reader")
@@ -665,6 +741,29 @@ class CoreEventLoop(_aevents.AbstractEventLoop):
     async def shutdown_asyncgens(self) -> None:
         """Close every asynchronous generator that is still suspended."""
         await self._async_generators.shutdown()
+
+
+class WakeSources(NamedTuple):
+    """What could still wake a loop's waiting tasks (``loop.wake_sources()``).
+
+    When every field is empty the loop can only block forever: no callback is
+    ready, no timer is due to fire, no descriptor is watched (the loop's own
+    wake-up descriptor aside; sockets, pipes, subprocess pidfds and the signal
+    socket count), and no executor job or other thread's concurrent future is
+    on its way.  A thread calling ``call_soon_threadsafe`` on its own is not
+    counted: the loop cannot know about it (``coroloop.debug`` asks the threads).
+    """
+
+    ready: int                        # callbacks and steps in the ready queue
+    timers: int                       # live (not cancelled) timers, sleeps included
+    next_deadline: float | None       # loop time of the first of them
+    fds: tuple                        # watched descriptors, the loop's own excluded
+    thread_wakers: int                # executor jobs / wrapped concurrent futures pending
+
+    @property
+    def can_wake(self) -> bool:
+        """True if anything listed could still wake the loop."""
+        return bool(self.ready or self.timers or self.fds or self.thread_wakers)
 
 
 NATIVE_LOOPS.add(CoreEventLoop)

@@ -365,6 +365,33 @@ class Task(Future):
         self._cancel_message = msg
         return True
 
+    def interrupt(self, exc: BaseException) -> bool:
+        """Raise *exc* in the task where it awaits, leaving what it awaited alone.
+
+        Unlike ``cancel()`` nothing else is cancelled (a task it awaits goes on);
+        the task simply stops waiting and its next step throws *exc* in.  This is
+        how ``coroloop.debug`` hands a ``DeadlockError`` to a stuck main task.
+        Returns False (and does nothing) if the task is done or not suspended on a
+        future.  A coroloop addition: asyncio's tasks have no such method.
+        """
+        if not isinstance(exc, BaseException):
+            raise TypeError(f"interrupt() needs an exception instance, got {exc!r}")
+        waiter = self._fut_waiter
+        if self._state is not PENDING or waiter is None or waiter.done():
+            return False
+        if isinstance(waiter, Future) and self._native and waiter._loop is self._loop:
+            entries = waiter._entries  # the fast path put the task itself there
+            if entries is self:
+                waiter._entries = None
+            elif type(entries) is list and self in entries:
+                entries.remove(self)
+            else:
+                waiter.remove_done_callback(self._wakeup)
+        else:
+            waiter.remove_done_callback(self._wakeup)
+        self._reschedule_with(exc)
+        return True
+
     def cancelling(self) -> int:
         return self._num_cancels_requested
 

@@ -106,6 +106,13 @@ def wrap_future(future, *, loop=None):
         loop = _bridge.get_event_loop()
     new_future = loop.create_future()
     chain_future(future, new_future)
+    add_waker = getattr(loop, "_add_thread_waker", None)  # coroloop's loop
+    if add_waker is not None and not future.done():
+        # Until it completes, a thread will wake the loop (loop.wake_sources()).  This
+        # callback runs after chain_future's, which queued the completion: the loop
+        # never sees neither (see wake_sources).
+        add_waker(future)
+        future.add_done_callback(loop._discard_thread_waker)
     return new_future
 
 

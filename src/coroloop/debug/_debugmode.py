@@ -25,11 +25,25 @@ def _pitfalls(loop) -> None:
     PitfallReporter.install(loop)
 
 
-#: The tools debug mode starts, in order.
-TOOLS = [_task_monitor, _provenance, _pitfalls]
+def _detectors(loop):
+    # The blocking watch and deadlock detection last one run: they return their stop.
+    from . import _start_debug_mode_detectors
+    return _start_debug_mode_detectors(loop)
 
 
-def start(loop) -> None:
-    """Start every debug-mode tool on *loop*."""
-    for tool in TOOLS:
-        tool(loop)
+#: The tools debug mode starts, in order.  A tool may return a function that stops
+#: it, called as the run ends.
+TOOLS = [_task_monitor, _provenance, _pitfalls, _detectors]
+
+
+def start(loop):
+    """Start every debug-mode tool on *loop*; return the function stopping those that
+    last one run (or None)."""
+    stops = [stop for stop in (tool(loop) for tool in TOOLS) if stop is not None]
+    if not stops:
+        return None
+
+    def stop_all():
+        for stop in reversed(stops):
+            stop()
+    return stop_all

@@ -56,7 +56,8 @@ import coroloop
 
 from .waits import wait_reason
 
-__all__ = ["TraceRecorder", "record_trace", "mark", "trace_events", "write_trace"]
+__all__ = ["TraceRecorder", "is_recording", "record_trace", "mark", "trace_events",
+           "write_trace"]
 
 # Records: one fixed-size binary record per event, appended to a bytearray in the
 # order things happened -- no Python object is kept per event, so recording adds no
@@ -524,6 +525,12 @@ def _us(ns: int) -> str:
 
 
 # -- the public API --------------------------------------------------------------------
+
+def is_recording(loop) -> bool:
+    """True if a trace is recording *loop* now (so a ``mark()`` would be kept)."""
+    with _active_lock:
+        return bool(_active.get(loop))
+
 
 def mark(kind: str, name: str, *, loop=None, task=None, args: dict | None = None) -> None:
     """Add an instant event to every trace recording *loop* (default: the running
