@@ -137,3 +137,17 @@ if _bridge.DEPRECATED_POLICY_NAMES:
 
 del _asyncio
 
+# -- the monitor endpoint (issue 10): COROLOOP_MONITOR=1 (or =cancel) serves every loop
+# this process creates, for python -m coroloop ps/pstree/top/dump/cancel PID.
+import os as _os
+import sys as _sys
+
+# Named by module path and imported only then: the debug layer sits above this one.
+if not _sys.flags.ignore_environment and \
+        _os.environ.get("COROLOOP_MONITOR", "").strip() not in ("", "0"):
+    import importlib as _importlib
+    _importlib.import_module("coroloop.debug.endpoint").serve_from_environment(
+        _os.environ["COROLOOP_MONITOR"])
+    del _importlib
+del _os, _sys
+# -- end of the monitor endpoint

@@ -103,6 +103,9 @@ CROSSINGS = {
         "the marker @coroutine puts on the functions it returns (a function has no "
         "class of ours to declare it)",
     # -- the standard library, outside asyncio ----------------------------------------
+    ("debug/endpoint.py", "_current_frames"):
+        "sys._current_frames: the one way to read the loop thread's stack from the "
+        "monitor's thread when the loop is blocked (issue 10)",
     ("_core/handles.py", "_getframe"):
         "sys._getframe: CPython's documented frame access, to record where a handle, "
         "future or task was created in debug mode (as asyncio does)",

@@ -26,6 +26,12 @@ COMMANDS: dict[str, str] = {
     "info": "coroloop._cli.info",
     "trace": "coroloop.debug._trace_command",
     "timeline": "coroloop.debug._timeline_command",
+    # -- attaching to a running program (issue 10: the monitor endpoint) --
+    "ps": "coroloop.debug._monitor_cli.ps",
+    "pstree": "coroloop.debug._monitor_cli.pstree",
+    "top": "coroloop.debug._monitor_cli.top",
+    "dump": "coroloop.debug._monitor_cli.dump",
+    "cancel": "coroloop.debug._monitor_cli.cancel",
 }
 
 #: The command that runs when none is named (``python -m coroloop``).

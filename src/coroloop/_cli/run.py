@@ -15,6 +15,7 @@ it up before the program starts (the debugging tools add theirs there).
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import logging
 import os
 import runpy
@@ -32,6 +33,9 @@ __all__ = ["HELP", "OPTIONS", "RunOption", "configure", "main"]
 class RunOption:
     """A ``run`` flag: ``enable(args)`` runs before the program when the flag is given.
 
+    ``enable`` is a function, or ``"module:function"`` imported only when the flag
+    is given (how the debugging tools above this layer plug in, as ``COMMANDS`` do).
+
     ``argument`` holds the rest of ``add_argument``'s keywords: a plain switch by
     default; e.g. ``{"nargs": "?", "const": "127.0.0.1:0", "metavar": "ADDRESS"}`` for
     a flag with an optional value (``enable`` reads it from ``args``).
@@ -39,7 +43,7 @@ class RunOption:
 
     flag: str
     help: str
-    enable: Callable[[object], None]
+    enable: Callable[[object], None] | str
     argument: dict = dataclasses.field(default_factory=lambda: {"action": "store_true"})
 
     @property
@@ -63,6 +67,12 @@ OPTIONS: list[RunOption] = [
     RunOption("--debug", "asyncio's debug mode on every loop (as PYTHONASYNCIODEBUG=1): "
               "slow callbacks, never-awaited coroutines and unclosed resources are reported",
               _enable_debug),
+    # -- the monitor endpoint (issue 10) --
+    RunOption("--monitor", "serve python -m coroloop ps/pstree/top/dump PID (a Unix "
+              "socket only this user and root may use; as COROLOOP_MONITOR=1)",
+              "coroloop.debug._monitor_cli:enable_monitor"),
+    RunOption("--monitor-allow-cancel", "--monitor, and also honour python -m coroloop "
+              "cancel PID TASK_ID", "coroloop.debug._monitor_cli:enable_monitor"),
 ]
 
 
@@ -85,7 +95,11 @@ def main(args) -> int:
 
     for option in OPTIONS:
         if getattr(args, option.dest) not in (None, False):
-            option.enable(args)
+            enable = option.enable
+            if isinstance(enable, str):
+                module, _, name = enable.partition(":")
+                enable = getattr(importlib.import_module(module), name)
+            enable(args)
     coroloop.install()
     try:
         if args.as_module:

@@ -7,6 +7,11 @@ Timelines (``trace``, ``timeline``)::
     # then: python -m coroloop timeline trace.json -o timeline.html
     # or open trace.json in https://ui.perfetto.dev
 
+Attaching to a running program (``ps``, ``pstree``, ``top``, ``dump``, ``cancel``)::
+
+    coroloop.debug.serve()      # or COROLOOP_MONITOR=1, or run --monitor
+    # then: python -m coroloop ps PID
+
 Everything here is built on the loop's instrument hooks (``coroloop.Instrument``)
 and public introspection (``task.waiting_on()``, ``task.spawned_by()``).
 
@@ -69,3 +74,10 @@ def _start_debug_mode_detectors(loop):
         watch.stop()
     return stop
 # -- end of the detectors block ------------------------------------------------------------
+
+# -- attaching to a running process (issue 10: the monitor endpoint, ps/pstree) --
+from .endpoint import Endpoint, MonitorClient, MonitorError, serve  # noqa: E402
+from .formatting import format_ps, format_pstree  # noqa: E402
+
+__all__ += ["Endpoint", "MonitorClient", "MonitorError", "format_ps", "format_pstree", "serve"]
+# -- end of attaching to a running process

@@ -208,6 +208,15 @@ def _take_now(loop) -> Snapshot:
     tasks = list(coroloop.all_tasks(loop))
     if current is not None and current not in tasks:
         tasks.append(current)
+    # Every spawned_by id names a task of the snapshot: a spawner that finished but
+    # is still alive (not collected) joins it as "done".
+    included = set(tasks)
+    for task in tasks:  # grows while iterated: spawners of spawners too
+        parent = getattr(task, "spawned_by", None)
+        parent = parent() if parent is not None else None
+        if parent is not None and parent not in included:
+            included.add(parent)
+            tasks.append(parent)
     # Who awaits whom: from each waiting task's future, once (gathers and groups
     # pass their waiters on to their children).
     awaited_by: dict[int, list] = {}
