@@ -24,8 +24,8 @@ __all__ = ["EventLoop", "new_event_loop"]
 class EventLoop(CoreEventLoop):
     """coroloop's event loop: an ``asyncio.AbstractEventLoop`` written from scratch."""
 
-    def __init__(self, *, clock=None, poller=None):
-        super().__init__(clock=clock, poller=poller)
+    def __init__(self, *, clock=None, poller=None, scheduler=None):
+        super().__init__(clock=clock, poller=poller, scheduler=scheduler)
         #: What transports, servers and sock_* use of this loop beyond its public API.
         self._io = TransportHost(self._readiness)
         #: Unix signal handlers (add_signal_handler); holds no OS resource until used.
@@ -123,6 +123,8 @@ del _name, _function
 def new_event_loop(**kwargs) -> EventLoop:
     """A new coroloop event loop (also usable as ``loop_factory`` for asyncio.run).
 
-    Keyword arguments: ``clock`` (a ``coroloop.Clock``) and ``poller``.
+    Keyword arguments: ``clock`` (a ``coroloop.Clock``), ``poller`` and ``scheduler``
+    (a scheduling policy from ``coroloop.testing``: ``FIFO()``, the default,
+    ``RandomOrder(seed)``, ``PCT(seed, depth=3)``).
     """
     return EventLoop(**kwargs)

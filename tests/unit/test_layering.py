@@ -77,6 +77,9 @@ CROSSINGS = {
     ("_net/tcp.py", "_io"): _IO_REASON,
     ("_net/sockets.py", "_io"): _IO_REASON,
     ("_net/process.py", "_io"): _IO_REASON,
+    ("testing/faults.py", "_io"):
+        "a simulation's Faults installs its plan as the loop's TransportHost.stream_faults "
+        "(host.py, item 4): the one place a testing tool reaches the networking layer",
     ("_event_loop.py", "_readiness"):
         "EventLoop gives its TransportHost the core's Readiness, so that a transport "
         "registers its own descriptor in one call and without the ownership check",

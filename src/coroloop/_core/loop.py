@@ -101,7 +101,15 @@ class CoreEventLoop(_aevents.AbstractEventLoop):
         super().__init_subclass__(**kwargs)
         NATIVE_LOOPS.add(cls)  # subclasses take the same fast paths
 
-    def __init__(self, *, clock: Clock | None = None, poller: Poller | None = None):
+    def __init__(self, *, clock: Clock | None = None, poller: Poller | None = None,
+                 scheduler=None):
+        # A scheduling policy (coroloop.testing): None runs asyncio's order on the
+        # fast iteration; see _core/scheduled.py for what a policy may reorder.
+        try:
+            self._scheduler = _checked_scheduler(scheduler)
+        except TypeError:
+            self._state = LoopState.CLOSED  # nothing to release (and __del__ knows)
+            raise
         self._clock = clock if clock is not None else MonotonicClock()
         self._now = self._clock.time  # bound once: read on every iteration
         self._state = _IDLE
@@ -173,7 +181,11 @@ class CoreEventLoop(_aevents.AbstractEventLoop):
         # The debug-mode tools (coroloop.debug); what stops them as this run ends.
         stop_tools = debug_mode_started(self) if self._debug else None
         try:
-            self._run_until_stopped()
+            if self._scheduler is None:
+                self._run_until_stopped()
+            else:
+                from .scheduled import run_scheduled
+                run_scheduled(self, self._scheduler)
         finally:
             if stop_tools is not None:
                 debug_mode_ended(self, stop_tools)
@@ -767,6 +779,19 @@ class WakeSources(NamedTuple):
 
 
 NATIVE_LOOPS.add(CoreEventLoop)
+
+
+def _checked_scheduler(scheduler):
+    """The policy the loop consults, or None for asyncio's order (the fast path)."""
+    if scheduler is None or not getattr(scheduler, "reorders", True):
+        return None  # FIFO(): asyncio's order is what the fast iteration runs
+    if not callable(getattr(scheduler, "order", None)):
+        raise TypeError(
+            f"scheduler must be a scheduling policy such as coroloop.testing.RandomOrder(seed) "
+            f"(an object with an order(lanes, counts, now) method), got {scheduler!r}")
+    return scheduler
+
+
 _MethodType = types.MethodType
 
 

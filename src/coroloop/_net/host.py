@@ -24,6 +24,11 @@ only loop attribute outside the public API that this package reads.
    operation's callback is registered on a descriptor, see ``sockets.py``) and
    ``children`` (the subprocesses to reap, see ``process.py``).
 
+4. **Stream faults** (``stream_faults``): None, or the fault plan of a simulation
+   (``coroloop.testing.Faults``, ``testing/faults.py``), which wraps the socket of
+   every stream transport made on the loop so that its reads and writes are cut
+   short or reset by the simulation's seed.
+
 Everything the host holds is per loop; none of it is shared between loops.
 """
 
@@ -41,7 +46,7 @@ class TransportHost:
     """One loop's registry of transports, and its readiness API for their owners."""
 
     __slots__ = ("add_reader", "add_writer", "remove_reader", "remove_writer",
-                 "sock_waiters", "children", "_transports")
+                 "sock_waiters", "children", "stream_faults", "_transports")
 
     def __init__(self, readiness) -> None:
         """*readiness*: the loop's ``_core.readiness.Readiness``."""
@@ -54,6 +59,8 @@ class TransportHost:
         self.sock_waiters: dict = {}
         #: The loop's unreaped subprocesses.
         self.children = ChildRegistry()
+        #: A simulation's fault plan for stream sockets (item 4 above), or None.
+        self.stream_faults = None
         # fd -> live transport.  Weak: a transport dropped without close() is
         # reported by its own __del__, and must not be kept alive by us.
         self._transports: weakref.WeakValueDictionary = weakref.WeakValueDictionary()

@@ -288,6 +288,9 @@ class SocketTransport(_SocketTransportBase, transports.Transport):
     max_size = 256 * 1024
 
     def __init__(self, loop, sock, protocol, waiter=None, extra=None, server=None):
+        faults = loop._io.stream_faults
+        if faults is not None:  # a simulation's hostile network (host.py, item 4)
+            sock = faults.wrap(sock)
         self._init_base(loop, sock, protocol, extra, server)
         self._buffer = WriteBuffer()
         self._write_side = _WRITABLE
