@@ -108,3 +108,56 @@ def test_policy_fixture_of_older_releases(sample):
     assert done.returncode == 0, done.stdout + done.stderr
     assert "3 passed" in done.stdout
     assert "event_loop_policy" in done.stdout  # the deprecation warning, in the summary
+
+
+# -- coroloop's pytest plugin beside pytest-asyncio and anyio ---------------------------
+def test_coroloop_plugin_beside_pytest_asyncio_and_anyio(pytester, run_pytest_on_coroloop):
+    """Each plugin runs its own tests on its own loop, in strict mode and with
+    coroloop's auto mode (which leaves the others' marked tests alone)."""
+    pytester.makepyfile("""
+        import asyncio, pytest, pytest_asyncio
+
+        def on_coroloop():
+            return type(asyncio.get_running_loop()).__module__.startswith("coroloop")
+
+        @pytest_asyncio.fixture
+        async def asyncio_fixture():
+            return on_coroloop()
+
+        @pytest.fixture
+        async def coroloop_fixture():
+            return on_coroloop()
+
+        @pytest.mark.asyncio
+        async def test_pytest_asyncio(asyncio_fixture):
+            assert not on_coroloop() and asyncio_fixture is False
+
+        @pytest.mark.anyio
+        @pytest.mark.parametrize("anyio_backend", ["asyncio"])
+        async def test_anyio(anyio_backend):
+            assert not on_coroloop()
+
+        @pytest.mark.coroloop
+        async def test_coroloop(coroloop_fixture):
+            assert on_coroloop() and coroloop_fixture is True
+    """)
+    for ini in ("asyncio_mode = strict\nasyncio_default_fixture_loop_scope = function",
+                "asyncio_mode = strict\nasyncio_default_fixture_loop_scope = function\n"
+                "coroloop_mode = auto"):
+        result = run_pytest_on_coroloop(pytester, asyncio_plugin=True, ini=ini)
+        result.assert_outcomes(passed=3)
+
+
+def test_pytest_asyncio_auto_mode_claiming_a_coroloop_test_is_a_clear_error(
+        pytester, run_pytest_on_coroloop):
+    pytester.makepyfile("""
+        import pytest
+
+        @pytest.mark.coroloop
+        async def test_mine():
+            pass
+    """)
+    result = run_pytest_on_coroloop(pytester, asyncio_plugin=True,
+                 ini="asyncio_mode = auto\nasyncio_default_fixture_loop_scope = function")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*test_mine is marked both coroloop and asyncio*"])

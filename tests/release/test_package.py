@@ -90,6 +90,9 @@ def test_metadata_has_one_version_urls_and_classifiers(dist):
         names = zf.namelist()
         meta = email.parser.Parser().parsestr(
             zf.read(f"coroloop-{version}.dist-info/METADATA").decode())
+        entry_points = zf.read(f"coroloop-{version}.dist-info/entry_points.txt").decode()
+    # pytest finds coroloop's plugin wherever the wheel is installed.
+    assert "[pytest11]\ncoroloop = coroloop.testing.pytest_plugin" in entry_points
     assert meta["Version"] == version
     assert meta["Requires-Python"] == ">=3.11"
     assert meta["License-Expression"] == "MIT"

@@ -550,8 +550,9 @@ def test_cancel_before_first_step(loop):
     assert started == []
 
 
-def test_cancel_while_waiting_with_message(virtual_loop):
-    loop = virtual_loop
+@pytest.mark.coroloop(virtual_time=True)
+async def test_cancel_while_waiting_with_message():
+    loop = coroloop.get_running_loop()
     seen = []
 
     async def sleeper():
@@ -561,16 +562,12 @@ def test_cancel_while_waiting_with_message(virtual_loop):
             seen.append(exc.args)
             raise
 
-    async def main():
-        task = loop.create_task(sleeper())
-        await coroloop.sleep(1)
-        assert task.cancel("go away")
-        with pytest.raises(CancelledError) as info:
-            await task
-        assert info.value.args == ("go away",)
-        return task
-
-    task = loop.run_until_complete(main())
+    task = loop.create_task(sleeper())
+    await coroloop.sleep(1)
+    assert task.cancel("go away")
+    with pytest.raises(CancelledError) as info:
+        await task
+    assert info.value.args == ("go away",)
     assert seen == [("go away",)]
     assert task.cancelled()
     assert loop.time() == 1
@@ -583,9 +580,8 @@ def test_cancel_done_task_returns_false(loop):
     assert task.cancelling() == 0
 
 
-def test_cancelling_and_uncancel(virtual_loop):
-    loop = virtual_loop
-
+@pytest.mark.coroloop(virtual_time=True)
+async def test_cancelling_and_uncancel():
     async def stubborn():
         me = coroloop.current_task()
         counts = []
@@ -597,17 +593,14 @@ def test_cancelling_and_uncancel(virtual_loop):
                 counts.append(me.uncancel())
         return counts
 
-    async def main():
-        task = loop.create_task(stubborn())
-        await coroloop.sleep(1)
-        task.cancel()
-        task.cancel()  # two requests before the task runs again
-        assert task.cancelling() == 2
-        await coroloop.sleep(1)
-        task.cancel()
-        return await task
-
-    assert loop.run_until_complete(main()) == [2, 1, 2, 1]
+    task = coroloop.create_task(stubborn())
+    await coroloop.sleep(1)
+    task.cancel()
+    task.cancel()  # two requests before the task runs again
+    assert task.cancelling() == 2
+    await coroloop.sleep(1)
+    task.cancel()
+    assert await task == [2, 1, 2, 1]
 
 
 def test_uncancel_never_goes_negative(loop):
@@ -617,44 +610,35 @@ def test_uncancel_never_goes_negative(loop):
     assert loop.run_until_complete(body()) == 0
 
 
-def test_swallowed_cancellation_lets_task_finish(virtual_loop):
-    loop = virtual_loop
-
+@pytest.mark.coroloop(virtual_time=True)
+async def test_swallowed_cancellation_lets_task_finish():
     async def swallow():
         try:
             await coroloop.sleep(10)
         except CancelledError:
             return "swallowed"
 
-    async def main():
-        task = loop.create_task(swallow())
-        await coroloop.sleep(0)
-        task.cancel()
-        return await task
-
-    assert loop.run_until_complete(main()) == "swallowed"
+    task = coroloop.create_task(swallow())
+    await coroloop.sleep(0)
+    task.cancel()
+    assert await task == "swallowed"
 
 
-def test_cancel_propagates_to_awaited_task(virtual_loop):
-    loop = virtual_loop
-
+@pytest.mark.coroloop(virtual_time=True)
+async def test_cancel_propagates_to_awaited_task():
     async def inner():
         await coroloop.sleep(100)
 
     async def outer(inner_task):
         await inner_task
 
-    async def main():
-        inner_task = loop.create_task(inner())
-        outer_task = loop.create_task(outer(inner_task))
-        await coroloop.sleep(1)
-        assert outer_task.waiting_on() is inner_task
-        outer_task.cancel()
-        with pytest.raises(CancelledError):
-            await outer_task
-        return inner_task
-
-    inner_task = loop.run_until_complete(main())
+    inner_task = coroloop.create_task(inner())
+    outer_task = coroloop.create_task(outer(inner_task))
+    await coroloop.sleep(1)
+    assert outer_task.waiting_on() is inner_task
+    outer_task.cancel()
+    with pytest.raises(CancelledError):
+        await outer_task
     assert inner_task.cancelled()
 
 
@@ -681,26 +665,21 @@ def test_cancelled_error_cause_chain_is_kept(loop):
 
 
 # -- Task: stacks ---------------------------------------------------------------------
-def test_get_stack_of_suspended_task(virtual_loop):
-    loop = virtual_loop
-
+@pytest.mark.coroloop(virtual_time=True)
+async def test_get_stack_of_suspended_task():
     async def leaf():
         await coroloop.sleep(10)
 
     async def branch():
         await leaf()
 
-    async def main():
-        task = loop.create_task(branch())
-        await coroloop.sleep(1)
-        names = [f.f_code.co_name for f in task.get_stack()]
-        limited = [f.f_code.co_name for f in task.get_stack(limit=1)]
-        task.cancel()
-        with pytest.raises(CancelledError):
-            await task
-        return names, limited
-
-    names, limited = loop.run_until_complete(main())
+    task = coroloop.create_task(branch())
+    await coroloop.sleep(1)
+    names = [f.f_code.co_name for f in task.get_stack()]
+    limited = [f.f_code.co_name for f in task.get_stack(limit=1)]
+    task.cancel()
+    with pytest.raises(CancelledError):
+        await task
     assert names[:2] == ["branch", "leaf"]
     assert limited == ["branch"]
 

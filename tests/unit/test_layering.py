@@ -64,7 +64,9 @@ IMPORTS = {
     "_event_loop": {"_core", "_net"},
     "_api": {"_core", "leaf", "_event_loop"},
     "public": {"_core", "_net", "_api", "_event_loop", "leaf"},
-    "testing": {"public"},
+    # The pytest plugin's timeout report is built on the debugging tools (snapshot,
+    # wait reasons); debug never imports testing.
+    "testing": {"public", "debug"},
     "debug": {"public"},
 }
 
@@ -105,6 +107,12 @@ CROSSINGS = {
     ("_core/coroutines.py", "_is_coroutine"):
         "the marker @coroutine puts on the functions it returns (a function has no "
         "class of ours to declare it)",
+    ("testing/__init__.py", "_coroloop_loop_scope"):
+        "the marker coroloop.testing.fixture() puts on the fixture function it wraps "
+        "(a function has no class of ours to declare it)",
+    ("testing/pytest_plugin.py", "_coroloop_loop_scope"):
+        "the pytest plugin reads the marker coroloop.testing.fixture() put on the "
+        "fixture function",
     # -- the standard library, outside asyncio ----------------------------------------
     ("debug/endpoint.py", "_current_frames"):
         "sys._current_frames: the one way to read the loop thread's stack from the "
@@ -161,6 +169,14 @@ CROSSINGS = {
         "asyncio's Future attribute: a finished task's error for the history, read "
         "without exception(), which would mark it retrieved and silence asyncio's report",
     # -- end of issue 9 (debug) ---------------------------------------------------------
+    ("testing/pytest_plugin.py", "_getframe"):
+        "sys._getframe: the pytest plugin records where each task of its loops was "
+        "created (the first frame outside coroloop and asyncio), for its leak reports",
+    # -- pytest ---------------------------------------------------------------------
+    ("testing/pytest_plugin.py", "_fixtureinfo"):
+        "pytest's Function._fixtureinfo: the fixture closure pytest resolved for a test "
+        "(no public accessor; pytest-asyncio reads it too), to check each async "
+        "fixture's loop and to call the test with its arguments",
 }
 
 # The loop classes, whose declared attributes resolve loop._x accesses.

@@ -81,49 +81,44 @@ def test_asyncio_sleep_is_virtual_too(virtual_loop):
     assert loop.time() == 86400
 
 
-def test_sleeps_wake_in_deadline_order(virtual_loop):
-    loop = virtual_loop
+# Tests marked coroloop run through the pytest plugin: each on a fresh loop with a
+# VirtualClock of its own (``virtual_time=True``).
+@pytest.mark.coroloop(virtual_time=True)
+async def test_sleeps_wake_in_deadline_order():
+    loop = asyncio.get_running_loop()
+    assert isinstance(loop.clock, VirtualClock)
     woke = []
 
     async def sleeper(name, delay):
         await coroloop.sleep(delay)
         woke.append((name, loop.time()))
 
-    async def main():
-        await asyncio.gather(sleeper("c", 3), sleeper("a", 1), sleeper("b", 2),
-                             sleeper("a2", 1))
-
-    loop.run_until_complete(main())
+    await asyncio.gather(sleeper("c", 3), sleeper("a", 1), sleeper("b", 2),
+                         sleeper("a2", 1))
     assert woke == [("a", 1), ("a2", 1), ("b", 2), ("c", 3)]
 
 
-def test_timers_and_sleeps_interleave_by_deadline(virtual_loop):
-    loop = virtual_loop
+@pytest.mark.coroloop(virtual_time=True)
+async def test_timers_and_sleeps_interleave_by_deadline():
+    loop = asyncio.get_running_loop()
     events = []
-
-    async def main():
-        loop.call_later(1.5, lambda: events.append(("timer", loop.time())))
-        loop.call_at(2.5, lambda: events.append(("call_at", loop.time())))
-        for _ in range(3):
-            await coroloop.sleep(1)
-            events.append(("sleep", loop.time()))
-
-    loop.run_until_complete(main())
+    loop.call_later(1.5, lambda: events.append(("timer", loop.time())))
+    loop.call_at(2.5, lambda: events.append(("call_at", loop.time())))
+    for _ in range(3):
+        await coroloop.sleep(1)
+        events.append(("sleep", loop.time()))
     assert events == [("sleep", 1), ("timer", 1.5), ("sleep", 2), ("call_at", 2.5),
                       ("sleep", 3)]
 
 
-def test_call_later_is_relative_to_current_virtual_time(virtual_loop):
-    loop = virtual_loop
+@pytest.mark.coroloop(virtual_time=True)
+async def test_call_later_is_relative_to_current_virtual_time():
+    loop = asyncio.get_running_loop()
     fired = []
-
-    async def main():
-        await coroloop.sleep(100)
-        handle = loop.call_later(5, lambda: fired.append(loop.time()))
-        assert handle.when() == 105
-        await coroloop.sleep(10)
-
-    loop.run_until_complete(main())
+    await coroloop.sleep(100)
+    handle = loop.call_later(5, lambda: fired.append(loop.time()))
+    assert handle.when() == 105
+    await coroloop.sleep(10)
     assert fired == [105]
 
 
@@ -152,30 +147,24 @@ def test_cancelled_timer_does_not_move_time(virtual_loop):
     assert loop.time() == 1
 
 
-def test_cancelled_sleep_does_not_move_time(virtual_loop):
-    loop = virtual_loop
-
-    async def main():
-        task = loop.create_task(coroloop.sleep(1000))
-        await coroloop.sleep(0)
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
-        await coroloop.sleep(1)
-
-    loop.run_until_complete(main())
+@pytest.mark.coroloop(virtual_time=True)
+async def test_cancelled_sleep_does_not_move_time():
+    loop = asyncio.get_running_loop()
+    task = loop.create_task(coroloop.sleep(1000))
+    await coroloop.sleep(0)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await coroloop.sleep(1)
     assert loop.time() == 1
 
 
-def test_timeouts_fire_in_virtual_time(virtual_loop):
-    loop = virtual_loop
-
-    async def main():
-        with pytest.raises(TimeoutError):
-            await asyncio.wait_for(loop.create_future(), timeout=30)
-        return loop.time()
-
-    assert loop.run_until_complete(main()) == 30
+@pytest.mark.coroloop(virtual_time=True)
+async def test_timeouts_fire_in_virtual_time():
+    loop = asyncio.get_running_loop()
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(loop.create_future(), timeout=30)
+    assert loop.time() == 30
 
 
 def test_advance_by_hand_makes_timers_due(virtual_loop):

@@ -5,6 +5,8 @@ in deadline order.  ``new_virtual_loop()`` is a coroloop loop that uses one.
 Scheduling policies (``FIFO``, ``RandomOrder``, ``PCT``) decide the order of what is
 ready at once; ``simulate``/``explore``/``replay`` run a program under seeded
 schedules and play a failing one back (docs/guide/testing.md).
+``fixture()`` declares an async pytest fixture with its loop scope, for the pytest
+plugin (``coroloop.testing.pytest_plugin``, loaded by pytest as ``coroloop``).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ __all__ = ["FIFO", "Faults", "NondeterminismWarning", "PCT", "RandomOrder", "Rep
            "SchedulingPolicy", "Sequencer", "SimulationDeadlock", "SimulationResult", "VirtualClock",
            "check_determinism", "explore", "load_decisions", "new_virtual_loop", "replay",
            "simulate", "wait_all_tasks_blocked"]
+__all__ += ["fixture"]  # the pytest plugin's (below)
 
 
 def new_virtual_loop(clock: VirtualClock | None = None, **kwargs):
@@ -32,3 +35,30 @@ def new_virtual_loop(clock: VirtualClock | None = None, **kwargs):
     elif not isinstance(clock, VirtualClock):
         raise TypeError(f"new_virtual_loop() expects a VirtualClock, got {clock!r}")
     return new_event_loop(clock=clock, **kwargs)
+
+
+# -- the pytest plugin's fixture decorator (issue 11 item 6) ---------------------------
+
+def fixture(function=None, *, loop_scope: str | None = None, **kwargs):
+    """``pytest.fixture`` for an async fixture of coroloop tests, with its loop scope.
+
+    ``@coroloop.testing.fixture(scope="module", loop_scope="module")`` sets the fixture
+    up on the module's loop; the tests using it must run there too
+    (``@pytest.mark.coroloop(loop_scope="module")``), which the plugin checks.  Without
+    *loop_scope* a fixture runs on the loop of the test that requests it.  Other
+    keyword arguments are ``pytest.fixture``'s.
+    """
+    import pytest  # late: coroloop.testing does not need pytest
+
+    from .pytest_plugin import SCOPES
+
+    if loop_scope is not None and loop_scope not in SCOPES:
+        raise ValueError(f"fixture(loop_scope={loop_scope!r}): the loop scope is one of "
+                         f"{', '.join(SCOPES)}")
+
+    def decorate(func):
+        func._coroloop_loop_scope = loop_scope
+        return pytest.fixture(func, **kwargs)
+
+    return decorate if function is None else decorate(function)
+# -- end of the pytest plugin's fixture decorator -------------------------------------
