@@ -86,6 +86,9 @@ def exchange(receiver_class, unix=False):
         finally:
             writer.close()
             server.close()
+            await asyncio.sleep(0)  # let the server side see the end
+            if done.done() and not done.cancelled():
+                done.exception()  # the sender's failure is the report, not this one
             await server.wait_closed()
             if unix:
                 with contextlib.suppress(FileNotFoundError):  # 3.13's server removes it
