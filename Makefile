@@ -74,7 +74,7 @@ docs: $(VENV)/.docs-deps
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e .
+	COROLOOP_PURE=1 $(PY) -m pip install -q -e .  # the checkout stays pure Python
 	touch $@
 
 $(VENV)/.test-deps: $(VENV)/.installed Makefile $(INTEROP_REQUIREMENTS)
@@ -90,6 +90,7 @@ test: $(VENV)/.test-deps $(ECOSYSTEM_STAMPS)
 	$(MAKE) --no-print-directory conformance
 	$(MAKE) --no-print-directory differential
 	$(MAKE) --no-print-directory test-chroot-pythons
+	$(MAKE) --no-print-directory test-compiled
 
 test-unit: $(VENV)/.test-deps $(ECOSYSTEM_STAMPS)
 	$(PY) -m pytest -q
@@ -147,9 +148,11 @@ fuzz: $(VENV)/.test-deps chroot-deps
 
 bench: $(VENV)/.installed
 	$(PY) -m pip install -q uvloop uvicorn starlette
-	$(PY) benchmarks/run.py
-	$(PY) benchmarks/net/echo.py
-	$(PY) benchmarks/net/httpbench.py
+	@$(PY) -m pip install -q rloop || echo "== rloop does not install here: its columns are skipped"
+	@$(MAKE) --no-print-directory bench-compiled-venv
+	$(PY) benchmarks/run.py $(BENCH_COMPILED)
+	$(PY) benchmarks/net/echo.py $(BENCH_COMPILED)
+	$(PY) benchmarks/net/httpbench.py $(BENCH_COMPILED)
 	$(MAKE) --no-print-directory bench-chroot-python
 
 # -- stress and fuzz (issue 14) ------------------------------------------------------
@@ -237,3 +240,54 @@ bench-chroot-python: chroot-deps
 	  $(CHROOT_PYTHON) $(CHROOT_BENCH_VERSION) benchmarks/run.py; \
 	else echo "== benchmarks on Python $(CHROOT_BENCH_VERSION) skipped: $$why"; fi
 # -- end of Python 3.14 and 3.15 -----------------------------------------------------
+
+# -- the compiled build (issue 13) ---------------------------------------------------
+# setup.py compiles the modules src/coroloop/_build.py names with Cython, from the same
+# .py files; the checkout's .venv stays pure Python (COROLOOP_PURE=1 above).
+# `make test` installs the package once, compiled, into COMPILED_VENV (not editable:
+# site-packages holds the .py files and the extension modules beside them) and runs
+# the unit and interop tests (less HOST_ONLY_TESTS, which test the services, not the
+# loop's build), the conformance suite and the differential harness on it, on Python
+# 3.11; about 4 minutes, 2 of them compiling.  COROLOOP_EXPECT_COMPILED=1 makes
+# tests/unit/test_build.py fail if the .py files were imported instead.  On a machine
+# without a C compiler the compiled run is skipped, with a note.  `make bench` measures the compiled build as
+# implementation coroloop-compiled (benchmarks/run.py --compiled).
+COMPILED_VENV := .venv-compiled
+CPY := $(COMPILED_VENV)/bin/python
+COMPILED_DIFF_COUNT ?= $(DIFF_COUNT)
+# The compiled venv's site-packages: the runners' --src (they put it on PYTHONPATH).
+COMPILED_SITE = $$(cd / && $(abspath $(CPY)) -c 'import coroloop, os; print(os.path.dirname(os.path.dirname(coroloop.__file__)))')
+COMPILED_SOURCES := pyproject.toml setup.py $(INTEROP_REQUIREMENTS) \
+  $(shell find src -name '*.py' -o -name '*.pxd')
+.PHONY: test-compiled
+
+$(COMPILED_VENV)/.installed: $(COMPILED_SOURCES)
+	rm -rf $(COMPILED_VENV)
+	$(PYTHON) -m venv $(COMPILED_VENV)
+	$(CPY) -m pip install -q --upgrade pip
+	$(CPY) -m pip install -q $(TEST_DEPS) -r $(INTEROP_REQUIREMENTS)
+	$(CPY) -m pip install -q .
+	@cd / && $(abspath $(CPY)) -c 'import coroloop, sys; \
+	  sys.exit(0 if coroloop.COMPILED else "the compiled build did not compile: see the notes of `pip install .` above")'
+	touch $@
+
+test-compiled:
+	@if ! command -v $${CC:-cc} >/dev/null 2>&1; then \
+	  echo "== compiled build: skipped (no C compiler: $${CC:-cc}); the pure build was tested"; exit 0; fi; \
+	$(MAKE) --no-print-directory $(COMPILED_VENV)/.installed || exit 1; \
+	site=$(COMPILED_SITE); \
+	echo "== compiled build: unit and interop tests (coroloop from $$site)"; \
+	COROLOOP_EXPECT_COMPILED=1 $(CPY) -m pytest -q tests/unit tests/interop $(HOST_ONLY_IGNORES) \
+	  || exit 1; \
+	echo "== compiled build: conformance"; \
+	$(CPY) tests/conformance/run.py --src $$site || exit 1; \
+	echo "== compiled build: differential ($(COMPILED_DIFF_COUNT) programs)"; \
+	$(CPY) tests/differential/run.py --count $(COMPILED_DIFF_COUNT) --src $$site --python $(CPY)
+
+# `make bench`: the compiled build beside the others, where it builds.
+BENCH_COMPILED = $$([ -f $(COMPILED_VENV)/.installed ] && echo --compiled $(COMPILED_SITE))
+.PHONY: bench-compiled-venv
+bench-compiled-venv:
+	@$(MAKE) --no-print-directory $(COMPILED_VENV)/.installed || \
+	  echo "== the compiled build did not build here: coroloop-compiled is skipped"
+# -- end of the compiled build -------------------------------------------------------

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Run coroloop's benchmarks on stdlib asyncio, uvloop and coroloop, side by side.
+"""Run coroloop's benchmarks on stdlib asyncio, uvloop, rloop and coroloop, side by side.
 
 Every measurement runs in its own subprocess (``run.py --worker IMPL BENCH``),
 so implementations cannot interfere through imported modules, event-loop
@@ -42,15 +42,28 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-IMPLS = ("asyncio", "uvloop", "coroloop", "coroloop+debug")
+IMPLS = ("asyncio", "uvloop", "rloop", "coroloop", "coroloop+debug")
 # "coroloop+debug": coroloop with the debugging tools on every loop -- the task graph
 # (coroloop.debug.TaskMonitor), the blocking detector and deadlock detection (issue 9's
 # "debug on" budget: <= 5% on async_tree, <= 10% on the worst micro benchmark).
 # "coroloop+detectors" (not run by default): the two detectors without the task graph.
 EXTRA_IMPLS = ("coroloop+detectors",)
-# --baseline SRC adds the implementation "baseline": coroloop imported from another
-# source tree (e.g. a checkout of main), so a change is measured against it in one run.
-BASELINE_ENV = "COROLOOP_BENCH_BASELINE"
+# Peer loops from PyPI: each is a column where it imports, skipped with a note where not.
+PEERS = {"uvloop": "`pip install uvloop`", "rloop": "`pip install rloop` (Rust; wheels for "
+         "some platforms only)"}
+# Implementations that are coroloop imported from another directory, put first on the
+# worker's PYTHONPATH, so they are measured in the same interleaved rounds:
+# --baseline SRC: "baseline", e.g. the src/ of a checkout of main (a change's before);
+# --compiled SITE: "coroloop-compiled", the compiled build (setup.py) installed in SITE,
+# e.g. .venv-compiled's site-packages, as `make bench` passes it.
+TREE_OPTIONS = {"baseline": "--baseline", "coroloop-compiled": "--compiled"}
+TREE_ENV = "COROLOOP_BENCH_TREE"
+# The table's ratio columns (numerator/denominator), those whose both are measured.
+RATIOS = (("coroloop", "asyncio"), ("coroloop", "uvloop"), ("coroloop", "rloop"),
+          ("coroloop", "baseline"), ("coroloop+debug", "coroloop"),
+          ("coroloop+detectors", "coroloop"), ("coroloop-compiled", "asyncio"),
+          ("coroloop-compiled", "uvloop"), ("coroloop-compiled", "rloop"),
+          ("coroloop-compiled", "coroloop"))
 RESULT_PREFIX = "@@coroloop-bench-result "
 
 
@@ -61,15 +74,17 @@ def make_impl(name):
     if name == "asyncio":
         import asyncio as aio
         return aio, aio.new_event_loop
-    if name == "uvloop":
+    if name in PEERS:
         import asyncio as aio
-        import uvloop
-        return aio, uvloop.new_event_loop
-    if name in ("coroloop", "baseline"):
+        return aio, importlib.import_module(name).new_event_loop
+    if name == "coroloop" or name in TREE_OPTIONS:
         import coroloop as aio
-        expected = os.environ.get(BASELINE_ENV) if name == "baseline" else None
+        expected = os.environ.get(TREE_ENV) if name in TREE_OPTIONS else None
         if expected and not Path(aio.__file__).resolve().is_relative_to(Path(expected).resolve()):
-            raise RuntimeError(f"baseline coroloop came from {aio.__file__}, not {expected}")
+            raise RuntimeError(f"{name} coroloop came from {aio.__file__}, not {expected}")
+        if name == "coroloop-compiled" and not aio.COMPILED:
+            raise RuntimeError(f"coroloop from {expected} is not the compiled build "
+                               "(coroloop.COMPILED is False)")
         return aio, aio.new_event_loop
     if name in ("coroloop+debug", "coroloop+detectors"):
         import coroloop as aio
@@ -155,7 +170,7 @@ def worker(impl, bench_name, quick, cpu_time=False):
     return 0
 
 
-def measure(impl, bench_name, quick, timeout, baseline=None, cpu_time=False):
+def measure(impl, bench_name, quick, timeout, trees=None, cpu_time=False):
     """Run one worker subprocess; return its result dict (with 'error' on failure)."""
     cmd = [sys.executable, str(HERE / "run.py"), "--worker", impl, bench_name]
     if quick:
@@ -163,9 +178,10 @@ def measure(impl, bench_name, quick, timeout, baseline=None, cpu_time=False):
     if cpu_time:
         cmd.append("--cpu-time")
     env = None
-    if impl == "baseline":
-        env = dict(os.environ, **{BASELINE_ENV: baseline})
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [baseline, env.get("PYTHONPATH")]))
+    if impl in TREE_OPTIONS:
+        tree = trees[impl]
+        env = dict(os.environ, **{TREE_ENV: tree})
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [tree, env.get("PYTHONPATH")]))
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
     except subprocess.TimeoutExpired:
@@ -243,6 +259,10 @@ def parse_args(argv):
     p.add_argument("--cpu-time", action="store_true",
                    help="time each run by the worker's CPU time (time.process_time) "
                         "instead of the wall clock: steadier on a loaded machine")
+    p.add_argument("--compiled", metavar="SITE",
+                   help="also measure the compiled build of coroloop installed in SITE (a "
+                        "site-packages directory, e.g. .venv-compiled's) as implementation "
+                        "'coroloop-compiled'")
     p.add_argument("--list", action="store_true", help="list benchmarks and exit")
     p.add_argument("--check", action="store_true",
                    help="exit 1 if coroloop errors or is slower than asyncio on any benchmark")
@@ -270,27 +290,32 @@ def main(argv=None):
             print(f"no benchmark matches {args.filter}", file=sys.stderr)
             return 2
     impls = [i.strip() for i in args.impl.split(",") if i.strip()]
-    if args.baseline:
-        if not (Path(args.baseline) / "coroloop" / "__init__.py").is_file():
-            print(f"--baseline {args.baseline}: no coroloop package there "
-                  "(give the src/ directory of a checkout)", file=sys.stderr)
-            return 2
-        if "baseline" not in impls:
-            impls.append("baseline")
-    for i in impls:
-        if i == "baseline" and args.baseline:
+    trees = {"baseline": args.baseline, "coroloop-compiled": args.compiled}
+    for impl, option in TREE_OPTIONS.items():
+        tree = trees[impl]
+        if tree is None:
             continue
-        if i not in IMPLS + EXTRA_IMPLS:
+        if not (Path(tree) / "coroloop" / "__init__.py").is_file():
+            print(f"{option} {tree}: no coroloop package there", file=sys.stderr)
+            return 2
+        if impl not in impls:
+            impls.append(impl)
+    for i in impls:
+        if i in TREE_OPTIONS and trees[i] is None:
+            print(f"implementation {i!r} needs {TREE_OPTIONS[i]} DIR", file=sys.stderr)
+            return 2
+        if i not in IMPLS + EXTRA_IMPLS and i not in TREE_OPTIONS:
             print(f"unknown implementation {i!r}; choose from {', '.join(IMPLS + EXTRA_IMPLS)}",
                   file=sys.stderr)
             return 2
 
     notes = []
     skipped = {}
-    if "uvloop" in impls and importlib.util.find_spec("uvloop") is None:
-        skipped["uvloop"] = "uvloop not importable"
-        notes.append("uvloop is not installed for this interpreter; its column is skipped "
-                     "(`pip install uvloop`).")
+    for peer, how in PEERS.items():
+        if peer in impls and importlib.util.find_spec(peer) is None:
+            skipped[peer] = f"{peer} not importable"
+            notes.append(f"{peer} is not installed for this interpreter; its column is "
+                         f"skipped ({how}).")
 
     command = " ".join(shlex.quote(a) for a in [sys.executable, str(Path(sys.argv[0]))] + argv)
     print(f"Command: `{command}`")
@@ -313,15 +338,14 @@ def main(argv=None):
                     continue
                 if key in dead:
                     continue
-                res = measure(impl, bench, args.quick, args.timeout, args.baseline,
-                              args.cpu_time)
+                res = measure(impl, bench, args.quick, args.timeout, trees, args.cpu_time)
                 if "ops_per_sec" in res:
                     samples[key].append(res)
                     status = f"{fmt_rate(res['ops_per_sec'])} ops/s ({res['seconds']:.3f} s)"
                 else:
                     dead[key] = res
                     status = res.get("error") or res.get("unsupported")
-                print(f"[{done}/{total}] round {rnd} {bench:24} {impl:14} {status}",
+                print(f"[{done}/{total}] round {rnd} {bench:24} {impl:17} {status}",
                       file=sys.stderr, flush=True)
 
     cells = {}
@@ -330,10 +354,7 @@ def main(argv=None):
 
     print()
     header = ["benchmark"] + [f"{i} ops/s" for i in impls]
-    ratios = [(n, d) for n, d in (("coroloop", "asyncio"), ("coroloop", "uvloop"),
-                                  ("coroloop", "baseline"), ("coroloop+debug", "coroloop"),
-                                  ("coroloop+detectors", "coroloop"))
-              if n in impls and d in impls]
+    ratios = [(n, d) for n, d in RATIOS if n in impls and d in impls]
     header += [f"{n}/{d}" for n, d in ratios]
     print("| " + " | ".join(header) + " |")
     print("|" + "|".join("---" if k == 0 else "---:" for k in range(len(header))) + "|")

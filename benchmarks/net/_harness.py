@@ -46,7 +46,12 @@ import threading
 import time
 from pathlib import Path
 
-IMPLS = ("asyncio", "uvloop", "coroloop")
+IMPLS = ("asyncio", "uvloop", "rloop", "coroloop")
+# Peer loops from PyPI, skipped with a note where they do not import.
+PEERS = ("uvloop", "rloop")
+# --compiled SITE: implementation "coroloop-compiled", the compiled build installed in
+# SITE (a site-packages directory), which the server process puts first on sys.path.
+COMPILED_ENV = "COROLOOP_BENCH_COMPILED"
 PREFIX = "@@net-bench "
 HOST = "127.0.0.1"
 
@@ -58,10 +63,15 @@ def make_impl(name):
     if name == "asyncio":
         import asyncio as aio
         return aio, aio.new_event_loop
-    if name == "uvloop":
+    if name in PEERS:
         import asyncio as aio
-        import uvloop
-        return aio, uvloop.new_event_loop
+        return aio, importlib.import_module(name).new_event_loop
+    if name == "coroloop-compiled":
+        sys.path.insert(0, os.environ[COMPILED_ENV])
+        import coroloop as aio
+        if not aio.COMPILED:
+            raise RuntimeError(f"coroloop from {aio.__file__} is not the compiled build")
+        return aio, aio.new_event_loop
     if name == "coroloop":
         import coroloop as aio
         return aio, aio.new_event_loop
@@ -448,6 +458,9 @@ def add_common_arguments(p, *, conns_help, duration, warmup):
     p.add_argument("--warmup", type=float,
                    help=f"load before the window, s (default {warmup[0]}; quick {warmup[1]})")
     p.add_argument("--json", metavar="FILE", help="also write all samples to FILE")
+    p.add_argument("--compiled", metavar="SITE",
+                   help="also run the compiled build of coroloop installed in SITE (a "
+                        "site-packages directory) as implementation 'coroloop-compiled'")
     p.add_argument("--check", action="store_true",
                    help="exit 1 if coroloop errors or uses more server CPU/req than asyncio")
     p.add_argument("--client", metavar="JSON", help=argparse.SUPPRESS)
@@ -456,6 +469,10 @@ def add_common_arguments(p, *, conns_help, duration, warmup):
 def finish_common_arguments(a, *, duration, warmup):
     """Fill the defaults that depend on --quick (see add_common_arguments)."""
     a.repeat = a.repeat or (1 if a.quick else 3)
+    if a.compiled:
+        os.environ[COMPILED_ENV] = os.path.abspath(a.compiled)  # the servers inherit it
+        if "coroloop-compiled" not in a.impl.split(","):
+            a.impl += ",coroloop-compiled"
     a.duration = a.duration or (duration[1] if a.quick else duration[0])
     a.warmup = a.warmup or (warmup[1] if a.quick else warmup[0])
     return a
@@ -465,9 +482,13 @@ def available_impls(spec):
     """The implementations named in --impl that can run here, and notes on the rest."""
     impls = [name.strip() for name in spec.split(",") if name.strip()]
     notes = []
-    if "uvloop" in impls and importlib.util.find_spec("uvloop") is None:
-        impls.remove("uvloop")
-        notes.append("uvloop is not installed; its rows are skipped")
+    for peer in PEERS:
+        if peer in impls and importlib.util.find_spec(peer) is None:
+            impls.remove(peer)
+            notes.append(f"{peer} is not installed; its rows are skipped")
+    if "coroloop-compiled" in impls and not os.environ.get(COMPILED_ENV):
+        impls.remove("coroloop-compiled")
+        notes.append("coroloop-compiled needs --compiled SITE; its rows are skipped")
     return impls, notes
 
 

@@ -50,6 +50,9 @@ def serve(impl, api):
     aio, new_loop = H.make_impl(impl)
     loop = new_loop()
     lsock = H.listening_socket()
+    # Read before the loop takes the socket: rloop's create_server(sock=) takes over
+    # the descriptor and closes the Python socket object.
+    port = lsock.getsockname()[1]
     conns = set()
 
     class EchoProtocol(aio.Protocol):
@@ -106,7 +109,7 @@ def serve(impl, api):
             raise ValueError(f"unknown api {api!r}")
         H.start_control(lambda: loop.call_soon_threadsafe(
             lambda: stop.done() or stop.set_result(None)))
-        H.emit({"port": lsock.getsockname()[1]})
+        H.emit({"port": port})
         await stop
         if server is not None:
             server.close()

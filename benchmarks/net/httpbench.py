@@ -73,6 +73,7 @@ def serve(impl, http):
     aio, new_loop = H.make_impl(impl)
     loop = new_loop()
     sock = H.listening_socket()
+    port = sock.getsockname()[1]  # before the loop takes the socket (rloop closes it)
     config = uvicorn.Config(make_app(), http=http, access_log=False, log_level="warning",
                             lifespan="on", server_header=False, date_header=False)
     server = uvicorn.Server(config)
@@ -85,7 +86,7 @@ def serve(impl, http):
                 raise RuntimeError("uvicorn exited during startup")
             await aio.sleep(0.01)
         H.start_control(lambda: setattr(server, "should_exit", True))
-        H.emit({"port": sock.getsockname()[1], "http": type(config.http_protocol_class).__name__
+        H.emit({"port": port, "http": type(config.http_protocol_class).__name__
                 if not isinstance(config.http_protocol_class, type)
                 else config.http_protocol_class.__name__})
         await task

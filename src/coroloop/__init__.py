@@ -6,7 +6,12 @@ stdlib asyncio (``asyncio.run(main(), loop_factory=coroloop.new_event_loop)``).
 
 from __future__ import annotations
 
-import asyncio as _asyncio
+from . import _build
+
+if _build.pure_requested():  # COROLOOP_PURE=1: the .py files even where compiled ones exist
+    _build.force_pure()
+
+import asyncio as _asyncio  # noqa: E402 (after the choice of build)
 from asyncio.exceptions import (BrokenBarrierError, CancelledError, IncompleteReadError,
                                 InvalidStateError, LimitOverrunError, SendfileNotAvailableError,
                                 TimeoutError)
@@ -84,6 +89,10 @@ _instrument.set_debug_mode_tools(_start_debug_mode_tools)
 del _instrument
 
 __version__ = "0.1.0"
+
+#: True when this coroloop runs its compiled modules (the Cython build of the same
+#: sources), False for pure Python; ``python -m coroloop info`` lists the modules.
+COMPILED = bool(_build.compiled_modules())
 
 __all__ = [
     # loop and running (AbstractEventLoopPolicy and DefaultEventLoopPolicy: below)

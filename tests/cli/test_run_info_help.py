@@ -138,6 +138,8 @@ def test_info_reports_versions_poller_and_extras():
     assert lines[3] in ("child processes: pidfd", "child processes: a waiting thread each")
     assert lines[4].startswith("TLS (ssl): OpenSSL ")
     assert lines[5] == "REPL line editing (readline): available"
+    # The checkout's venv is the pure build (the Makefile installs it COROLOOP_PURE=1).
+    assert lines[6] == "build: pure Python (this installation has no compiled modules)"
     assert "extras (pip install 'coroloop[NAME]'):" in lines
     assert "libraries coroloop is tested with:" in lines
     assert any(line.startswith("  aiohttp: ") for line in lines)

@@ -573,11 +573,17 @@ def main(argv=None):
     ap.add_argument("--json", metavar="PATH", help="write all records as JSON")
     ap.add_argument("--logs", metavar="DIR",
                     help="keep the workers' logs and records in DIR")
+    ap.add_argument("--src", metavar="DIR",
+                    help="the directory coroloop is imported from (default: this checkout's "
+                         "src; `make test-compiled` gives the compiled venv's site-packages)")
     # internal
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     ap.add_argument("--results", help=argparse.SUPPRESS)
     ap.add_argument("--skip-file", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.src:
+        global SRC
+        SRC = os.path.abspath(args.src)
 
     if args.worker:
         return worker_main(args)

@@ -5,7 +5,9 @@
 editable mode, without the network — into a fresh virtual environment for each
 installed Python (3.11, and 3.12/3.13 where pyenv has them), where the examples run
 with no path to the source tree and must print the transcripts the example tests
-expect.
+expect.  The default build is compiled (setup.py): a platform wheel for this Python
+with the hot modules as extension modules; ``COROLOOP_PURE=1`` and a machine without a
+C compiler give the pure-Python wheel, which the other Pythons install.
 """
 
 from __future__ import annotations
@@ -19,10 +21,13 @@ import runpy
 import shutil
 import subprocess
 import sys
+import sysconfig
 import tarfile
 import zipfile
 
 import pytest
+
+from coroloop import _build
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
@@ -57,22 +62,76 @@ def _run(argv, **kwargs) -> subprocess.CompletedProcess:
     return subprocess.run(argv, capture_output=True, text=True, timeout=200, **kwargs)
 
 
-@pytest.fixture(scope="module")
-def dist(tmp_path_factory):
-    """sdist and wheel built by ``python -m build`` from a copy of the project."""
+def _project_copy(tmp_path_factory) -> pathlib.Path:
     project = tmp_path_factory.mktemp("project")
-    for name in ("pyproject.toml", "README.md", "LICENSE", "CHANGELOG.md", "MANIFEST.in"):
+    for name in ("pyproject.toml", "setup.py", "README.md", "LICENSE", "CHANGELOG.md",
+                 "MANIFEST.in"):
         shutil.copy(ROOT / name, project)
     for tree in ("src", "docs", "examples"):
         shutil.copytree(ROOT / tree, project / tree,
-                        ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
-    out = tmp_path_factory.mktemp("dist")
-    done = _run([sys.executable, "-m", "build", "--outdir", str(out), str(project)],
-                env={**_clean_env(), "PIP_DISABLE_PIP_VERSION_CHECK": "1"})
+                        ignore=shutil.ignore_patterns("__pycache__", "*.egg-info", "*.so"))
+    return project
+
+
+def _python_build(source, out, *args, **env) -> subprocess.CompletedProcess:
+    done = _run([sys.executable, "-m", "build", "--outdir", str(out), *args, str(source)],
+                env={**_clean_env(), "PIP_DISABLE_PIP_VERSION_CHECK": "1", **env})
     assert done.returncode == 0, done.stdout + done.stderr
+    return done
+
+
+@pytest.fixture(scope="module")
+def dist(tmp_path_factory):
+    """sdist and (compiled) wheel built by ``python -m build`` from a copy of the project."""
+    out = tmp_path_factory.mktemp("dist")
+    _python_build(_project_copy(tmp_path_factory), out)
     wheels, sdists = list(out.glob("*.whl")), list(out.glob("*.tar.gz"))
     assert len(wheels) == 1 and len(sdists) == 1, list(out.iterdir())
     return wheels[0], sdists[0]
+
+
+@pytest.fixture(scope="module")
+def pure_wheel(tmp_path_factory):
+    """The wheel ``COROLOOP_PURE=1 python -m build --wheel`` makes: pure Python."""
+    out = tmp_path_factory.mktemp("pure")
+    done = _python_build(_project_copy(tmp_path_factory), out, "--wheel", COROLOOP_PURE="1")
+    assert "COROLOOP_PURE=1: pure Python" in done.stdout + done.stderr
+    [wheel] = out.glob("*.whl")
+    return wheel
+
+
+CP_TAG = f"cp{sys.version_info[0]}{sys.version_info[1]}"
+EXTENSION_SUFFIX = sysconfig.get_config_var("EXT_SUFFIX")
+
+
+def _module_path(name: str) -> str:
+    return name.replace(".", "/")
+
+
+def test_the_default_wheel_is_compiled_for_this_python(dist):
+    wheel, _ = dist
+    assert wheel.name.startswith(f"coroloop-{_source_version()}-{CP_TAG}-{CP_TAG}-"), wheel.name
+    with zipfile.ZipFile(wheel) as zf:
+        names = set(zf.namelist())
+    for module in _build.COMPILED_MODULES:
+        # The extension module, and the .py it was compiled from (COROLOOP_PURE=1 uses it).
+        assert _module_path(module) + EXTENSION_SUFFIX in names, module
+        assert _module_path(module) + ".py" in names, module
+    assert not [n for n in names if n.endswith((".c", ".pyx"))]
+
+
+def test_pure_wheel_has_no_extension_modules(pure_wheel):
+    assert pure_wheel.name == f"coroloop-{_source_version()}-py3-none-any.whl"
+    with zipfile.ZipFile(pure_wheel) as zf:
+        assert not [n for n in zf.namelist() if n.endswith(".so")]
+
+
+def test_sdist_without_a_c_compiler_installs_pure_python(dist, tmp_path):
+    _, sdist = dist
+    done = _python_build(sdist, tmp_path, "--wheel", CC="/nonexistent/cc")
+    assert "no C compiler (/nonexistent/cc not found): pure Python" in done.stdout + done.stderr
+    [wheel] = tmp_path.glob("*.whl")
+    assert wheel.name == f"coroloop-{_source_version()}-py3-none-any.whl"
 
 
 def test_twine_check_passes(dist):
@@ -84,7 +143,6 @@ def test_twine_check_passes(dist):
 def test_metadata_has_one_version_urls_and_classifiers(dist):
     wheel, sdist = dist
     version = _source_version()
-    assert wheel.name == f"coroloop-{version}-py3-none-any.whl"
     assert sdist.name == f"coroloop-{version}.tar.gz"
     with zipfile.ZipFile(wheel) as zf:
         names = zf.namelist()
@@ -111,7 +169,7 @@ def test_metadata_has_one_version_urls_and_classifiers(dist):
     assert not [n for n in names if n.startswith(("tests/", "docs/", "examples/"))]
     with tarfile.open(sdist) as tf:
         members = {m.split("/", 1)[1] for m in tf.getnames() if "/" in m}
-    for wanted in ("CHANGELOG.md", "LICENSE", "README.md", "pyproject.toml",
+    for wanted in ("CHANGELOG.md", "LICENSE", "README.md", "pyproject.toml", "setup.py",
                    "src/coroloop/__init__.py", "examples/gather.py", "docs/guide/gather.md"):
         assert wanted in members, wanted
 
@@ -127,8 +185,11 @@ def _expected_transcripts() -> dict[str, str]:
 @pytest.mark.parametrize("python", PYTHONS, ids=lambda p: "python" + ".".join(
     subprocess.run([p, "-c", "import sys; print(*sys.version_info[:2], sep='.')"],
                    capture_output=True, text=True).stdout.strip().split(".")))
-def test_wheel_installs_into_a_fresh_venv_and_runs_the_examples(dist, tmp_path, python):
-    wheel, _ = dist
+def test_wheel_installs_into_a_fresh_venv_and_runs_the_examples(dist, pure_wheel, tmp_path,
+                                                                python):
+    # This Python gets the compiled wheel built for it; the others the pure one.
+    compiled = python == sys.executable
+    wheel = dist[0] if compiled else pure_wheel
     venv = tmp_path / "venv"
     done = _run([python, "-m", "venv", "--without-pip", str(venv)])
     assert done.returncode == 0, done.stderr
@@ -149,6 +210,15 @@ def test_wheel_installs_into_a_fresh_venv_and_runs_the_examples(dist, tmp_path, 
     info = _run([str(venv_python), "-m", "coroloop", "info"], cwd=tmp_path)
     assert info.returncode == 0, info.stderr
     assert f"coroloop {version} (" in info.stdout
+    build = "build: compiled (Cython; " if compiled else "build: pure Python ("
+    assert build in info.stdout, info.stdout
+    if compiled:  # COROLOOP_PURE=1 at import time: the .py files, beside the compiled ones
+        pure = _run([str(venv_python), "-c", "import coroloop; print(coroloop.COMPILED)"],
+                    cwd=tmp_path, env={**_clean_env(), "COROLOOP_PURE": "1"})
+        assert pure.stdout.strip() == "False", pure.stderr
+        assert "build: pure Python (COROLOOP_PURE=1)" in _run(
+            [str(venv_python), "-m", "coroloop", "info"], cwd=tmp_path,
+            env={**_clean_env(), "COROLOOP_PURE": "1"}).stdout
     assert "pytest: not installed (missing pytest)" in info.stdout  # the wheel's extra
 
     # The debugging tools' package data comes with the wheel: a trace, then its page.

@@ -1,6 +1,7 @@
 """``python -m coroloop info``: what this coroloop is and what it runs with.
 
-For bug reports: coroloop's version and location, Python's, the poller a new loop
+For bug reports: coroloop's version and location, which build runs (pure Python or
+compiled, and why), Python's, the poller a new loop
 uses, how child processes are watched, the optional standard-library modules it uses
 when present (ssl for TLS, readline for the REPL), which of the package's optional
 extras are installed, and the versions of the libraries coroloop is tested against.
@@ -52,12 +53,26 @@ def describe() -> str:
         "child processes: " + ("pidfd" if pidfd_supported() else "a waiting thread each"),
         f"TLS (ssl): {_ssl_status()}",
         f"REPL line editing (readline): {_module_status('readline')}",
+        f"build: {_build_status()}",
         "extras (pip install 'coroloop[NAME]'):",
         *(f"  {line}" for line in _extras()),
         "libraries coroloop is tested with:",
         *(f"  {name}: {_version(name) or 'not installed'}" for name in INTEGRATIONS),
     ]
     return "\n".join(lines)
+
+
+def _build_status() -> str:
+    """Which build runs: compiled (and which modules), or pure Python and why."""
+    import coroloop
+    from coroloop import _build
+
+    if coroloop.COMPILED:
+        names = [name.removeprefix("coroloop.") for name in _build.compiled_modules()]
+        return f"compiled (Cython; {len(names)} modules: {', '.join(names)})"
+    if _build.pure_requested():
+        return f"pure Python ({_build.PURE_ENV}=1)"
+    return "pure Python (this installation has no compiled modules)"
 
 
 def _ssl_status() -> str:

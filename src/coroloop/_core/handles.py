@@ -240,9 +240,11 @@ def extract_source_traceback(skip: int = 1):
     """The creation stack of a handle, future or task, recorded in debug mode.
 
     coroloop's own frames at the innermost end are dropped, so "created at" names
-    the user's line rather than, say, loop.create_task.
+    the user's line rather than, say, loop.create_task.  They are found by file,
+    not counted (*skip* is no longer used): in the compiled build coroloop's
+    compiled functions have no frames at all.
     """
-    frames = [(frame, lineno) for frame, lineno in traceback.walk_stack(sys._getframe(skip + 1))]
+    frames = [(frame, lineno) for frame, lineno in traceback.walk_stack(sys._getframe())]
     while len(frames) > 1 and frames[0][0].f_code.co_filename.startswith(_PACKAGE_DIR):
         del frames[0]
     return traceback.StackSummary.extract(iter(frames), limit=None)[::-1]
