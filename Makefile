@@ -65,6 +65,25 @@ $(VENV)/.docs-deps: $(VENV)/.installed $(DOCS_REQUIREMENTS) $(RELEASE_REQUIREMEN
 	  -r $(HOST_REQUIREMENTS)
 	touch $@
 
+# -- type checking (issue 12) ------------------------------------------------------------
+# mypy with pyproject's [tool.mypy] on src/coroloop, for each supported version's stubs;
+# tests/release/test_typing.py runs the same in `make test` and also checks that the
+# public API types as asyncio's does (tests/typing/api_usage.py).
+TYPECHECK_DEPS := mypy>=1.10
+TYPECHECK_VERSIONS := 3.11 3.12 3.13
+ECOSYSTEM_STAMPS += $(VENV)/.typecheck-deps
+.PHONY: typecheck
+
+$(VENV)/.typecheck-deps: $(VENV)/.installed Makefile
+	$(PY) -m pip install -q "$(TYPECHECK_DEPS)"
+	touch $@
+
+typecheck: $(VENV)/.typecheck-deps
+	@for v in $(TYPECHECK_VERSIONS); do \
+	  echo "== mypy src/coroloop for Python $$v"; $(PY) -m mypy --python-version $$v || exit 1; \
+	done
+# -- end of type checking ----------------------------------------------------------------
+
 docs: $(VENV)/.docs-deps
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --clean --site-dir site
 	@echo "== the site is in site/ (open site/index.html; search works from file://)"

@@ -18,6 +18,13 @@ import asyncio.futures as _futures
 import asyncio.tasks as _tasks
 import sys
 import weakref as _weakref
+from typing import Any
+
+# Names typeshed does not list (private to asyncio, or only on some versions) are read
+# with getattr(), once at import: the type checker sees Any there and checks the rest.
+# The task bookkeeping functions are typed Any too: they take and return coroloop's
+# tasks, which are asyncio.Tasks for isinstance() (their twin class) but not for a type
+# checker, which knows only subclassing.
 
 PY312 = sys.version_info >= (3, 12)
 PY313 = sys.version_info >= (3, 13)
@@ -34,20 +41,20 @@ set_running_loop = _events._set_running_loop
 # loop (_enter_task/_leave_task require the loop to be the thread's running loop),
 # and asyncio.current_task() reads it there; 3.11-3.13 keep a {loop: task} dict.
 CURRENT_TASK_KEPT_PER_THREAD = PY314
-current_task = _tasks.current_task
+current_task: Any = _tasks.current_task
 if CURRENT_TASK_KEPT_PER_THREAD:
     # C: for the running loop, one read of the thread state.
-    current_task_of = current_task
+    current_task_of: Any = current_task
 else:
     # current_task_of(loop): the same answer without the argument handling; on 3.11
     # asyncio.current_task is a Python function, but the dict behind it (shared with
     # the C _enter_task/_leave_task) is there on 3.11-3.13.
-    current_task_of = _tasks._current_tasks.get
-enter_task = _tasks._enter_task
-leave_task = _tasks._leave_task
+    current_task_of = getattr(_tasks, "_current_tasks").get
+enter_task: Any = _tasks._enter_task
+leave_task: Any = _tasks._leave_task
 
 if PY312:
-    swap_current_task = _tasks._swap_current_task
+    swap_current_task = getattr(_tasks, "_swap_current_task")
 else:
     def swap_current_task(loop, task):
         """Make *task* (or None) the current task of *loop*; return the previous one.
@@ -62,7 +69,7 @@ else:
         return prev
 
 # -- all tasks ---------------------------------------------------------------------
-register_task = _tasks._register_task
+register_task: Any = _tasks._register_task
 
 # asyncio.all_tasks() reads a WeakSet for tasks that are not asyncio.Task instances
 # (3.11: tasks._all_tasks; 3.12/3.13: tasks._scheduled_tasks; 3.14+: a WeakSet in
@@ -118,12 +125,12 @@ if _weak_registry is None:  # use register_task()
 else:
     TASK_REGISTRY_ADD = _weak_registry.data.add
     TASK_REGISTRY_DISCARD = _weak_registry.data.discard
-unregister_task = _tasks._unregister_task
-all_tasks = _tasks.all_tasks
+unregister_task: Any = _tasks._unregister_task
+all_tasks: Any = _tasks.all_tasks
 
 if PY312:
-    register_eager_task = _tasks._register_eager_task
-    _unregister_eager_task = _tasks._unregister_eager_task
+    register_eager_task = getattr(_tasks, "_register_eager_task")
+    _unregister_eager_task = getattr(_tasks, "_unregister_eager_task")
 
     def finish_eager_registration(task, still_pending):
         """After an eager first step: move a still-pending task to the main registry."""
@@ -146,7 +153,7 @@ else:
 # function among the task's callbacks, so coroloop's loop adds this very function.
 import asyncio.base_events as _base_events  # noqa: E402
 
-RUN_UNTIL_COMPLETE_CALLBACK = _base_events._run_until_complete_cb
+RUN_UNTIL_COMPLETE_CALLBACK = getattr(_base_events, "_run_until_complete_cb")
 
 # -- policies ----------------------------------------------------------------------
 # 3.14 deprecates the policy system (gh-127949; removal planned for 3.16): calling
@@ -168,13 +175,14 @@ set_event_loop = _events.set_event_loop
 import asyncio as _asyncio  # noqa: E402
 
 if POLICIES_DEPRECATED:
-    policy = _events._get_event_loop_policy
-    install_policy = _events._set_event_loop_policy
-    AbstractEventLoopPolicy = _events._AbstractEventLoopPolicy
+    policy = getattr(_events, "_get_event_loop_policy")
+    install_policy = getattr(_events, "_set_event_loop_policy")
+    AbstractEventLoopPolicy = getattr(_events, "_AbstractEventLoopPolicy")
     if sys.platform == "win32":
-        from asyncio.windows_events import _DefaultEventLoopPolicy as DefaultEventLoopPolicy
+        import asyncio.windows_events as _platform_events
     else:
-        from asyncio.unix_events import _DefaultEventLoopPolicy as DefaultEventLoopPolicy
+        import asyncio.unix_events as _platform_events
+    DefaultEventLoopPolicy = getattr(_platform_events, "_DefaultEventLoopPolicy")
 else:
     policy = get_event_loop_policy
     install_policy = set_event_loop_policy
@@ -318,7 +326,8 @@ BIND_ERROR_SHOWS_WHOLE_ERROR = PY313
 # -- QueueShutDown ------------------------------------------------------------------
 # Shared with asyncio where asyncio has it (3.13+), so `except asyncio.QueueShutDown`
 # catches coroloop's; on 3.11/3.12 asyncio has no such class and coroloop defines it.
-if PY313:
+# (Spelled as a version test, not PY313: the type checker then knows which class it is.)
+if sys.version_info >= (3, 13):
     QueueShutDown = _asyncio.QueueShutDown
 else:
     class QueueShutDown(Exception):
@@ -328,7 +337,7 @@ else:
 # asyncio 3.14 (and 3.13.1+) returns an events._ThreadSafeHandle, whose cancel() and
 # cancelled() take a lock that is held while the callback runs (gh-128340); the
 # earlier versions return a plain Handle.
-THREAD_SAFE_HANDLE_CLASS = getattr(_events, "_ThreadSafeHandle", None)
+THREAD_SAFE_HANDLE_CLASS: Any = getattr(_events, "_ThreadSafeHandle", None)
 
 # -- messages that changed ------------------------------------------------------------
 # 3.14: a stream socket transport's write() says which types it takes, and
@@ -384,7 +393,7 @@ def take_unread_of_asyncio_stream(protocol) -> bytes:
     out of its reader (asyncio's private ``_stream_reader._buffer``); b'' for any
     other protocol.  start_tls() on a server needs them (gh-142352)."""
     if isinstance(protocol, _asyncio.StreamReaderProtocol):
-        buffer = getattr(protocol._stream_reader, "_buffer", None)
+        buffer = getattr(protocol._stream_reader, "_buffer", None)  # type: ignore[attr-defined]  # asyncio's private reader
         if isinstance(buffer, bytearray) and buffer:
             data = bytes(buffer)
             buffer.clear()

@@ -12,11 +12,23 @@ and its transports) and the loop's ``SignalHandlers`` (``_net/signals.py``).
 from __future__ import annotations
 
 import warnings
+from typing import TYPE_CHECKING, Any
 
 from ._core.loop import CoreEventLoop
 from ._net import dns, pipes, process, sockets, tcp, tls_transport, udp, unix
 from ._net.host import TransportHost
 from ._net.signals import SignalHandlers
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import TypeVarTuple, Unpack
+
+
+    from ._core.clock import Clock
+    from ._core.poller import Poller
+    from ._core.typed import FileDescriptorLike
+
+    _Ts = TypeVarTuple("_Ts")
 
 __all__ = ["EventLoop", "new_event_loop"]
 
@@ -24,7 +36,8 @@ __all__ = ["EventLoop", "new_event_loop"]
 class EventLoop(CoreEventLoop):
     """coroloop's event loop: an ``asyncio.AbstractEventLoop`` written from scratch."""
 
-    def __init__(self, *, clock=None, poller=None, scheduler=None):
+    def __init__(self, *, clock: Clock | None = None, poller: Poller | None = None,
+                 scheduler: Any = None) -> None:
         super().__init__(clock=clock, poller=poller, scheduler=scheduler)
         #: What transports, servers and sock_* use of this loop beyond its public API.
         self._io = TransportHost(self._readiness)
@@ -34,19 +47,26 @@ class EventLoop(CoreEventLoop):
     # -- readiness: the public API refuses a descriptor a live transport owns --------
     # (its callbacks would be silently replaced, as asyncio's _ensure_fd_no_transport
     # prevents); the transports register theirs through self._io.
-    def add_reader(self, fd, callback, *args) -> None:
+    def add_reader(self, fd: FileDescriptorLike, callback: Callable[[Unpack[_Ts]], Any],
+                   *args: Unpack[_Ts]) -> None:
+        """Call ``callback(*args)`` whenever *fd* (a descriptor or an object with
+        ``fileno()``) is readable; replaces the reader *fd* had."""
         self._io.ensure_free(fd)
         super().add_reader(fd, callback, *args)
 
-    def add_writer(self, fd, callback, *args) -> None:
+    def add_writer(self, fd: FileDescriptorLike, callback: Callable[[Unpack[_Ts]], Any],
+                   *args: Unpack[_Ts]) -> None:
+        """Call ``callback(*args)`` whenever *fd* is writable; replaces the writer *fd* had."""
         self._io.ensure_free(fd)
         super().add_writer(fd, callback, *args)
 
-    def remove_reader(self, fd) -> bool:
+    def remove_reader(self, fd: FileDescriptorLike) -> bool:
+        """Stop watching *fd* for reading; return True if it had a reader."""
         self._io.ensure_free(fd)
         return super().remove_reader(fd)
 
-    def remove_writer(self, fd) -> bool:
+    def remove_writer(self, fd: FileDescriptorLike) -> bool:
+        """Stop watching *fd* for writing; return True if it had a writer."""
         self._io.ensure_free(fd)
         return super().remove_writer(fd)
 
@@ -75,7 +95,8 @@ class EventLoop(CoreEventLoop):
     start_tls = tls_transport.start_tls
 
     # -- datagrams (_net/udp.py) -----------------------------------------------------
-    create_datagram_endpoint = udp.create_datagram_endpoint
+    # (typeshed's signature keeps reuse_address=, which asyncio refuses since 3.11)
+    create_datagram_endpoint = udp.create_datagram_endpoint  # type: ignore[assignment]
 
     # -- pipes (_net/pipes.py) and subprocesses (_net/process.py) ---------------------
     connect_read_pipe = pipes.connect_read_pipe
@@ -84,7 +105,8 @@ class EventLoop(CoreEventLoop):
     subprocess_shell = process.subprocess_shell
 
     # -- signals (_net/signals.py) ---------------------------------------------------
-    def add_signal_handler(self, sig, callback, *args) -> None:
+    def add_signal_handler(self, sig: int, callback: Callable[[Unpack[_Ts]], object],
+                           *args: Unpack[_Ts]) -> None:
         """Run ``callback(*args)`` on this loop each time signal *sig* arrives.
 
         Main thread only (RuntimeError otherwise); TypeError for a coroutine
@@ -93,12 +115,14 @@ class EventLoop(CoreEventLoop):
         """
         self._signals.add(sig, callback, *args)
 
-    def remove_signal_handler(self, sig) -> bool:
+    def remove_signal_handler(self, sig: int) -> bool:
         """Restore *sig*'s default disposition; False if no handler was installed."""
         return self._signals.remove(sig)
 
     # -- closing ---------------------------------------------------------------------
     def close(self) -> None:
+        """Close the loop (it must not be running): pending callbacks are dropped and the
+        poller and the default executor released.  Closing twice is allowed."""
         if self.is_running() or self.is_closed():
             super().close()  # raises, or does nothing
             return
@@ -120,7 +144,7 @@ for _name, _function in vars(EventLoop).items():
 del _name, _function
 
 
-def new_event_loop(**kwargs) -> EventLoop:
+def new_event_loop(**kwargs: Any) -> EventLoop:
     """A new coroloop event loop (also usable as ``loop_factory`` for asyncio.run).
 
     Keyword arguments: ``clock`` (a ``coroloop.Clock``), ``poller`` and ``scheduler``

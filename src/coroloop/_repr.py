@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import inspect
 import reprlib
+from typing import Any
 
 __all__ = ["format_args", "format_callback", "callback_location", "coroutine_repr"]
 
@@ -22,7 +23,7 @@ def format_callback(callback, args=(), *, show_args: bool = True) -> str:
     A functools.partial shows its own arguments, then the call's:
     ``func(1, 2)(3)``.  With show_args=False every argument list is ``()``.
     """
-    calls = []  # argument lists, outermost call last
+    calls: list[tuple[Any, Any]] = []  # argument lists, outermost call last
     kwargs = None
     while isinstance(callback, functools.partial):
         calls.insert(0, (args, kwargs))

@@ -31,6 +31,18 @@ from __future__ import annotations
 import socket
 import warnings
 from asyncio import Protocol, get_running_loop
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # annotations only: nothing here is imported at run time
+    import ssl
+    from asyncio import AbstractEventLoop, BaseTransport, Server
+    from collections.abc import Awaitable, Callable, Iterable, Sequence
+    from typing import Self, TypeAlias
+
+    # The per-connection callback of start_server(), as asyncio types it.
+    _ClientConnectedCallback: TypeAlias = Callable[
+        ["StreamReader", "StreamWriter"], Awaitable[None] | None]
+    _Buffer: TypeAlias = bytes | bytearray | memoryview
 
 from . import _bridge
 from ._core.coroutines import iscoroutine
@@ -48,7 +60,7 @@ if hasattr(socket, "AF_UNIX"):
 _ALREADY_WAITING = "{}() called while another coroutine is already waiting for incoming data"
 
 
-def _settle(fut, exc: BaseException | None) -> None:
+def _settle(fut: Any, exc: BaseException | None) -> None:
     if exc is None:
         fut.set_result(None)
         return
@@ -58,7 +70,7 @@ def _settle(fut, exc: BaseException | None) -> None:
     fut.exception()
 
 
-def _resolve_loop(loop):
+def _resolve_loop(loop: AbstractEventLoop | None) -> AbstractEventLoop:
     if loop is not None:
         return loop
     try:
@@ -70,7 +82,8 @@ def _resolve_loop(loop):
 
 # -- connecting and serving ----------------------------------------------------------------
 
-async def _open(connect: str, limit: int, *args, **kwds):
+async def _open(connect: str, limit: int, *args: Any,
+                **kwds: Any) -> tuple[StreamReader, StreamWriter]:
     # open_connection and open_unix_connection: one protocol, one reader, one writer.
     loop = get_running_loop()
     reader = StreamReader(limit, loop)
@@ -79,14 +92,17 @@ async def _open(connect: str, limit: int, *args, **kwds):
     return reader, StreamWriter(transport, protocol, reader, loop)
 
 
-async def _serve(create: str, callback, limit: int, *args, **kwds):
+async def _serve(create: str, callback: _ClientConnectedCallback, limit: int, *args: Any,
+                 **kwds: Any) -> Server:
     loop = get_running_loop()
     return await getattr(loop, create)(
         lambda: StreamReaderProtocol(StreamReader(limit, loop), callback, loop=loop),
         *args, **kwds)
 
 
-async def open_connection(host=None, port=None, *, limit=DEFAULT_LIMIT, **kwds):
+async def open_connection(host: str | None = None, port: int | str | None = None, *,
+                          limit: int = DEFAULT_LIMIT,
+                          **kwds: Any) -> tuple[StreamReader, StreamWriter]:
     """Connect to ``host``:``port``; return a ``(StreamReader, StreamWriter)`` pair.
 
     Keyword arguments go to ``loop.create_connection`` (``ssl``, ``server_hostname``,
@@ -95,8 +111,10 @@ async def open_connection(host=None, port=None, *, limit=DEFAULT_LIMIT, **kwds):
     return await _open("create_connection", limit, host, port, **kwds)
 
 
-async def start_server(client_connected_cb, host=None, port=None, *,
-                       limit=DEFAULT_LIMIT, **kwds):
+async def start_server(client_connected_cb: _ClientConnectedCallback,
+                       host: str | Sequence[str] | None = None,
+                       port: int | str | None = None, *,
+                       limit: int = DEFAULT_LIMIT, **kwds: Any) -> Server:
     """Serve on ``host``:``port``; call ``client_connected_cb(reader, writer)`` per client.
 
     A coroutine function callback runs as a task per connection.  Keyword arguments go
@@ -107,12 +125,14 @@ async def start_server(client_connected_cb, host=None, port=None, *,
 
 if hasattr(socket, "AF_UNIX"):
 
-    async def open_unix_connection(path=None, *, limit=DEFAULT_LIMIT, **kwds):
+    async def open_unix_connection(path: str | None = None, *, limit: int = DEFAULT_LIMIT,
+                                   **kwds: Any) -> tuple[StreamReader, StreamWriter]:
         """open_connection() for a Unix domain socket at ``path``."""
         return await _open("create_unix_connection", limit, path, **kwds)
 
-    async def start_unix_server(client_connected_cb, path=None, *,
-                                limit=DEFAULT_LIMIT, **kwds):
+    async def start_unix_server(client_connected_cb: _ClientConnectedCallback,
+                                path: str | None = None, *,
+                                limit: int = DEFAULT_LIMIT, **kwds: Any) -> Server:
         """start_server() on a Unix domain socket at ``path``."""
         return await _serve("create_unix_server", client_connected_cb, limit, path, **kwds)
 
@@ -129,13 +149,13 @@ class FlowControlMixin(Protocol):
     that the two implementations can be mixed.
     """
 
-    def __init__(self, loop=None) -> None:
+    def __init__(self, loop: AbstractEventLoop | None = None) -> None:
         self._loop = _resolve_loop(loop)
         #: Between the transport's pause_writing() and resume_writing().
         self._paused = False
         #: One future per drain() blocked on the pause.  Each drain() removes its own in
         #: a ``finally``, so a cancelled drain() leaves nothing behind.
-        self._drain_waiters: set = set()
+        self._drain_waiters: set[Any] = set()
         #: connection_lost() was called: drain() fails from now on.
         self._connection_lost = False
 
@@ -149,13 +169,17 @@ class FlowControlMixin(Protocol):
                 fut.set_exception(exc)
 
     def pause_writing(self) -> None:
+        """The transport's buffer is above its high-water mark: drain() now waits."""
         self._paused = True
 
     def resume_writing(self) -> None:
+        """The transport's buffer is back below its low-water mark: wake drain()."""
         self._paused = False
         self._wake_drainers()
 
-    def connection_lost(self, exc) -> None:
+    def connection_lost(self, exc: Exception | None) -> None:
+        """The connection is gone: a waiting drain() fails with ``exc``, later ones
+        with ConnectionResetError."""
         self._connection_lost = True
         if self._paused:
             self._wake_drainers(exc)
@@ -171,7 +195,7 @@ class FlowControlMixin(Protocol):
             finally:
                 self._drain_waiters.discard(fut)
 
-    def _get_close_waiter(self, stream):
+    def _get_close_waiter(self, stream: StreamWriter) -> Any:
         raise NotImplementedError
 
 
@@ -183,13 +207,15 @@ class StreamReaderProtocol(FlowControlMixin, Protocol):
     reported to the loop's exception handler and closes the connection).
     """
 
-    def __init__(self, stream_reader, client_connected_cb=None, loop=None) -> None:
+    def __init__(self, stream_reader: StreamReader | None,
+                 client_connected_cb: _ClientConnectedCallback | None = None,
+                 loop: AbstractEventLoop | None = None) -> None:
         super().__init__(loop=loop)
         self._stream_reader = stream_reader
         self._client_connected_cb = client_connected_cb
-        self._transport = None
+        self._transport: Any = None
         #: The client_connected_cb task (kept referenced while it runs).
-        self._task = None
+        self._task: Any = None
         #: The transport is TLS: its eof_received result is ignored (must be falsy).
         self._over_ssl = False
         #: Resolved by connection_lost(); awaited by StreamWriter.wait_closed().
@@ -198,7 +224,7 @@ class StreamReaderProtocol(FlowControlMixin, Protocol):
     def __repr__(self) -> str:
         return f"<StreamReaderProtocol transport={self._transport!r}>"
 
-    def _replace_transport(self, transport) -> None:
+    def _replace_transport(self, transport: Any) -> None:
         # StreamWriter.start_tls(): from now on everything goes through ``transport``.
         self._transport = transport
         self._over_ssl = transport.get_extra_info("sslcontext") is not None
@@ -211,13 +237,16 @@ class StreamReaderProtocol(FlowControlMixin, Protocol):
         reader = self._stream_reader
         return b"" if reader is None else reader._buf.take_all()
 
-    def connection_made(self, transport) -> None:
+    def connection_made(self, transport: BaseTransport) -> None:
+        """Hand the transport to the reader and, on a server, start
+        ``client_connected_cb(reader, writer)``."""
         self._transport = transport
         self._over_ssl = transport.get_extra_info("sslcontext") is not None
         reader = self._stream_reader
         if reader is not None:
             reader.set_transport(transport)
-        callback = self._client_connected_cb
+        # Any: a server's protocol always has a reader (the callback's first argument).
+        callback: Any = self._client_connected_cb
         if callback is None:
             return  # a client connection: open_connection() makes the writer
         try:
@@ -233,7 +262,7 @@ class StreamReaderProtocol(FlowControlMixin, Protocol):
         if iscoroutine(result):
             loop = self._loop
 
-            def client_task_done(task):
+            def client_task_done(task: Any) -> None:
                 # A failed or cancelled handler must not leave the connection open.
                 exc = None if task.cancelled() else task.exception()
                 if exc is not None:
@@ -246,18 +275,22 @@ class StreamReaderProtocol(FlowControlMixin, Protocol):
             self._task = loop.create_task(result)
             self._task.add_done_callback(client_task_done)
 
-    def data_received(self, data) -> None:
+    def data_received(self, data: bytes) -> None:
+        """Feed the received bytes to the reader."""
         if self._stream_reader is not None:
             self._stream_reader.feed_data(data)
 
     def eof_received(self) -> bool:
+        """Feed EOF to the reader; keep the transport open for writing, except TLS."""
         if self._stream_reader is not None:
             self._stream_reader.feed_eof()
         # Keep the transport open so the writer can still send (half-close); a TLS
         # transport cannot half-close and warns about a true result.
         return not self._over_ssl
 
-    def connection_lost(self, exc) -> None:
+    def connection_lost(self, exc: Exception | None) -> None:
+        """End the reader (with ``exc`` if the connection failed) and resolve
+        ``wait_closed()``."""
         reader = self._stream_reader
         if reader is not None:
             reader.set_exception(exc) if exc is not None else reader.feed_eof()
@@ -268,7 +301,7 @@ class StreamReaderProtocol(FlowControlMixin, Protocol):
         self._transport = None
         self._task = None
 
-    def _get_close_waiter(self, stream):
+    def _get_close_waiter(self, stream: StreamWriter) -> Any:
         return self._closed
 
 
@@ -281,12 +314,13 @@ class StreamReader:
     the buffered bytes before the transport's reading is paused.
     """
 
-    def __init__(self, limit: int = DEFAULT_LIMIT, loop=None) -> None:
+    def __init__(self, limit: int = DEFAULT_LIMIT,
+                 loop: AbstractEventLoop | None = None) -> None:
         self._buf = ReadBuffer(limit)  # raises ValueError('Limit cannot be <= 0')
         self._loop = _resolve_loop(loop)
         #: Future of the one read*() call waiting for data, else None.
-        self._waiter = None
-        self._transport = None
+        self._waiter: Any = None
+        self._transport: Any = None
         #: We paused the transport's reading (buffer above 2 * limit).
         self._paused = False
 
@@ -322,10 +356,11 @@ class StreamReader:
 
     # -- feeding (protocol side) --------------------------------------------------------
 
-    def exception(self):
+    def exception(self) -> BaseException | None:
+        """The exception set by set_exception() (the connection's error), or None."""
         return self._buf.exception()
 
-    def set_exception(self, exc) -> None:
+    def set_exception(self, exc: Exception) -> None:
         """Make every read fail with ``exc``; wakes a waiting read."""
         self._buf.set_exception(exc)
         self._wake(exc)
@@ -340,16 +375,19 @@ class StreamReader:
         else:
             waiter.set_result(None)
 
-    def set_transport(self, transport) -> None:
+    def set_transport(self, transport: BaseTransport) -> None:
+        """Attach the transport whose reading is paused while too much is buffered
+        (once; RuntimeError if one is already set)."""
         if self._transport is not None:
             raise RuntimeError(f"{self!r}: transport already set")
         self._transport = transport
 
-    def _replace_transport(self, transport) -> None:
+    def _replace_transport(self, transport: Any) -> None:
         self._transport = transport
         self._paused = False
 
     def feed_eof(self) -> None:
+        """Mark the end of the data: reads return what is left, then b''."""
         self._buf.feed_eof()
         self._wake()
 
@@ -357,7 +395,9 @@ class StreamReader:
         """True when feed_eof() was called and the buffer is empty."""
         return self._buf.at_eof()
 
-    def feed_data(self, data) -> None:
+    def feed_data(self, data: _Buffer) -> None:
+        """Append received bytes (RuntimeError after feed_eof()); pauses the
+        transport's reading above twice the limit."""
         buf = self._buf
         buf.feed(data)
         if not data:
@@ -395,6 +435,9 @@ class StreamReader:
                 self._waiter = None
 
     # -- reading (application side) -----------------------------------------------------
+    # Each loop below ends only on bytes, but mypy does not narrow ``is NEED_DATA`` on a
+    # plain sentinel (an isinstance() test would, at a cost on every read): hence the
+    # ``type: ignore[return-value]`` on the four returns.
 
     async def readline(self) -> bytes:
         """A line ending with b'\\n'; the partial last line at EOF; b'' at EOF.
@@ -405,9 +448,9 @@ class StreamReader:
         while (result := self._buf.readline()) is NEED_DATA:
             await self._wait_for_data("readline")
         self._maybe_resume_transport()
-        return result
+        return result  # type: ignore[return-value]
 
-    async def readuntil(self, separator=b"\n") -> bytes:
+    async def readuntil(self, separator: _Buffer | tuple[_Buffer, ...] = b"\n") -> bytes:
         """Read up to and including ``separator`` (bytes, or a tuple of bytes).
 
         IncompleteReadError at EOF without a separator (the partial data is consumed);
@@ -416,23 +459,23 @@ class StreamReader:
         while (result := self._buf.readuntil(separator)) is NEED_DATA:
             await self._wait_for_data("readuntil")
         self._maybe_resume_transport()
-        return result
+        return result  # type: ignore[return-value]
 
     async def read(self, n: int = -1) -> bytes:
         """Up to ``n`` bytes (at least one, unless at EOF); ``n < 0``: all until EOF."""
         while (result := self._buf.read(n)) is NEED_DATA:
             await self._wait_for_data("read")
         self._maybe_resume_transport()
-        return result
+        return result  # type: ignore[return-value]
 
     async def readexactly(self, n: int) -> bytes:
         """Exactly ``n`` bytes; IncompleteReadError if EOF comes first."""
         while (result := self._buf.readexactly(n)) is NEED_DATA:
             await self._wait_for_data("readexactly")
         self._maybe_resume_transport()
-        return result
+        return result  # type: ignore[return-value]
 
-    def __aiter__(self):
+    def __aiter__(self) -> Self:
         return self
 
     async def __anext__(self) -> bytes:
@@ -447,7 +490,8 @@ class StreamReader:
 class StreamWriter:
     """Writes to a transport; ``drain()`` waits for its flow control."""
 
-    def __init__(self, transport, protocol, reader, loop) -> None:
+    def __init__(self, transport: Any, protocol: Any, reader: StreamReader | None,
+                 loop: AbstractEventLoop) -> None:
         if reader is not None and not hasattr(reader, "exception"):
             raise TypeError(
                 f"StreamWriter reader must be a StreamReader or None, got {reader!r}")
@@ -463,32 +507,41 @@ class StreamWriter:
         return f"<{' '.join(info)}>"
 
     @property
-    def transport(self):
+    def transport(self) -> Any:
+        """The underlying transport (after start_tls(), the TLS one)."""
         return self._transport
 
-    def write(self, data) -> None:
+    def write(self, data: _Buffer) -> None:
+        """Queue ``data`` on the transport; ``await drain()`` to wait for room."""
         self._transport.write(data)
 
-    def writelines(self, data) -> None:
+    def writelines(self, data: Iterable[_Buffer]) -> None:
+        """Queue each buffer of ``data`` on the transport, as write() would."""
         self._transport.writelines(data)
 
-    def write_eof(self):
+    def write_eof(self) -> None:
+        """Close the write side once the buffered data is sent (see can_write_eof())."""
         return self._transport.write_eof()
 
     def can_write_eof(self) -> bool:
+        """Whether the transport supports write_eof() (a TLS transport does not)."""
         return self._transport.can_write_eof()
 
-    def close(self):
+    def close(self) -> None:
+        """Close the transport; ``await wait_closed()`` to wait until it is closed."""
         return self._transport.close()
 
     def is_closing(self) -> bool:
+        """True once the transport is closed or closing."""
         return self._transport.is_closing()
 
     async def wait_closed(self) -> None:
         """Wait until the connection is closed; raises the error that closed it."""
         await self._protocol._get_close_waiter(self)
 
-    def get_extra_info(self, name, default=None):
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        """The transport's information ``name`` (``"peername"``, ``"socket"``,
+        ``"ssl_object"``, ...), else ``default``."""
         return self._transport.get_extra_info(name, default)
 
     async def drain(self) -> None:
@@ -506,8 +559,10 @@ class StreamWriter:
             await sleep(0)
         await self._protocol._drain_helper()
 
-    async def start_tls(self, sslcontext, *, server_hostname=None,
-                        ssl_handshake_timeout=None, ssl_shutdown_timeout=None) -> None:
+    async def start_tls(self, sslcontext: ssl.SSLContext, *,
+                        server_hostname: str | None = None,
+                        ssl_handshake_timeout: float | None = None,
+                        ssl_shutdown_timeout: float | None = None) -> None:
         """Upgrade the connection to TLS in place (``loop.start_tls``).
 
         The server side of a start_server() connection does the server handshake.
@@ -522,7 +577,7 @@ class StreamWriter:
         self._transport = new_transport
         protocol._replace_transport(new_transport)
 
-    def __del__(self, _warn=warnings.warn) -> None:
+    def __del__(self, _warn: Any = warnings.warn) -> None:
         transport = getattr(self, "_transport", None)
         if transport is None or transport.is_closing():
             return

@@ -24,10 +24,21 @@ from __future__ import annotations
 import subprocess
 from asyncio import SubprocessProtocol, get_running_loop
 from asyncio.log import logger
+from typing import IO, TYPE_CHECKING, Any
 
 from . import _bridge
 from ._net.buffers import DEFAULT_LIMIT
 from .streams import FlowControlMixin, StreamReader, StreamWriter
+
+if TYPE_CHECKING:
+    from asyncio import AbstractEventLoop
+    from typing import TypeAlias
+
+    from ._core.typed import StrOrBytesPath
+
+    # What each of stdin/stdout/stderr may be: PIPE, DEVNULL, STDOUT, a descriptor,
+    # a file object, or None (inherit).
+    _File: TypeAlias = int | IO[Any] | None
 
 __all__ = ["create_subprocess_exec", "create_subprocess_shell", "Process",
            "SubprocessStreamProtocol", "PIPE", "STDOUT", "DEVNULL"]
@@ -42,13 +53,13 @@ _STDIN, _STDOUT, _STDERR = 0, 1, 2
 class SubprocessStreamProtocol(FlowControlMixin, SubprocessProtocol):
     """Connects a subprocess transport's pipes to stream readers and a writer."""
 
-    def __init__(self, limit: int, loop) -> None:
+    def __init__(self, limit: int, loop: AbstractEventLoop) -> None:
         super().__init__(loop=loop)
         self._limit = limit
         self.stdin: StreamWriter | None = None
         self.stdout: StreamReader | None = None
         self.stderr: StreamReader | None = None
-        self._transport = None
+        self._transport: Any = None
         self._process_exited = False
         #: The read pipes (1, 2) still open; the transport is closed once none is
         #: left and the process has exited.
@@ -64,7 +75,8 @@ class SubprocessStreamProtocol(FlowControlMixin, SubprocessProtocol):
                 info.append(f"{name}={stream!r}")
         return "<{}>".format(" ".join(info))
 
-    def connection_made(self, transport) -> None:
+    def connection_made(self, transport: Any) -> None:  # a SubprocessTransport
+        """Make a StreamReader per read pipe and a StreamWriter for stdin."""
         self._transport = transport
         for fd, name in ((_STDOUT, "stdout"), (_STDERR, "stderr")):
             pipe = transport.get_pipe_transport(fd)
@@ -85,11 +97,13 @@ class SubprocessStreamProtocol(FlowControlMixin, SubprocessProtocol):
         return None
 
     def pipe_data_received(self, fd: int, data: bytes) -> None:
+        """Feed output of pipe *fd* (1: stdout, 2: stderr) to its reader."""
         reader = self._reader(fd)
         if reader is not None:
             reader.feed_data(data)
 
-    def pipe_connection_lost(self, fd: int, exc) -> None:
+    def pipe_connection_lost(self, fd: int, exc: Exception | None) -> None:
+        """Pipe *fd* closed: end its reader (or, for stdin, the writer and drain())."""
         if fd == _STDIN:
             if self.stdin is not None:
                 self.stdin.close()
@@ -112,6 +126,7 @@ class SubprocessStreamProtocol(FlowControlMixin, SubprocessProtocol):
         self._maybe_close_transport()
 
     def process_exited(self) -> None:
+        """The child exited: close the transport once its output pipes are closed too."""
         self._process_exited = True
         self._maybe_close_transport()
 
@@ -120,7 +135,7 @@ class SubprocessStreamProtocol(FlowControlMixin, SubprocessProtocol):
             self._transport.close()
             self._transport = None
 
-    def _get_close_waiter(self, stream):
+    def _get_close_waiter(self, stream: StreamWriter) -> Any:
         if stream is self.stdin:
             return self._stdin_closed
         return None
@@ -144,7 +159,8 @@ async def _run_together(loop, *coros):
 class Process:
     """A child process started by create_subprocess_exec()/create_subprocess_shell()."""
 
-    def __init__(self, transport, protocol: SubprocessStreamProtocol, loop) -> None:
+    def __init__(self, transport: Any, protocol: SubprocessStreamProtocol,
+                 loop: AbstractEventLoop) -> None:
         self._transport = transport
         self._protocol = protocol
         self._loop = loop
@@ -170,15 +186,19 @@ class Process:
         return await _bridge.subprocess_transport_wait(self._transport)
 
     def send_signal(self, signal: int) -> None:
+        """Send *signal* to the child (ProcessLookupError once it has been reaped)."""
         self._transport.send_signal(signal)
 
     def terminate(self) -> None:
+        """Ask the child to stop: SIGTERM."""
         self._transport.terminate()
 
     def kill(self) -> None:
+        """Stop the child at once: SIGKILL."""
         self._transport.kill()
 
-    async def communicate(self, input: bytes | None = None):
+    # asyncio's type: (bytes, bytes), although a pipe not requested gives None.
+    async def communicate(self, input: bytes | None = None) -> tuple[bytes, bytes]:
         """Send *input* to stdin (then close it), read stdout and stderr to EOF, wait
         for the exit; return ``(stdout_data, stderr_data)`` (None for a pipe not
         requested).  A child that stops reading stdin early is not an error."""
@@ -229,8 +249,9 @@ def _protocol_factory(limit, loop):
     return lambda: SubprocessStreamProtocol(limit=limit, loop=loop)
 
 
-async def create_subprocess_shell(cmd, stdin=None, stdout=None, stderr=None,
-                                  limit=DEFAULT_LIMIT, **kwds) -> Process:
+async def create_subprocess_shell(cmd: str | bytes, stdin: _File = None,
+                                  stdout: _File = None, stderr: _File = None,
+                                  limit: int = DEFAULT_LIMIT, **kwds: Any) -> Process:
     """Run *cmd* through the shell; pass PIPE for the streams you want."""
     loop = get_running_loop()
     transport, protocol = await loop.subprocess_shell(
@@ -239,8 +260,10 @@ async def create_subprocess_shell(cmd, stdin=None, stdout=None, stderr=None,
     return Process(transport, protocol, loop)
 
 
-async def create_subprocess_exec(program, *args, stdin=None, stdout=None, stderr=None,
-                                 limit=DEFAULT_LIMIT, **kwds) -> Process:
+async def create_subprocess_exec(program: StrOrBytesPath, *args: StrOrBytesPath,
+                                 stdin: _File = None, stdout: _File = None,
+                                 stderr: _File = None, limit: int = DEFAULT_LIMIT,
+                                 **kwds: Any) -> Process:
     """Run *program* with *args* (no shell); pass PIPE for the streams you want."""
     loop = get_running_loop()
     transport, protocol = await loop.subprocess_exec(

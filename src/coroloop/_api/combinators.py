@@ -38,14 +38,20 @@ import concurrent.futures
 import contextvars
 import types
 from collections import deque
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 from asyncio import exceptions as _exc
 
 from .. import _bridge
 from .._core.coroutines import iscoroutine
 from .._core.futures import PENDING, Future, asyncio_twin, future_loop, isfuture
+from .._core.typed import Generic
 from .._core.tasks import ensure_future
 from . import timeouts
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Coroutine, Iterable
+    from typing import Self
 
 __all__ = ["FIRST_COMPLETED", "FIRST_EXCEPTION", "ALL_COMPLETED",
            "gather", "wait", "wait_for", "as_completed", "shield"]
@@ -61,6 +67,15 @@ _DONE_CHILDREN_AT_ONCE = _bridge.GATHER_TAKES_DONE_CHILDREN_AT_ONCE
 _SHIELD_MARKS_RETRIEVED = _bridge.SHIELD_MARKS_ABANDONED_OUTCOME_RETRIEVED
 _LINK_AWAITED_BY = _bridge.AWAITED_BY_LINKS
 _copy_context = contextvars.copy_context
+
+# Type variables of the signatures, which follow typeshed's for asyncio.
+_T = TypeVar("_T")
+_T1 = TypeVar("_T1")
+_T2 = TypeVar("_T2")
+_T3 = TypeVar("_T3")
+_T4 = TypeVar("_T4")
+_T5 = TypeVar("_T5")
+_FT = TypeVar("_FT", bound="Future[Any]")
 
 
 # ==================================================================================
@@ -182,7 +197,43 @@ def _last_child_cancelled_error(children) -> CancelledError:
     return make() if make is not None else CancelledError()
 
 
-def gather(*coros_or_futures, return_exceptions=False):
+# As typeshed's gather(): with return_exceptions=False the tuple holds the results, with
+# a bool also exceptions; a call matching both groups takes the first (hence the ignores).
+@overload
+def gather(aw1: Awaitable[_T1], /, *,  # type: ignore[overload-overlap]
+           return_exceptions: Literal[False] = False) -> Future[tuple[_T1]]: ...
+@overload
+def gather(aw1: Awaitable[_T1], aw2: Awaitable[_T2], /, *,  # type: ignore[overload-overlap]
+           return_exceptions: Literal[False] = False) -> Future[tuple[_T1, _T2]]: ...
+@overload
+def gather(aw1: Awaitable[_T1], aw2: Awaitable[_T2], aw3: Awaitable[_T3], /, *,  # type: ignore[overload-overlap]
+           return_exceptions: Literal[False] = False) -> Future[tuple[_T1, _T2, _T3]]: ...
+@overload
+def gather(aw1: Awaitable[_T1], aw2: Awaitable[_T2], aw3: Awaitable[_T3],  # type: ignore[overload-overlap]
+           aw4: Awaitable[_T4], /, *, return_exceptions: Literal[False] = False,
+           ) -> Future[tuple[_T1, _T2, _T3, _T4]]: ...
+@overload
+def gather(aw1: Awaitable[_T1], aw2: Awaitable[_T2], aw3: Awaitable[_T3],  # type: ignore[overload-overlap]
+           aw4: Awaitable[_T4], aw5: Awaitable[_T5], /, *,
+           return_exceptions: Literal[False] = False,
+           ) -> Future[tuple[_T1, _T2, _T3, _T4, _T5]]: ...
+@overload
+def gather(*coros_or_futures: Awaitable[_T],  # type: ignore[overload-overlap]
+           return_exceptions: Literal[False] = False) -> Future[list[_T]]: ...
+@overload
+def gather(aw1: Awaitable[_T1], /, *,
+           return_exceptions: bool) -> Future[tuple[_T1 | BaseException]]: ...
+@overload
+def gather(aw1: Awaitable[_T1], aw2: Awaitable[_T2], /, *, return_exceptions: bool,
+           ) -> Future[tuple[_T1 | BaseException, _T2 | BaseException]]: ...
+@overload
+def gather(aw1: Awaitable[_T1], aw2: Awaitable[_T2], aw3: Awaitable[_T3], /, *,
+           return_exceptions: bool) -> Future[
+               tuple[_T1 | BaseException, _T2 | BaseException, _T3 | BaseException]]: ...
+@overload
+def gather(*coros_or_futures: Awaitable[_T],
+           return_exceptions: bool) -> Future[list[_T | BaseException]]: ...
+def gather(*coros_or_futures: Any, return_exceptions: bool = False) -> Any:
     """Run the awaitables concurrently; a future of their results in argument order.
 
     With ``return_exceptions=False`` the first exception (or a child's
@@ -197,13 +248,13 @@ def gather(*coros_or_futures, return_exceptions=False):
 
     loop = None
     outer = None
-    children = []      # filled in as we go: the outer future holds this list
-    seen = {}
+    children: list[Any] = []  # filled in as we go: the outer future holds this list
+    seen: dict[Any, Any] = {}
     context = None
     finished = None
     try:
         for arg in coros_or_futures:
-            fut = seen.get(arg)
+            fut: Any = seen.get(arg)
             if fut is None:
                 if type(arg) is _CoroutineType:
                     # The common case, without ensure_future()'s generic checks.
@@ -263,7 +314,7 @@ def gather(*coros_or_futures, return_exceptions=False):
 # shield
 # ==================================================================================
 
-def shield(arg):
+def shield(arg: Awaitable[_T]) -> Future[_T]:
     """A future following *arg* that, when cancelled, leaves *arg* running.
 
     ``await shield(aw)`` raises CancelledError if the caller is cancelled, but
@@ -276,7 +327,7 @@ def shield(arg):
     operation.add_done_callback(link.inner_done)
     link.outer.add_done_callback(link.outer_done)
     if _LINK_AWAITED_BY:  # 3.14+: the operation is awaited by the shielding task
-        link.task = _bridge.current_task_or_none(_loop_of(operation))
+        link.task = _bridge.current_task_or_none(future_loop(operation))
         if link.task is not None:
             _bridge.future_add_to_awaited_by(operation, link.task)
     return link.outer
@@ -322,7 +373,8 @@ class _ShieldLink:
 # wait
 # ==================================================================================
 
-async def wait(fs, *, timeout=None, return_when=ALL_COMPLETED):
+async def wait(fs: Iterable[_FT], *, timeout: float | None = None,
+               return_when: str = ALL_COMPLETED) -> tuple[set[_FT], set[_FT]]:
     """Wait for futures/tasks in *fs*; returns ``(done, pending)`` sets.
 
     Never raises TimeoutError: what is not done by *timeout* is in ``pending``.
@@ -437,7 +489,7 @@ async def _cancel_and_wait(fut) -> None:
 # wait_for
 # ==================================================================================
 
-async def wait_for(fut, timeout):
+async def wait_for(fut: Awaitable[_T], timeout: float | None) -> _T:
     """Await *fut* (a coroutine, future or awaitable) for at most *timeout* seconds.
 
     On timeout the operation is cancelled, waited for, and TimeoutError raised.
@@ -472,7 +524,7 @@ async def wait_for(fut, timeout):
     requests = task.cancelling() if task is not None else 0
     async with timeouts.timeout(timeout):
         result = await fut
-    if task.cancelling() > requests:
+    if task is not None and task.cancelling() > requests:
         # Someone cancelled us while we waited, and *fut* (another task)
         # suppressed that cancellation and returned a value: don't let it swallow
         # ours.  The value stays available as fut.result().
@@ -525,7 +577,7 @@ async def _wait_for_in_own_task(aw, timeout):
 # as_completed
 # ==================================================================================
 
-class _AsCompleted:
+class _AsCompleted(Generic[_T]):
     """What as_completed() returns.
 
     As a plain iterator it yields coroutines, each returning (or raising) the
@@ -538,7 +590,7 @@ class _AsCompleted:
     so that errors surface where programs written for them expect.
     """
 
-    def __init__(self, aws, timeout, *, lazy):
+    def __init__(self, aws: Any, timeout: float | None, *, lazy: bool) -> None:
         self._aws = aws
         self._timeout = timeout
         self._started = False
@@ -554,22 +606,22 @@ class _AsCompleted:
         todo = {ensure_future(aw, loop=loop) for aw in set(aws)}
         self._loop = loop
         self._todo = todo                # not finished yet (emptied on timeout)
-        self._finished = deque()         # finished, not handed out; None = timed out
-        self._consumers = deque()        # futures of callers waiting for the next one
+        self._finished: deque[Any] = deque()   # finished, not handed out; None = timed out
+        self._consumers: deque[Any] = deque()  # futures of callers waiting for the next one
         self._left = len(todo)           # how many more items iteration will produce
-        self._timer = None
+        self._timer: Any = None
         for fut in todo:
             fut.add_done_callback(self._on_done)
         if todo and self._timeout is not None:
             self._timer = loop.call_later(self._timeout, self._on_timeout)
 
-    def __iter__(self):
+    def __iter__(self) -> Self:
         return self
 
-    def __aiter__(self):
+    def __aiter__(self) -> Self:
         return self
 
-    def __next__(self):
+    def __next__(self) -> Coroutine[Any, Any, _T]:
         if not self._started:
             self._start()
         if not self._left:
@@ -577,7 +629,7 @@ class _AsCompleted:
         self._left -= 1
         return self._next_outcome()
 
-    async def __anext__(self):
+    async def __anext__(self) -> Future[_T]:
         if not self._started:
             self._start()
         if not self._left:
@@ -635,7 +687,8 @@ class _AsCompleted:
         self._todo.clear()
 
 
-def as_completed(fs, *, timeout=None):
+def as_completed(fs: Iterable[Awaitable[_T]], *,
+                 timeout: float | None = None) -> _AsCompleted[_T]:
     """Iterate over the awaitables in *fs* in the order they finish.
 
         for next_done in as_completed(aws):      # coroutines

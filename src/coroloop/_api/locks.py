@@ -29,9 +29,16 @@ import enum
 import threading
 from asyncio import BrokenBarrierError
 from asyncio.exceptions import CancelledError
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from .. import _bridge
 from .._bridge import get_running_loop
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Self
+
+_T = TypeVar("_T")
 
 __all__ = [
     "Lock",
@@ -119,12 +126,12 @@ class _LoopBound:
 class _AsyncWith:
     """``async with prim:`` acquires on entry and releases on exit (binds None, as asyncio)."""
 
-    async def __aenter__(self):
-        await self.acquire()
+    async def __aenter__(self) -> None:
+        await self.acquire()  # type: ignore[attr-defined]  # each primitive has one
         return None
 
-    async def __aexit__(self, *exc_info):
-        self.release()
+    async def __aexit__(self, *exc_info: object) -> None:
+        self.release()  # type: ignore[attr-defined]
 
     def __init_subclass__(cls, **kwargs):
         # Lock and Semaphore inline their uncontended acquire() in __aenter__; a
@@ -171,7 +178,7 @@ class Lock(_AsyncWith, _LoopBound):
     # For coroloop.debug (a layer above, which imports only the public API).
     _track_holders = staticmethod(track_holders)
 
-    def __init__(self):
+    def __init__(self) -> None:
         # True while some task holds the lock.  On release() with waiters it becomes False
         # and the head waiter is woken; that waiter sets it back to True when it resumes
         # (so locked() is False in between, as in asyncio, yet nobody can jump the queue:
@@ -179,17 +186,17 @@ class Lock(_AsyncWith, _LoopBound):
         self._locked = False
         # Futures of tasks blocked in acquire(), oldest first, or None before the first
         # contention.  Each task removes its own entry when it resumes, however it resumes.
-        self._waiters = None
+        self._waiters: Any = None  # None, or the deque _enqueue_waiter() made
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         state = "locked" if self._locked else "unlocked"
         return _public_repr(self, state + _waiters_suffix(self._waiters))
 
-    def locked(self):
+    def locked(self) -> bool:
         """Return True if the lock is held."""
         return self._locked
 
-    async def acquire(self):
+    async def acquire(self) -> Literal[True]:
         """Wait until the lock is free, then take it.  Returns True."""
         waiters = self._waiters
         if not self._locked:
@@ -219,7 +226,7 @@ class Lock(_AsyncWith, _LoopBound):
     # `async with lock` is the common way to take a lock: do the uncontended case without
     # the extra coroutine frame of acquire().  A subclass that overrides acquire() but not
     # __aenter__ gets the generic __aenter__ (_AsyncWith.__init_subclass__).
-    async def __aenter__(self):
+    async def __aenter__(self) -> None:
         if not self._locked and not self._waiters:
             self._locked = True
             if _track_holders:
@@ -228,7 +235,7 @@ class Lock(_AsyncWith, _LoopBound):
         await self.acquire()
         return None
 
-    def release(self):
+    def release(self) -> None:
         """Release the lock and wake the longest-waiting task, if any.
 
         Raises RuntimeError if the lock is not held.
@@ -258,20 +265,20 @@ class Lock(_AsyncWith, _LoopBound):
 class Event(_LoopBound):
     """A flag that tasks can wait for: ``set()`` wakes every waiter, ``clear()`` resets it."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._value = False  # the flag
         # Futures of tasks blocked in wait(); each task removes its own when it resumes.
-        self._waiters = _deque()
+        self._waiters: collections.deque[Any] = _deque()
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         state = "set" if self._value else "unset"
         return _public_repr(self, state + _waiters_suffix(self._waiters))
 
-    def is_set(self):
+    def is_set(self) -> bool:
         """Return True if the flag is set."""
         return self._value
 
-    def set(self):
+    def set(self) -> None:
         """Set the flag and wake every task waiting for it."""
         if self._value:
             return
@@ -280,11 +287,11 @@ class Event(_LoopBound):
             if not waiter.done():
                 waiter.set_result(True)
 
-    def clear(self):
+    def clear(self) -> None:
         """Reset the flag; later wait() calls block until set() is called again."""
         self._value = False
 
-    async def wait(self):
+    async def wait(self) -> Literal[True]:
         """Return True once the flag is set (immediately if it already is)."""
         if self._value:
             return True
@@ -308,19 +315,19 @@ class Condition(_AsyncWith, _LoopBound):
     ``acquire()``, ``release()`` and ``locked()`` are the lock's own methods.
     """
 
-    def __init__(self, lock=None):
+    def __init__(self, lock: Lock | None = None) -> None:
         self._lock = lock = Lock() if lock is None else lock
         # The lock's bound methods, so that `async with cond` costs what `async with lock` does.
         self.acquire, self.release, self.locked = lock.acquire, lock.release, lock.locked
         # Futures of tasks blocked in wait(), oldest first.  notify() resolves them with
         # False, oldest first; each task removes its own entry when it resumes.
-        self._waiters = _deque()
+        self._waiters: collections.deque[Any] = _deque()
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         state = "locked" if self.locked() else "unlocked"
         return _public_repr(self, state + _waiters_suffix(self._waiters))
 
-    async def wait(self):
+    async def wait(self) -> Literal[True]:
         """Release the lock, wait for a notification, re-acquire the lock, return True.
 
         The lock is held again when wait() returns *or raises*, even if the task is
@@ -366,7 +373,7 @@ class Condition(_AsyncWith, _LoopBound):
             finally:
                 cancelled = None  # no frame <-> exception reference cycle
 
-    async def wait_for(self, predicate):
+    async def wait_for(self, predicate: Callable[[], _T]) -> _T:
         """wait() until ``predicate()`` is true; return its last (true) value."""
         while True:
             result = predicate()
@@ -374,7 +381,7 @@ class Condition(_AsyncWith, _LoopBound):
                 return result
             await self.wait()
 
-    def notify(self, n=1):
+    def notify(self, n: int = 1) -> None:
         """Wake up to *n* waiting tasks (oldest first).  The lock must be held."""
         if not self.locked():
             raise RuntimeError(
@@ -382,7 +389,7 @@ class Condition(_AsyncWith, _LoopBound):
             )
         self._notify(n)
 
-    def notify_all(self):
+    def notify_all(self) -> None:
         """Wake every waiting task.  The lock must be held."""
         self.notify(len(self._waiters))
 
@@ -409,7 +416,7 @@ class Semaphore(_AsyncWith, _LoopBound):
 
     _holder = None  # see track_holders()
 
-    def __init__(self, value=1):
+    def __init__(self, value: int = 1) -> None:
         if value < 0:
             raise ValueError(f"Semaphore initial value must be >= 0, got {value!r}")
         # Free permits.  A permit handed to a woken waiter is subtracted at wake-up time,
@@ -418,20 +425,20 @@ class Semaphore(_AsyncWith, _LoopBound):
         self._value = value
         # Futures of tasks blocked in acquire(), oldest first, or None before the first
         # contention.  Each task removes its own entry when it resumes.
-        self._waiters = None
+        self._waiters: Any = None  # None, or the deque _enqueue_waiter() made
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         state = "locked" if self.locked() else f"unlocked, value:{self._value}"
         return _public_repr(self, state + _waiters_suffix(self._waiters))
 
-    def locked(self):
+    def locked(self) -> bool:
         """Return True if acquire() would block (no permit, or tasks queued first)."""
         if self._value == 0:
             return True
         waiters = self._waiters
         return bool(waiters) and not _none_pending(waiters)
 
-    async def acquire(self):
+    async def acquire(self) -> Literal[True]:
         """Take a permit, waiting for one if needed.  Returns True."""
         waiters = self._waiters
         if self._value > 0 and (not waiters or _none_pending(waiters)):
@@ -459,7 +466,7 @@ class Semaphore(_AsyncWith, _LoopBound):
             _took(self)
         return True
 
-    async def __aenter__(self):
+    async def __aenter__(self) -> None:
         # Inlined uncontended acquire(), as in Lock.__aenter__.
         if self._value > 0 and not self._waiters:
             self._value -= 1
@@ -469,7 +476,7 @@ class Semaphore(_AsyncWith, _LoopBound):
         await self.acquire()
         return None
 
-    def release(self):
+    def release(self) -> None:
         """Return a permit, waking the longest-waiting task if any."""
         self._value += 1
         if _track_holders:
@@ -490,11 +497,13 @@ class Semaphore(_AsyncWith, _LoopBound):
 class BoundedSemaphore(Semaphore):
     """A Semaphore whose release() raises ValueError above the initial value."""
 
-    def __init__(self, value=1):
+    def __init__(self, value: int = 1) -> None:
         self._bound_value = value  # the initial value, the most permits there can be
         super().__init__(value)
 
-    def release(self):
+    def release(self) -> None:
+        """Return a permit, as Semaphore.release(); ValueError if that would make more
+        permits than the initial value (a release without its acquire)."""
         if self._value >= self._bound_value:
             raise ValueError("BoundedSemaphore released too many times")
         super().release()
@@ -537,7 +546,7 @@ class Barrier(_LoopBound):
     the task's arrival index in its round (0 .. parties-1).
     """
 
-    def __init__(self, parties):
+    def __init__(self, parties: int) -> None:
         if parties < 1:
             raise ValueError(f"{_bridge.BARRIER_PARTIES_ERROR}, got {parties!r}")
         self._parties = parties
@@ -567,13 +576,13 @@ class Barrier(_LoopBound):
     def _over(self):
         return self._state is not _S.FILLING
 
-    async def __aenter__(self):
+    async def __aenter__(self) -> int:
         return await self.wait()
 
-    async def __aexit__(self, exc_type, exc, tb):
+    async def __aexit__(self, exc_type: object, exc: object, tb: object) -> None:
         pass
 
-    async def wait(self):
+    async def wait(self) -> int:
         """Wait until *parties* tasks are waiting; return this task's arrival index.
 
         Raises BrokenBarrierError if the barrier is broken (abort()) or is reset while
@@ -602,27 +611,27 @@ class Barrier(_LoopBound):
                 if self._count == 0:
                     self._fire("emptied")
 
-    async def reset(self):
+    async def reset(self) -> None:
         """Return the barrier to its empty state; tasks waiting in it get BrokenBarrierError."""
         async with self._cond:
             self._fire("reset_occupied" if self._count > 0 else "reset_empty")
 
-    async def abort(self):
+    async def abort(self) -> None:
         """Break the barrier: current and future wait() calls raise BrokenBarrierError."""
         async with self._cond:
             self._fire("abort")
 
     @property
-    def parties(self):
+    def parties(self) -> int:
         """The number of tasks required to trip the barrier."""
         return self._parties
 
     @property
-    def n_waiting(self):
+    def n_waiting(self) -> int:
         """The number of tasks waiting in the current round (0 unless filling)."""
         return self._count if self._state is _S.FILLING else 0
 
     @property
-    def broken(self):
+    def broken(self) -> bool:
         """True if the barrier is broken (abort() was called and no reset() since)."""
         return self._state is _S.BROKEN

@@ -11,7 +11,8 @@ __all__ = ["EventLoopPolicy", "install"]
 class EventLoopPolicy(_bridge.DefaultEventLoopPolicy):
     """asyncio's default policy, except that new loops are coroloop's."""
 
-    def new_event_loop(self):
+    def new_event_loop(self) -> EventLoop:
+        """A new coroloop loop (what asyncio.new_event_loop() returns under it)."""
         return EventLoop()
 
 

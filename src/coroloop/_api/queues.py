@@ -16,10 +16,14 @@ from __future__ import annotations
 import collections
 import heapq
 from asyncio import QueueEmpty, QueueFull
-from types import GenericAlias
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .. import _bridge
+from .._core.typed import Generic
 from .locks import _LoopBound
+
+if TYPE_CHECKING:
+    from .._core.typed import SupportsRichComparison
 
 __all__ = [
     "Queue",
@@ -34,6 +38,8 @@ QueueShutDown = _bridge.QueueShutDown
 
 
 _deque = collections.deque
+_T = TypeVar("_T")
+_OrderedT = TypeVar("_OrderedT", bound="SupportsRichComparison")  # PriorityQueue's items
 
 
 def _wake_oldest(waiters):
@@ -46,49 +52,50 @@ def _wake_oldest(waiters):
             return
 
 
-class Queue(_LoopBound):
+class Queue(_LoopBound, Generic[_T]):
     """A FIFO queue for coordinating producer and consumer tasks.
 
     If *maxsize* is <= 0 the queue is unbounded; otherwise ``await put()`` blocks while it
     holds *maxsize* items.  Unlike ``queue.Queue``, qsize() is exact: there are no threads.
     """
 
-    def __init__(self, maxsize=0):
+    def __init__(self, maxsize: int = 0) -> None:
         # Futures of tasks blocked in get() / put(), oldest first.  A future leaves the
         # deque when it is woken (popped by _wake_oldest or shutdown) or when its task
         # gives up waiting (removes it itself).
-        self._getters, self._putters = _deque(), _deque()
+        self._getters: collections.deque[Any] = _deque()
+        self._putters: collections.deque[Any] = _deque()
         self._maxsize = maxsize
         # Items put and not yet matched by task_done(); join() waits for it to reach 0.
         self._unfinished_tasks = 0
         # Futures of tasks blocked in join(); all resolved when _unfinished_tasks hits 0.
-        self._joiners = []
+        self._joiners: list[Any] = []
         # Set once by shutdown(); never cleared.
         self._is_shutdown = False
         self._init(maxsize)
 
     # -- storage hooks (overridden by PriorityQueue, LifoQueue and user subclasses) -------
 
-    def _init(self, maxsize):
-        self._queue = _deque()
+    def _init(self, maxsize: int) -> None:
+        self._queue: Any = _deque()
 
-    def _put(self, item):
+    def _put(self, item: _T) -> None:
         self._queue.append(item)
 
-    def _get(self):
+    def _get(self) -> _T:
         return self._queue.popleft()
 
     # -- introspection --------------------------------------------------------------------
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"<{type(self).__name__} at {id(self):#x} {self._format()}>"
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"<{type(self).__name__} {self._format()}>"
 
-    __class_getitem__ = classmethod(GenericAlias)
+    # Queue[int] is types.GenericAlias, as asyncio's: from the Generic base.
 
-    def _format(self):
+    def _format(self) -> str:
         parts = [f"maxsize={self._maxsize!r}"]
         items = getattr(self, "_queue", None)
         if items:
@@ -104,25 +111,25 @@ class Queue(_LoopBound):
         return " ".join(parts)
 
     @property
-    def maxsize(self):
+    def maxsize(self) -> int:
         """Number of items allowed in the queue (<= 0: unbounded)."""
         return self._maxsize
 
-    def qsize(self):
+    def qsize(self) -> int:
         """Return how many items the queue holds."""
         return len(self._queue)
 
-    def full(self):
+    def full(self) -> bool:
         """Return True if the queue holds maxsize items (never, if maxsize <= 0)."""
         return 0 < self._maxsize <= len(self._queue)
 
-    def empty(self):
+    def empty(self) -> bool:
         """Return True if the queue is empty."""
         return len(self._queue) == 0
 
     # -- put --------------------------------------------------------------------------------
 
-    async def put(self, item):
+    async def put(self, item: _T) -> None:
         """Put *item* into the queue, waiting while it is full.
 
         Raises QueueShutDown if the queue is (or gets) shut down.
@@ -140,7 +147,7 @@ class Queue(_LoopBound):
                 raise
         self.put_nowait(item)
 
-    def put_nowait(self, item):
+    def put_nowait(self, item: _T) -> None:
         """Put *item* without blocking; raise QueueFull if there is no free slot.
 
         Raises QueueShutDown if the queue has been shut down.
@@ -157,7 +164,7 @@ class Queue(_LoopBound):
 
     # -- get --------------------------------------------------------------------------------
 
-    async def get(self):
+    async def get(self) -> _T:
         """Remove and return an item, waiting while the queue is empty.
 
         Raises QueueShutDown if the queue is shut down and empty (shutdown(immediate=True)
@@ -175,7 +182,7 @@ class Queue(_LoopBound):
                 raise
         return self.get_nowait()
 
-    def get_nowait(self):
+    def get_nowait(self) -> _T:
         """Remove and return an item if one is available, else raise QueueEmpty.
 
         Raises QueueShutDown instead if the queue is empty and shut down.
@@ -205,7 +212,7 @@ class Queue(_LoopBound):
 
     # -- task accounting --------------------------------------------------------------------
 
-    def task_done(self):
+    def task_done(self) -> None:
         """Mark one item previously got from the queue as processed.
 
         When every item put has been marked, join() returns.  Raises ValueError if called
@@ -217,7 +224,7 @@ class Queue(_LoopBound):
         if self._unfinished_tasks == 0 and self._joiners:
             self._release_joiners()
 
-    async def join(self):
+    async def join(self) -> None:
         """Wait until every item put into the queue has been marked with task_done()."""
         if self._unfinished_tasks == 0:
             return
@@ -239,7 +246,7 @@ class Queue(_LoopBound):
 
     # -- shutdown ---------------------------------------------------------------------------
 
-    def shutdown(self, immediate=False):
+    def shutdown(self, immediate: bool = False) -> None:
         """Shut the queue down: put() and put_nowait() raise QueueShutDown from now on.
 
         get() keeps returning the remaining items and raises QueueShutDown once the queue
@@ -262,27 +269,27 @@ class Queue(_LoopBound):
                     fut.set_result(None)
 
 
-class PriorityQueue(Queue):
+class PriorityQueue(Queue[_OrderedT]):
     """A queue that returns the lowest item first (entries are often ``(priority, data)``)."""
 
-    def _init(self, maxsize):
+    def _init(self, maxsize: int) -> None:
         self._queue = []
 
-    def _put(self, item):
+    def _put(self, item: _OrderedT) -> None:
         heapq.heappush(self._queue, item)
 
-    def _get(self):
+    def _get(self) -> _OrderedT:
         return heapq.heappop(self._queue)
 
 
-class LifoQueue(Queue):
+class LifoQueue(Queue[_T]):
     """A queue that returns the most recently put item first."""
 
-    def _init(self, maxsize):
+    def _init(self, maxsize: int) -> None:
         self._queue = []
 
-    def _get(self):
+    def _get(self) -> _T:
         return self._queue.pop()
 
-    def _put(self, item):
+    def _put(self, item: _T) -> None:
         self._queue.append(item)

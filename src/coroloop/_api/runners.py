@@ -8,12 +8,19 @@ import functools
 import inspect
 import signal
 import threading
-
 from asyncio import exceptions as _exc
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .. import _bridge
 from .._core.coroutines import iscoroutine
 from .._event_loop import new_event_loop
+
+if TYPE_CHECKING:
+    from asyncio import AbstractEventLoop
+    from collections.abc import Callable, Coroutine
+    from typing import Self
+
+_T = TypeVar("_T")
 
 __all__ = ["Runner", "run"]
 
@@ -35,30 +42,33 @@ class Runner:
     ``loop_factory`` defaults to coroloop's ``new_event_loop``.
     """
 
-    def __init__(self, *, debug=None, loop_factory=None):
+    def __init__(self, *, debug: bool | None = None,
+                 loop_factory: Callable[[], AbstractEventLoop] | None = None) -> None:
         self._state = _RunnerState.CREATED
         self._debug = debug
         self._loop_factory = loop_factory
-        self._loop = None
-        self._context = None
+        self._loop: Any = None
+        self._context: contextvars.Context | None = None
         self._interrupt_count = 0
         self._owns_event_loop_slot = False  # we called set_event_loop(loop)
 
-    def __enter__(self):
+    def __enter__(self) -> Self:
         self._lazy_init()
         return self
 
-    def __exit__(self, exc_type, exc_val, exc_tb):
+    def __exit__(self, exc_type: object, exc_val: object, exc_tb: object) -> None:
         self.close()
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"<{self.__class__.__name__} {self._state.value}>"
 
-    def get_loop(self):
+    def get_loop(self) -> AbstractEventLoop:
+        """The runner's loop, created on first use (RuntimeError once closed)."""
         self._lazy_init()
         return self._loop
 
-    def run(self, coro, *, context=None):
+    def run(self, coro: Coroutine[Any, Any, _T], *,
+            context: contextvars.Context | None = None) -> _T:
         """Run *coro* to completion on the runner's loop and return its result
         (3.14+: any awaitable)."""
         if not _bridge.RUNNER_RUNS_AWAITABLES and not iscoroutine(coro):
@@ -86,7 +96,7 @@ class Runner:
             if on_sigint is not None and signal.getsignal(signal.SIGINT) is on_sigint:
                 signal.signal(signal.SIGINT, signal.default_int_handler)
 
-    def close(self):
+    def close(self) -> None:
         """Cancel leftover tasks, close async generators and the executor, close the loop."""
         if self._state is not _RunnerState.INITIALIZED:
             return
@@ -155,7 +165,8 @@ async def _await(awaitable):
     return await awaitable
 
 
-def run(main, *, debug=None, loop_factory=None):
+def run(main: Coroutine[Any, Any, _T], *, debug: bool | None = None,
+        loop_factory: Callable[[], AbstractEventLoop] | None = None) -> _T:
     """Run coroutine *main* on a new coroloop loop, then close it; return the result."""
     if _bridge.get_running_loop_or_none() is not None:
         raise RuntimeError("asyncio.run() cannot be called from a running event loop")

@@ -35,10 +35,19 @@ from __future__ import annotations
 
 import contextvars
 import enum
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from asyncio import exceptions as _exc
 
 from .. import _bridge
+
+if TYPE_CHECKING:
+    from collections.abc import Coroutine
+    from types import TracebackType
+
+    from .._core.tasks import Task
+
+_T = TypeVar("_T")
 
 __all__ = ["TaskGroup", "TaskGroupState"]
 
@@ -78,27 +87,27 @@ class TaskGroup:
     def __init__(self) -> None:
         self._state = _CREATED
         # The loop and the task running 'async with' (set on entry).
-        self._parent_task = None
-        self._loop = None
+        self._parent_task: Any = None
+        self._loop: Any = None
         # Set by the first failure or cancellation: children are being cancelled
         # and no new task is accepted.  Never reset.
         self._aborting = False
         # Children not done yet, in creation order (a dict used as an ordered
         # set): an abort cancels them in that order, so which child sees its
         # CancelledError first does not depend on memory addresses.
-        self._tasks: dict = {}
+        self._tasks: dict[Any, None] = {}
         # Exceptions of failed children (and of the body), in order of arrival.
-        self._errors: list = []
+        self._errors: list[BaseException] = []
         # The first KeyboardInterrupt/SystemExit seen: raised instead of a group.
-        self._fatal_error = None
+        self._fatal_error: BaseException | None = None
         # True when the group itself cancelled the parent (a child failed while
         # the body was running): __aexit__ must uncancel() it exactly once.
         self._parent_cancel_requested = False
         # __aexit__ waits on this until the last child is done.
-        self._all_done = None
+        self._all_done: Any = None
         # Done callback and its context, made once per group rather than per task.
-        self._on_done = None
-        self._callback_context = None
+        self._on_done: Any = None
+        self._callback_context: contextvars.Context | None = None
         # cancel() was called before 'async with': cancel on entry.
         self._cancel_on_enter = False
         # cancel() was called (see create_task: gh-155418 on every version for it).
@@ -136,7 +145,7 @@ class TaskGroup:
         return self
 
     # -- creating tasks ----------------------------------------------------------------
-    def create_task(self, coro, **kwargs):
+    def create_task(self, coro: Coroutine[Any, Any, _T], **kwargs: Any) -> Task[_T]:
         """Start *coro* as a task of this group (asyncio.create_task's arguments)."""
         if kwargs and not _bridge.CREATE_TASK_PASSES_ANY_KEYWORD:
             for key in kwargs:
@@ -253,13 +262,15 @@ class TaskGroup:
             parent.cancel()
 
     # -- exiting -------------------------------------------------------------------------
-    async def __aexit__(self, exc_type, exc_val, exc_tb):
+    async def __aexit__(self, exc_type: type[BaseException] | None,
+                        exc_val: BaseException | None,
+                        exc_tb: TracebackType | None) -> bool | None:
         try:
             return await self._aexit(exc_type, exc_val)
         finally:
             # Exceptions hold frames that may hold us: break the cycles now.
             self._parent_task = None
-            self._errors = None
+            self._errors = None  # type: ignore[assignment]  # the group is over: never read again
             self._fatal_error = None
             self._on_done = None
             exc_val = exc_tb = None

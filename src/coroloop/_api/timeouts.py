@@ -23,9 +23,12 @@ from __future__ import annotations
 
 import enum
 from asyncio import exceptions as _exc
-from typing import final
+from typing import TYPE_CHECKING, Any, final
 
 from .. import _bridge
+
+if TYPE_CHECKING:
+    from types import TracebackType
 
 __all__ = ["Timeout", "TimeoutState", "timeout", "timeout_at"]
 
@@ -73,17 +76,17 @@ class Timeout:
         self._state = _CREATED
         self._when = when
         # The task running the block, its loop, and its cancelling() count on entry.
-        self._task = None
-        self._loop = None
+        self._task: Any = None
+        self._loop: Any = None
         self._cancelling = 0
         # The armed timer (or call_soon handle) that will act next, if any.
-        self._handle = None
+        self._handle: Any = None
         # In state DUE: the done future the task was about to consume, and how
         # many more iterations we wait for the task to take it.
-        self._grace_waiter = None
+        self._grace_waiter: Any = None
         self._grace_left = 0
         # The task's waiting_on() method, None for task classes without one.
-        self._waiting_on = None
+        self._waiting_on: Any = None
 
     # -- public API ------------------------------------------------------------------
     def when(self) -> float | None:
@@ -131,7 +134,9 @@ class Timeout:
         self._arm()
         return self
 
-    async def __aexit__(self, exc_type, exc_val, exc_tb) -> None:
+    async def __aexit__(self, exc_type: type[BaseException] | None,
+                        exc_val: BaseException | None,
+                        exc_tb: TracebackType | None) -> None:
         if self._state is not _ACTIVE and self._state is not _DUE \
                 and self._state is not _EXPIRING:
             raise RuntimeError(f"Timeout.__aexit__() called on a {self._state.value} "

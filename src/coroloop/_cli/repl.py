@@ -247,7 +247,7 @@ class AwaitConsole(code.InteractiveConsole):
             tb = error.__traceback__
         sys.last_type, sys.last_value, sys.last_traceback = type(error), error, tb
         if _bridge.SYS_HAS_LAST_EXC:
-            sys.last_exc = error
+            setattr(sys, "last_exc", error)  # (3.12+: not an attribute on 3.11)
         self.write("".join(traceback.format_exception(type(error), error, tb)))
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import sys
 import warnings
 import weakref
+from typing import Any
 
 __all__ = ["AsyncGenTracker"]
 
@@ -24,7 +25,7 @@ class AsyncGenTracker:
         self.generators: weakref.WeakSet = weakref.WeakSet()
         #: shutdown_asyncgens() was called: a generator starting now is a bug (warned).
         self.shutdown_called = False
-        self._saved_hooks = None  # the hooks to restore when the loop stops
+        self._saved_hooks: Any = None  # the hooks to restore when the loop stops
 
     def install(self) -> None:
         """run_forever() starts: route the interpreter's asyncgen hooks to us."""

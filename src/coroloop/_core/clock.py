@@ -22,6 +22,7 @@ class Clock:
     resolution: float = 1e-9
 
     def time(self) -> float:
+        """The current time in seconds (what ``loop.time()`` returns)."""
         raise NotImplementedError
 
     def sleep_time(self, deadline: float | None) -> float | None:
@@ -36,9 +37,10 @@ class MonotonicClock(Clock):
 
     def __init__(self) -> None:
         # Bound once: ``time()`` is called on every loop iteration.
-        self.time = _time.monotonic
+        self.time = _time.monotonic  # type: ignore[method-assign]  # the C function, no wrapper
 
     def sleep_time(self, deadline: float | None) -> float | None:
+        """The seconds left until *deadline* (0 if it has passed; None: no deadline)."""
         if deadline is None:
             return None
         delay = deadline - _time.monotonic()

@@ -12,8 +12,14 @@ import collections.abc
 import functools
 import inspect
 import types
+from typing import TYPE_CHECKING, Any
 
 from .. import _bridge
+
+if TYPE_CHECKING:
+    from collections.abc import Coroutine
+
+    from typing_extensions import TypeIs  # (typing's from 3.13; annotations only)
 
 __all__ = ["iscoroutine", "iscoroutinefunction", "coroutine"]
 
@@ -22,7 +28,7 @@ _COROUTINE_TYPES = (types.CoroutineType, collections.abc.Coroutine) + (
 _seen_types: dict[type, bool] = {types.CoroutineType: True}
 
 
-def iscoroutine(obj) -> bool:
+def iscoroutine(obj: object) -> TypeIs[Coroutine[Any, Any, Any]]:
     """True for coroutine objects (native or any collections.abc.Coroutine)."""
     cls = type(obj)
     known = _seen_types.get(cls)

@@ -17,12 +17,20 @@ import asyncio.futures as _asyncio_futures
 import contextvars
 import reprlib
 from asyncio import exceptions as _exc
-from types import GenericAlias
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .. import _bridge
 from .._repr import format_callback
+from .typed import AsyncioFuture
 from .handles import extract_source_traceback, new_handle
 from .loopstate import NATIVE_LOOPS, LoopState
+
+if TYPE_CHECKING:
+    from asyncio import AbstractEventLoop
+    from collections.abc import Callable, Generator
+    from typing import Self, TypeGuard
+
+_T = TypeVar("_T")
 
 __all__ = ["Future", "new_future", "isfuture", "future_loop", "set_result_if_pending",
            "PENDING", "CANCELLED", "FINISHED", "CancelledError", "InvalidStateError"]
@@ -81,7 +89,7 @@ def asyncio_twin(module: str, qualname: str, asyncio_class: type) -> type:
     })
 
 
-class Future:
+class Future(AsyncioFuture[_T]):
     """An awaitable result of an operation that completes later on the loop."""
 
     # _entries holds the done callbacks: None, one entry, or a list of 2+ entries
@@ -93,6 +101,11 @@ class Future:
     # instance overrides in its (lazily created) __dict__.
     __slots__ = ("_loop", "_result", "_entries", "_asyncio_future_blocking",
                  "__dict__", "__weakref__")
+    # The slots' types, for the type checker (annotations only: no class attributes).
+    _loop: Any  # coroloop's loop (read directly) or any asyncio loop
+    _result: Any
+    _entries: Any
+    _asyncio_future_blocking: bool
     __class__ = asyncio_twin(__module__, __qualname__, _asyncio_futures.Future)
 
     # Not a slot, so that a future whose __init__ was skipped still reads as pending.
@@ -102,17 +115,17 @@ class Future:
     # yielded it to its task; the task resets it to False.  A class without the
     # attribute is not a future.
 
-    _exception = None
-    _exception_tb = None
-    _source_traceback = None
-    _cancel_message = None
+    _exception: BaseException | None = None
+    _exception_tb: Any = None
+    _source_traceback: Any = None
+    _cancel_message: Any = None
     # A CancelledError raised inside a task, kept so that result() re-raises it with
     # its original context instead of a fresh one.
-    _cancelled_exc = None
+    _cancelled_exc: BaseException | None = None
     # True while an exception is set and nobody has looked at it; reported by __del__.
     _unretrieved = False
 
-    def __init__(self, *, loop=None):
+    def __init__(self, *, loop: AbstractEventLoop | None = None) -> None:
         if _INIT_ONCE and hasattr(self, "_loop"):
             raise RuntimeError(f"{self.__class__.__name__} object is already initialized")
         if loop is None:
@@ -127,7 +140,7 @@ class Future:
         if loop.get_debug():
             self._source_traceback = extract_source_traceback(1)
 
-    __class_getitem__ = classmethod(GenericAlias)
+    # Future[int] is types.GenericAlias, as asyncio's: from the Generic base.
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -146,16 +159,19 @@ class Future:
         raise TypeError(f"cannot pickle {type(self).__name__!r} object")
 
     # -- introspection ---------------------------------------------------------------
-    def get_loop(self):
+    def get_loop(self) -> AbstractEventLoop:
+        """The loop the future is bound to."""
         try:
             return self._loop
         except AttributeError:  # a subclass skipped Future.__init__
             raise RuntimeError("Future object is not initialized.") from None
 
     def done(self) -> bool:
+        """True once the future has a result or an exception, or was cancelled."""
         return self._state is not PENDING
 
     def cancelled(self) -> bool:
+        """True if the future was cancelled."""
         return self._state is CANCELLED
 
     @property
@@ -169,7 +185,9 @@ class Future:
         self._unretrieved = False
 
     # -- reading the outcome ---------------------------------------------------------
-    def result(self):
+    def result(self) -> _T:
+        """The result, or raise the exception the future was given (CancelledError if
+        cancelled, InvalidStateError if not done yet)."""
         state = self._state
         if state is FINISHED:
             self._unretrieved = False
@@ -179,7 +197,7 @@ class Future:
                 # the exception (exc -> traceback -> frame -> exc), or the cyclic GC
                 # would have to free them (asyncio's C Future has no frame).
                 tb = self._exception_tb
-                self = None
+                self = None  # type: ignore[assignment]  # (why: just above)
                 try:
                     raise exc.with_traceback(tb)
                 finally:
@@ -189,7 +207,9 @@ class Future:
             raise self._make_cancelled_error()
         raise InvalidStateError("Result is not set.")  # asyncio's C Future's words
 
-    def exception(self):
+    def exception(self) -> BaseException | None:
+        """The exception the future was given (None if it has a result);
+        CancelledError if cancelled, InvalidStateError if not done yet."""
         state = self._state
         if state is FINISHED:
             self._unretrieved = False
@@ -208,7 +228,9 @@ class Future:
         return CancelledError() if msg is None else CancelledError(msg)
 
     # -- completing ------------------------------------------------------------------
-    def set_result(self, result) -> None:
+    def set_result(self, result: _T) -> None:
+        """Finish the future with *result* and schedule its callbacks;
+        InvalidStateError if it is done already."""
         if self._state is not PENDING:
             raise InvalidStateError(_already_done(self))
         self._result = result
@@ -218,7 +240,9 @@ class Future:
             self._schedule_callbacks()
         # <<< rule complete
 
-    def set_exception(self, exception) -> None:
+    def set_exception(self, exception: type | BaseException) -> None:
+        """Finish the future with *exception* (a class is instantiated) and schedule
+        its callbacks; InvalidStateError if it is done already."""
         if self._state is not PENDING:
             raise InvalidStateError(_already_done(self))
         if isinstance(exception, type):
@@ -236,7 +260,9 @@ class Future:
             self._schedule_callbacks()
         # <<< copy complete
 
-    def cancel(self, msg=None) -> bool:
+    def cancel(self, msg: Any | None = None) -> bool:
+        """Cancel the future (its waiters get CancelledError, with *msg*) and schedule
+        its callbacks; False if it was already done."""
         self._unretrieved = False
         if self._state is not PENDING:
             return False
@@ -247,7 +273,10 @@ class Future:
         return True
 
     # -- callbacks -------------------------------------------------------------------
-    def add_done_callback(self, fn, *, context=None) -> None:
+    def add_done_callback(self, fn: Callable[[Self], object], *,
+                          context: contextvars.Context | None = None) -> None:
+        """Call ``fn(future)`` once the future is done (at once, through the loop,
+        if it is already), in *context* or a copy of the current one."""
         if self._state is not PENDING:
             self._loop.call_soon(fn, self, context=context)
             return
@@ -291,7 +320,8 @@ class Future:
         return [entry if type(entry) is tuple else (entry._step, entry._context)
                 for entry in self._callback_entries()]
 
-    def remove_done_callback(self, fn) -> int:
+    def remove_done_callback(self, fn: Callable[[Self], object]) -> int:
+        """Remove every registration of *fn*; return how many there were."""
         entries = self._callback_entries()
         kept = [entry for entry in entries if type(entry) is not tuple or entry[0] != fn]
         removed = len(entries) - len(kept)
@@ -331,7 +361,7 @@ class Future:
     # Explicit links (gather's and TaskGroup's, through _bridge) live in a set made on
     # the first one; the tasks waiting on us are read off the callbacks when asked, so
     # awaiting a future costs nothing for this.
-    _awaited_by = None
+    _awaited_by: set | None = None
 
     def _add_awaited_by(self, waiter) -> None:
         if self._awaited_by is None:
@@ -357,7 +387,7 @@ class Future:
         return frozenset(waiters) if waiters else None
 
     # -- awaiting --------------------------------------------------------------------
-    def __await__(self):
+    def __await__(self) -> Generator[Any, None, _T]:
         if self._state is PENDING:
             self._asyncio_future_blocking = True
             yield self  # the task running us waits until we are done
@@ -368,7 +398,7 @@ class Future:
         try:
             return self.result()
         finally:
-            self = None  # see result(): this frame is in the traceback too
+            self = None  # type: ignore[assignment]  # see result(): this frame is in the traceback too
 
     __iter__ = __await__  # for `yield from` in generator-based coroutines
 
@@ -422,7 +452,7 @@ def _format_callbacks(entries) -> str:
     return f"{one(entries[0])}, <{len(entries) - 2} more>, {one(entries[-1])}"
 
 
-def _stop_iteration_in_future(exc):
+def _stop_iteration_in_future(exc: StopIteration) -> BaseException:
     """StopIteration would end the awaiting generator instead of raising there."""
     message = "StopIteration interacts badly with generators and cannot be raised into a Future"
     if _bridge.STOP_ITERATION_BECOMES_RUNTIME_ERROR:
@@ -449,7 +479,7 @@ def new_future(loop, _new=object.__new__):
     return fut
 
 
-def isfuture(obj) -> bool:
+def isfuture(obj: Any) -> TypeGuard[Future[Any]]:
     """True for objects that follow the asyncio future protocol (any implementation)."""
     return (hasattr(obj.__class__, "_asyncio_future_blocking")
             and obj._asyncio_future_blocking is not None)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio.events as _aevents
 import contextvars
+from typing import Any
 import os
 import sys
 import threading
@@ -27,6 +28,8 @@ __all__ = ["Handle", "TimerHandle", "new_handle", "new_timer_handle",
 
 
 class Handle(_aevents.Handle):
+    """A callback scheduled by ``loop.call_soon()`` (asyncio.Handle's API; an
+    ``isinstance`` of it)."""
     __slots__ = ()  # the stdlib base class already declares the slots we use
 
     # The public constructor, with asyncio's behaviour (a creation traceback when the
@@ -42,18 +45,21 @@ class Handle(_aevents.Handle):
         # _repr and _source_traceback are otherwise left unset (read with getattr).
 
     def cancel(self) -> None:
+        """Unschedule the callback (nothing happens if it ran already)."""
         if not self._cancelled:
             self._cancelled = True
             if self._loop.get_debug():
                 # Keep the repr of what it was before dropping the references.
                 self._repr = repr(self)
             self._callback = None
-            self._args = None
+            self._args = None  # type: ignore[assignment]  # dropped, as asyncio's Handle does
 
     def cancelled(self) -> bool:
+        """True if cancel() was called."""
         return self._cancelled
 
     def get_context(self):
+        """The contextvars.Context the callback runs in."""
         return self._context
 
     def _repr_info(self):
@@ -87,6 +93,7 @@ class Handle(_aevents.Handle):
 
 
 class TimerHandle(Handle, _aevents.TimerHandle):
+    """A callback scheduled for a time by ``loop.call_at()``/``call_later()``."""
     __slots__ = ()
 
     def __init__(self, when, callback, args, loop, context=None):
@@ -96,9 +103,11 @@ class TimerHandle(Handle, _aevents.TimerHandle):
         self._scheduled = False
 
     def when(self) -> float:
+        """The loop time the callback is scheduled for."""
         return self._when
 
     def cancel(self) -> None:
+        """Unschedule the callback; the loop drops the timer."""
         if self._cancelled:
             return
         if self._scheduled:
@@ -144,7 +153,7 @@ class _LockedRun:
             return self._context.run(callback, *args)
 
 
-_ThreadSafeHandleBase = _bridge.THREAD_SAFE_HANDLE_CLASS
+_ThreadSafeHandleBase: Any = _bridge.THREAD_SAFE_HANDLE_CLASS
 
 
 if _ThreadSafeHandleBase is not None:
@@ -186,9 +195,9 @@ if _ThreadSafeHandleBase is not None:
         handle._lock = _rlock()
         handle._context = _LockedRun(handle, context)
         return handle
-else:
-    ThreadSafeHandle = None
-    new_threadsafe_handle = None
+else:  # (no thread-safe handle in this version's asyncio)
+    ThreadSafeHandle = None  # type: ignore[assignment,misc]
+    new_threadsafe_handle = None  # type: ignore[assignment]
 
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

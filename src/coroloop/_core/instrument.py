@@ -69,17 +69,40 @@ class Instrument:
     #: True if every hook catches and reports its own errors (see the module doc).
     hooks_catch_errors = False
 
-    def task_spawned(self, task) -> None: ...
-    def task_step_started(self, task) -> None: ...
-    def task_step_ended(self, task) -> None: ...
-    def task_stepped(self, task, started: float, ended: float) -> None: ...
-    def task_exited(self, task) -> None: ...
-    def task_woken(self, task, future) -> None: ...
-    def task_cancel_requested(self, task, msg) -> None: ...
-    def callback_ran(self, handle, seconds: float) -> None: ...
-    def ready_run_started(self, count: int) -> None: ...
-    def io_wait_started(self, timeout) -> None: ...
-    def io_wait_ended(self, n_events: int) -> None: ...
+    def task_spawned(self, task) -> None:
+        """A task was created on the loop (in its creator's step)."""
+
+    def task_step_started(self, task) -> None:
+        """*task*'s coroutine is about to run a step."""
+
+    def task_step_ended(self, task) -> None:
+        """*task*'s step has yielded, returned or raised."""
+
+    def task_stepped(self, task, started: float, ended: float) -> None:
+        """*task* ran a step from loop time *started* to *ended*; its
+        ``waiting_on()`` is what it waits on now."""
+
+    def task_exited(self, task) -> None:
+        """*task* is done (result, exception or cancelled)."""
+
+    def task_woken(self, task, future) -> None:
+        """*future* is done and queued *task*, which waited on it, for a step."""
+
+    def task_cancel_requested(self, task, msg) -> None:
+        """``task.cancel(msg)`` was called and counts (inside cancel():
+        the stack is the canceller's)."""
+
+    def callback_ran(self, handle, seconds: float) -> None:
+        """A ready-queue callback finished after *seconds*."""
+
+    def ready_run_started(self, count: int) -> None:
+        """The loop is about to run the *count* ready callbacks and steps."""
+
+    def io_wait_started(self, timeout) -> None:
+        """The loop is about to wait in the poller (up to *timeout* seconds)."""
+
+    def io_wait_ended(self, n_events: int) -> None:
+        """The poller returned *n_events* events."""
 
 
 def _implements(instrument, hook: str) -> bool:

@@ -55,7 +55,7 @@ import time as _time
 import types
 import warnings
 from collections import deque
-from typing import NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from .. import _bridge
 from .asyncgens import AsyncGenTracker
@@ -73,6 +73,22 @@ from .readiness import Readiness
 from .sleep import SleepFuture
 from .tasks import Task, ensure_future, new_task
 from .timers import TimerQueue
+
+if TYPE_CHECKING:
+    # Annotations only (none is evaluated at run time): the signatures are typeshed's
+    # for asyncio.AbstractEventLoop, with coroloop's Handle, Future and Task.
+    import concurrent.futures
+    from collections.abc import Awaitable, Callable, Coroutine, Generator
+    from typing import TypeVarTuple, Unpack
+
+
+    from .futures import Future
+    from .typed import FileDescriptorLike
+
+    _Ts = TypeVarTuple("_Ts")
+    _ExceptionHandler = Callable[[_aevents.AbstractEventLoop, dict[str, Any]], object]
+
+_T = TypeVar("_T")
 
 __all__ = ["CoreEventLoop"]
 
@@ -102,7 +118,7 @@ class CoreEventLoop(_aevents.AbstractEventLoop):
         NATIVE_LOOPS.add(cls)  # subclasses take the same fast paths
 
     def __init__(self, *, clock: Clock | None = None, poller: Poller | None = None,
-                 scheduler=None):
+                 scheduler: Any = None) -> None:
         # A scheduling policy (coroloop.testing): None runs asyncio's order on the
         # fast iteration; see _core/scheduled.py for what a policy may reorder.
         try:
@@ -122,7 +138,8 @@ class CoreEventLoop(_aevents.AbstractEventLoop):
         self._executors = Executors(self)
         self._errors = ErrorReporter(self)
         self._async_generators = AsyncGenTracker(self)
-        self._instruments: Instruments | None = None
+        # An Instruments or None; Any, as its hook attributes are made by _prepare().
+        self._instruments: Any = None
         self._thread_id: int | None = None  # the thread running us, while running
         self._debug = sys.flags.dev_mode or (
             not sys.flags.ignore_environment and bool(os.environ.get("PYTHONASYNCIODEBUG")))
@@ -131,7 +148,7 @@ class CoreEventLoop(_aevents.AbstractEventLoop):
         # of iterations run: read from other threads by running_callback() (the
         # blocking detector).  The fast path keeps them only while _tracking_running
         # (a count of track_running_callback(True) calls) is non-zero.
-        self._current_handle = None
+        self._current_handle: Handle | None = None
         self._iterations = 0
         self._tracking_running = 0
         # Concurrent futures (executor jobs, wrap_future) whose completion will reach
@@ -140,8 +157,8 @@ class CoreEventLoop(_aevents.AbstractEventLoop):
         # call_soon_threadsafe (set.add/discard are atomic).
         self._thread_wakers: set = set()
         # The future run_until_complete() runs until (see main_future()).
-        self._main_future = None
-        self._task_factory = None
+        self._main_future: Future[Any] | None = None
+        self._task_factory: Callable[..., Any] | None = None
         announce_loop(self)  # to the tools watching for new loops, if any
 
     def __repr__(self) -> str:
@@ -150,9 +167,11 @@ class CoreEventLoop(_aevents.AbstractEventLoop):
 
     # -- lifecycle -------------------------------------------------------------------
     def is_running(self) -> bool:
+        """True while run_forever() or run_until_complete() is running."""
         return self._state is _RUNNING
 
     def is_closed(self) -> bool:
+        """True once close() has been called."""
         return self._state is _CLOSED
 
     @property
@@ -172,6 +191,7 @@ class CoreEventLoop(_aevents.AbstractEventLoop):
             raise RuntimeError("Cannot run the event loop while another loop is running")
 
     def run_forever(self) -> None:
+        """Run the loop until stop() is called."""
         self._check_can_run()
         self._set_coroutine_origin_tracking(self._debug)
         self._async_generators.install()
@@ -196,10 +216,12 @@ class CoreEventLoop(_aevents.AbstractEventLoop):
             self._set_coroutine_origin_tracking(False)
             self._async_generators.uninstall()
 
-    def run_until_complete(self, future):
+    def run_until_complete(self, future: Generator[Any, None, _T] | Awaitable[_T]) -> _T:
+        """Run the loop until *future* (a future, task or coroutine, which is
+        wrapped in a task) is done; return its result or raise its exception."""
         self._check_can_run()
         new_task = not isfuture(future)
-        future = ensure_future(future, loop=self)
+        future = ensure_future(future, loop=self)  # type: ignore[arg-type]  # (or a generator-based coroutine)
         if new_task:
             # We own this task: an exception escaping run_until_complete is reported
             # to the caller, not again by the task's destructor.
@@ -222,9 +244,12 @@ class CoreEventLoop(_aevents.AbstractEventLoop):
         return future.result()
 
     def stop(self) -> None:
+        """Make run_forever() return after the current iteration."""
         self._stopping = True
 
     def close(self) -> None:
+        """Close the loop (it must not be running): pending callbacks are dropped and the
+        poller and the default executor released.  Closing twice is allowed."""
         if self._state is _RUNNING:
             raise RuntimeError("Cannot close a running event loop")
         if self._state is _CLOSED:
@@ -418,6 +443,8 @@ class CoreEventLoop(_aevents.AbstractEventLoop):
 
     # -- scheduling ------------------------------------------------------------------
     def time(self) -> float:
+        """The loop's current time in seconds, from its clock (monotonic by default):
+        the time base of call_at() and timeouts."""
         return self._now()
 
     @property
@@ -425,7 +452,10 @@ class CoreEventLoop(_aevents.AbstractEventLoop):
         """The clock this loop reads time from (see ``coroloop.testing.VirtualClock``)."""
         return self._clock
 
-    def call_soon(self, callback, *args, context=None):
+    def call_soon(self, callback: Callable[[Unpack[_Ts]], object], *args: Unpack[_Ts],
+                  context: contextvars.Context | None = None) -> Handle:
+        """Schedule ``callback(*args)`` for the next iteration, after the callbacks
+        already scheduled; return its Handle."""
         if self._state is _CLOSED:
             raise RuntimeError("Event loop is closed")
         if not callable(callback) or self._debug:
@@ -437,7 +467,10 @@ class CoreEventLoop(_aevents.AbstractEventLoop):
         self._ready.append(handle)
         return handle
 
-    def call_later(self, delay, callback, *args, context=None):
+    def call_later(self, delay: float, callback: Callable[[Unpack[_Ts]], object],
+                   *args: Unpack[_Ts], context: contextvars.Context | None = None,
+                   ) -> TimerHandle:
+        """Schedule ``callback(*args)`` *delay* seconds from now; return its TimerHandle."""
         if delay is None:
             raise TypeError("delay must not be None")
         when = self._now() + delay
@@ -468,7 +501,11 @@ class CoreEventLoop(_aevents.AbstractEventLoop):
         return timer
         # <<< copy timer-at
 
-    def call_at(self, when, callback, *args, context=None):
+    def call_at(self, when: float, callback: Callable[[Unpack[_Ts]], object],
+                *args: Unpack[_Ts], context: contextvars.Context | None = None,
+                ) -> TimerHandle:
+        """Schedule ``callback(*args)`` at loop time *when* (see time()); return its
+        TimerHandle, whose cancel() unschedules it."""
         if when is None:
             raise TypeError("when cannot be None")
         # >>> rule timer-at
@@ -515,11 +552,15 @@ class CoreEventLoop(_aevents.AbstractEventLoop):
         # <<< copy timer-push
         return timer
 
-    def call_soon_threadsafe(self, callback, *args, context=None):
+    def call_soon_threadsafe(self, callback: Callable[[Unpack[_Ts]], object],
+                             *args: Unpack[_Ts],
+                             context: contextvars.Context | None = None) -> Handle:
+        """call_soon() from any thread: the loop wakes at once if it is waiting
+        in the poller."""
         self._check_closed()
         if not callable(callback) or self._debug:
             self._check_callback(callback, "call_soon_threadsafe", check_thread=False)
-        make = new_threadsafe_handle or new_handle
+        make = new_threadsafe_handle or new_handle  # type: ignore[truthy-function]  # None before 3.13.1
         handle = make(callback, args, self, _copy_context() if context is None else context)
         if self._debug:
             handle._source_traceback = extract_source_traceback(1)
@@ -541,20 +582,29 @@ class CoreEventLoop(_aevents.AbstractEventLoop):
                 "Non-thread-safe operation invoked on an event loop other than the current one")
 
     # -- futures and tasks -----------------------------------------------------------
-    def create_future(self):
+    def create_future(self) -> Future[Any]:
+        """A new Future on this loop."""
         return new_future(self)
 
     # create_task(): two front ends over one _create_task(), so that the common call
     # (no factory, no keyword but name/context) builds the task at once, and 3.11-3.13
     # do not pay for the **kwargs dict that only 3.14's signature has.
-    def create_task(self, coro, *, name=None, context=None, eager_start=None):
+    def create_task(self, coro: Coroutine[Any, Any, _T] | Generator[Any, None, _T], *,
+                    name: object = None, context: contextvars.Context | None = None,
+                    eager_start: bool | None = None) -> Task[_T]:
+        """Schedule the coroutine as a Task on this loop (through the task factory,
+        if one is set) and return it; ``name``, ``context`` and ``eager_start`` as in
+        asyncio (``eager_start`` on every version)."""
         if self._task_factory is None and eager_start is None and self._state is not _CLOSED:
             return new_task(self, coro, name, context)
         return self._create_task(coro, name, context, eager_start, {})
 
     if _bridge.CREATE_TASK_PASSES_ANY_KEYWORD:
-        def create_task(self, coro, *, name=None, context=None, eager_start=None,  # noqa: F811
+        # (3.14's signature, with **kwargs: the type checker knows the one above.)
+        def create_task(self, coro, *, name=None, context=None, eager_start=None,  # type: ignore[misc]  # noqa: F811
                         **kwargs):
+            """Schedule the coroutine as a Task on this loop (see create_task above);
+            3.14+: other keywords go to the task factory."""
             if (self._task_factory is None and eager_start is None and not kwargs
                     and self._state is not _CLOSED):
                 return new_task(self, coro, name, context)
@@ -582,34 +632,45 @@ class CoreEventLoop(_aevents.AbstractEventLoop):
             task.set_name(name)
         return task
 
-    def set_task_factory(self, factory) -> None:
+    def set_task_factory(self, factory: Callable[..., Any] | None) -> None:
+        """Make create_task() call ``factory(loop, coro, **kwargs)``; None: build
+        coroloop's Task."""
         if factory is not None and not callable(factory):
             raise TypeError(f"task factory must be a callable or None, got {factory!r}")
         self._task_factory = factory
 
-    def get_task_factory(self):
+    def get_task_factory(self) -> Callable[..., Any] | None:
+        """The task factory set by set_task_factory(), or None."""
         return self._task_factory
 
     # -- errors (errors.py) ----------------------------------------------------------
-    def get_exception_handler(self):
+    def get_exception_handler(self) -> _ExceptionHandler | None:
+        """The handler set by set_exception_handler(), or None."""
         return self._errors.handler
 
-    def set_exception_handler(self, handler) -> None:
+    def set_exception_handler(self, handler: _ExceptionHandler | None) -> None:
+        """Call ``handler(loop, context)`` for errors nobody else handles
+        (None: the default handler)."""
         self._errors.set_handler(handler)
 
-    def default_exception_handler(self, context) -> None:
+    def default_exception_handler(self, context: dict[str, Any]) -> None:
+        """Log the error described by *context* (a call_exception_handler()
+        dict), with its traceback: what happens when no handler is set."""
         self._errors.log(context)
 
-    def call_exception_handler(self, context) -> None:
+    def call_exception_handler(self, context: dict[str, Any]) -> None:
         """Report *context* to the exception handler, in the context of the task or
         callback it is about, so the handler sees its context variables (gh-96704)."""
         self._errors.report(context)
 
     # -- debug -----------------------------------------------------------------------
     def get_debug(self) -> bool:
+        """True in debug mode (slow callbacks are logged, futures remember where they
+        were created)."""
         return self._debug
 
     def set_debug(self, enabled: bool) -> None:
+        """Turn debug mode on or off."""
         self._debug = enabled
         if self.is_running():
             self.call_soon_threadsafe(self._set_coroutine_origin_tracking, enabled)
@@ -637,7 +698,7 @@ class CoreEventLoop(_aevents.AbstractEventLoop):
                 "next_deadline": deadline, "fds": sorted(fds)}
 
     # -- instruments (instrument.py) -------------------------------------------------
-    def add_instrument(self, instrument) -> None:
+    def add_instrument(self, instrument: object) -> None:
         """Start calling *instrument*'s hooks (see ``coroloop.Instrument``)."""
         if self._instruments is None:
             instruments = Instruments(self)
@@ -646,7 +707,8 @@ class CoreEventLoop(_aevents.AbstractEventLoop):
         else:
             self._instruments.add(instrument)
 
-    def remove_instrument(self, instrument) -> None:
+    def remove_instrument(self, instrument: object) -> None:
+        """Uninstall *instrument* (see add_instrument())."""
         if self._instruments is None or instrument not in self._instruments.members:
             raise ValueError(f"{instrument!r} is not installed on {self!r}")
         self._instruments.remove(instrument)
@@ -654,7 +716,8 @@ class CoreEventLoop(_aevents.AbstractEventLoop):
             self._instruments = None
 
     @property
-    def instruments(self) -> tuple:
+    def instruments(self) -> tuple[Any, ...]:
+        """The installed instruments (see add_instrument()), as a tuple."""
         return tuple(self._instruments.members) if self._instruments is not None else ()
 
     # -- introspection (for coroloop.debug's detectors) ------------------------------
@@ -709,29 +772,40 @@ class CoreEventLoop(_aevents.AbstractEventLoop):
         self._thread_wakers.discard(concurrent_future)
 
     # -- readiness (readiness.py) ----------------------------------------------------
-    def add_reader(self, fd, callback, *args) -> None:
+    def add_reader(self, fd: FileDescriptorLike, callback: Callable[[Unpack[_Ts]], Any],
+                   *args: Unpack[_Ts]) -> None:
+        """Call ``callback(*args)`` whenever *fd* (a descriptor or an object with
+        ``fileno()``) is readable; replaces the reader *fd* had."""
         self._readiness.watch(self._readiness.readers, fd, callback, args, "add_reader")
 
-    def add_writer(self, fd, callback, *args) -> None:
+    def add_writer(self, fd: FileDescriptorLike, callback: Callable[[Unpack[_Ts]], Any],
+                   *args: Unpack[_Ts]) -> None:
+        """Call ``callback(*args)`` whenever *fd* is writable; replaces the writer *fd* had."""
         self._readiness.watch(self._readiness.writers, fd, callback, args, "add_writer")
 
-    def remove_reader(self, fd) -> bool:
+    def remove_reader(self, fd: FileDescriptorLike) -> bool:
+        """Stop watching *fd* for reading; return True if it had a reader."""
         return self._readiness.unwatch(self._readiness.readers, fd)
 
-    def remove_writer(self, fd) -> bool:
+    def remove_writer(self, fd: FileDescriptorLike) -> bool:
+        """Stop watching *fd* for writing; return True if it had a writer."""
         return self._readiness.unwatch(self._readiness.writers, fd)
 
     # -- executors (executors.py) ----------------------------------------------------
-    def run_in_executor(self, executor, func, *args):
+    def run_in_executor(self, executor: concurrent.futures.Executor | None,
+                        func: Callable[[Unpack[_Ts]], _T], *args: Unpack[_Ts]) -> Future[_T]:
+        """Run ``func(*args)`` in *executor* (None: the loop's default thread
+        pool); return an awaitable future of its result."""
         self._check_closed()
         if self._debug:
             self._check_callback(func, "run_in_executor")
         return self._executors.submit(executor, func, args)
 
-    def set_default_executor(self, executor) -> None:
+    def set_default_executor(self, executor: concurrent.futures.Executor) -> None:
+        """Use *executor* (a ThreadPoolExecutor) for run_in_executor(None, ...)."""
         self._executors.set_default(executor)
 
-    async def shutdown_default_executor(self, timeout=None) -> None:
+    async def shutdown_default_executor(self, timeout: float | None = None) -> None:
         """Wait for the default executor's threads to finish (at most *timeout* s)."""
         await self._executors.shutdown_default(timeout)
 

@@ -73,9 +73,12 @@ class Poller:
     WRITABLE: int = 2
 
     def modify(self, fd: int, readable: bool, writable: bool) -> None:
+        """Watch *fd* for the given directions (neither: stop watching it)."""
         raise NotImplementedError
 
     def poll(self, timeout: float | None) -> list[tuple[int, int]]:
+        """Wait up to *timeout* seconds (None: no limit) for readiness; return the
+        ready descriptors with their events."""
         raise NotImplementedError
 
     def unexpected(self, fd: int, events: int) -> None:
@@ -87,6 +90,7 @@ class Poller:
         """
 
     def close(self) -> None:
+        """Release the backend's resources (the epoll descriptor)."""
         raise NotImplementedError
 
 

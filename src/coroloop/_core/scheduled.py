@@ -124,7 +124,10 @@ def run_scheduled(loop, policy) -> None:
         count = len(ready)
         if count > 1:
             batch = [popleft() for _ in range(count)]
-            lanes, counts, slots, lane_index = [], [], [], {}
+            lanes: list = []
+            counts: list = []
+            slots: list = []
+            lane_index: dict = {}
             for item in batch:
                 lane = lane_of(item)
                 key = id(lane)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio.futures as _asyncio_futures
 import math
 import types
+from typing import Any, TypeVar, overload
 
 from .. import _bridge
 from .futures import FINISHED, PENDING, Future, asyncio_twin, set_result_if_pending
@@ -83,14 +84,21 @@ def _yield_now():
     yield
 
 
-async def sleep(delay, result=None):
+_T = TypeVar("_T")
+
+
+@overload
+async def sleep(delay: float) -> None: ...
+@overload
+async def sleep(delay: float, result: _T) -> _T: ...
+async def sleep(delay: float, result: Any = None) -> Any:
     """Suspend the current task for *delay* seconds, then return *result*."""
     if delay <= 0:
         await _yield_now()
         return result
     if _SLEEP_REJECTS_NAN and _isnan(delay):
         raise ValueError("Invalid delay: NaN (not a number)")
-    loop = _get_running_loop()
+    loop: Any = _get_running_loop()  # Any: coroloop's own loop is read directly
     if loop.__class__ in NATIVE_LOOPS:
         return await loop._sleep_future(delay, result)
     waiter = loop.create_future()

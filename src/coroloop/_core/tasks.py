@@ -28,15 +28,29 @@ import sys
 import traceback
 import types
 import weakref
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from .. import _bridge
 from .._repr import coroutine_repr
 from .coroutines import iscoroutine
+from .typed import AsyncioTask
 from .futures import (FINISHED, PENDING, CancelledError, Future, InvalidStateError,
                       asyncio_twin, future_loop, isfuture)
 from .handles import extract_source_traceback
 from .loopstate import NATIVE_LOOPS, LoopState
 from .sleep import SleepFuture
+
+if TYPE_CHECKING:
+    from asyncio import AbstractEventLoop
+    from collections.abc import Awaitable, Coroutine, Generator
+    from typing import TextIO, TypeAlias
+
+    # What a task runs: a coroutine, or a generator-based one (3.11's @coroutine).
+    _TaskCompatibleCoro: TypeAlias = Coroutine[Any, Any, "_T_co"] | Generator[Any, None, "_T_co"]
+
+_T = TypeVar("_T")
+_T_co = TypeVar("_T_co", covariant=True)
+_FT = TypeVar("_FT", bound="Future[Any]")
 
 __all__ = ["Task", "new_task", "current_task", "all_tasks", "create_task", "ensure_future"]
 
@@ -58,7 +72,7 @@ _CLOSED = LoopState.CLOSED
 _get_running_loop = _bridge.get_running_loop
 
 
-class Task(Future):
+class Task(AsyncioTask[_T], Future[_T]):
     """A coroutine scheduled on an event loop (``asyncio.Task``'s API)."""
 
     # Ready-queue item fields (see the module docstring) are slots too: the
@@ -70,12 +84,26 @@ class Task(Future):
                  "_coro", "_context", "_name", "_fut_waiter", "_must_cancel",
                  "_throw", "_parent", "_native", "_args", "_log_destroy_pending",
                  "_callback", "_cancelled")
+    # The slots' types, for the type checker (annotations only).
+    _coro: Any
+    _context: contextvars.Context
+    _name: Any  # an int until get_name() formats it
+    _fut_waiter: Any
+    _must_cancel: bool
+    _parent: Any
+    _native: bool
+    _args: Any
+    _callback: Any
+    _cancelled: bool
     __class__ = asyncio_twin(__module__, __qualname__, _asyncio_tasks.Task)
 
     # How many cancel() calls are outstanding (decremented by uncancel()).
     _num_cancels_requested = 0
 
-    def __init__(self, coro, *, loop=None, name=None, context=None, eager_start=False):
+    # loop: Any, as the native fast path below reads coroloop's loop fields.
+    def __init__(self, coro: _TaskCompatibleCoro[_T], *, loop: Any = None,
+                 name: object = None, context: contextvars.Context | None = None,
+                 eager_start: bool = False) -> None:
         if _INIT_ONCE and hasattr(self, "_loop"):
             raise RuntimeError(f"{self.__class__.__name__} object is already initialized")
         if loop is None:
@@ -346,7 +374,7 @@ class Task(Future):
                 self._coro = None
 
     # -- cancellation ----------------------------------------------------------------
-    def cancel(self, msg=None) -> bool:
+    def cancel(self, msg: Any | None = None) -> bool:
         """Ask the task to cancel itself: CancelledError is thrown into its coroutine."""
         self._unretrieved = False
         if self._state is not PENDING:
@@ -393,9 +421,11 @@ class Task(Future):
         return True
 
     def cancelling(self) -> int:
+        """How many cancel() requests are pending (not yet withdrawn by uncancel())."""
         return self._num_cancels_requested
 
     def uncancel(self) -> int:
+        """Withdraw one cancel() request; return how many are left."""
         if self._num_cancels_requested > 0:
             self._num_cancels_requested -= 1
             if self._num_cancels_requested == 0 and _bridge.UNCANCEL_CLEARS_PENDING_CANCEL:
@@ -403,38 +433,46 @@ class Task(Future):
         return self._num_cancels_requested
 
     # -- Future methods a task does not allow ------------------------------------
-    def set_result(self, result):
+    def set_result(self, result: object) -> None:
+        """Not allowed on a task (RuntimeError): its coroutine decides its outcome."""
         raise RuntimeError("Task does not support set_result operation")
 
-    def set_exception(self, exception):
+    def set_exception(self, exception: object) -> None:
+        """Not allowed on a task (RuntimeError): its coroutine decides its outcome."""
         raise RuntimeError("Task does not support set_exception operation")
 
     # -- introspection ---------------------------------------------------------------
-    def get_coro(self):
+    # Any: the stubs of 3.11 do not allow the None that an eager task gives (3.12's).
+    def get_coro(self) -> Any:
+        """The coroutine the task wraps (None once an eager task finished without
+        suspending, as asyncio 3.12+)."""
         return self._coro
 
-    def get_context(self):
+    def get_context(self) -> contextvars.Context:
+        """The contextvars.Context the task's steps run in."""
         return self._context
 
     def get_name(self) -> str:
+        """The task's name (``Task-N`` unless one was given)."""
         name = self._name
         if name.__class__ is int:
             name = self._name = f"Task-{name}"
         return name
 
-    def set_name(self, value) -> None:
+    def set_name(self, value: object) -> None:
+        """Rename the task (any value, converted with str())."""
         self._name = str(value)
 
-    def waiting_on(self):
+    def waiting_on(self) -> Any:
         """The future (or task) this task is blocked on, or None if it is runnable or done."""
         return self._fut_waiter
 
-    def spawned_by(self):
+    def spawned_by(self) -> Task[Any] | None:
         """The task that was running when this one was created (None: created
         outside any task, or this task has finished)."""
         return self._parent
 
-    def get_stack(self, *, limit=None):
+    def get_stack(self, *, limit: int | None = None) -> list[types.FrameType]:
         """The frames of this task: the await chain while suspended, the traceback
         frames if it failed; oldest first."""
         frames = []
@@ -457,7 +495,9 @@ class Task(Future):
             frames = frames[-limit:] if limit < 0 else frames[:limit]
         return frames
 
-    def print_stack(self, *, limit=None, file=None):
+    def print_stack(self, *, limit: int | None = None, file: TextIO | None = None) -> None:
+        """Print get_stack()'s frames (or the traceback of the task's exception) to
+        *file* (default: stderr)."""
         file = sys.stderr if file is None else file
         frames = self.get_stack(limit=limit)
         entries = []
@@ -563,19 +603,20 @@ def skip_task_number() -> None:
     next(_names)
 
 
-def current_task(loop=None):
+def current_task(loop: AbstractEventLoop | None = None) -> Task[Any] | None:
     """The task running on *loop* (default: the running loop), or None."""
     return _bridge.current_task(loop)
 
 
-def all_tasks(loop=None):
+def all_tasks(loop: AbstractEventLoop | None = None) -> set[Task[Any]]:
     """The not-yet-done tasks of *loop* (default: the running loop)."""
     return _bridge.all_tasks(loop)
 
 
-def create_task(coro, *, name=None, context=None, **kwargs):
+def create_task(coro: _TaskCompatibleCoro[_T], *, name: str | None = None,
+                context: contextvars.Context | None = None, **kwargs: Any) -> Task[_T]:
     """Schedule *coro* on the running loop and return its Task."""
-    loop = _get_running_loop()
+    loop: Any = _get_running_loop()
     if name is not None and _bridge.NAMED_TASKS_USE_UP_A_NUMBER:
         # As 3.11/3.12: created unnamed (a Task-N number is used up), named after.
         task = create_task(coro, context=context, **kwargs)
@@ -588,7 +629,13 @@ def create_task(coro, *, name=None, context=None, **kwargs):
     return loop.create_task(coro, name=name, context=context, **kwargs)
 
 
-def ensure_future(coro_or_future, *, loop=None):
+@overload
+def ensure_future(coro_or_future: _FT, *,  # type: ignore[overload-overlap]  # as typeshed's
+                  loop: AbstractEventLoop | None = None) -> _FT: ...
+@overload
+def ensure_future(coro_or_future: Awaitable[_T], *,
+                  loop: AbstractEventLoop | None = None) -> Task[_T]: ...
+def ensure_future(coro_or_future: Any, *, loop: Any = None) -> Any:
     """Return a future for *coro_or_future*: futures as they are, coroutines and
     awaitables wrapped in a Task."""
     if isfuture(coro_or_future):

@@ -8,11 +8,22 @@ import contextvars
 import functools
 
 from asyncio import exceptions as _exc
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from .. import _bridge
 from .coroutines import iscoroutine
 from .futures import future_loop, isfuture
 from .tasks import ensure_future
+
+if TYPE_CHECKING:
+    from asyncio import AbstractEventLoop
+    from collections.abc import Callable, Coroutine
+
+    from .futures import Future
+
+_T = TypeVar("_T")
+_R = TypeVar("_R")
+_P = ParamSpec("_P")
 
 __all__ = ["chain_future", "wrap_future", "run_coroutine_threadsafe", "to_thread"]
 
@@ -95,7 +106,8 @@ def chain_future(source, dest) -> None:
     source.add_done_callback(on_source_done)
 
 
-def wrap_future(future, *, loop=None):
+def wrap_future(future: concurrent.futures.Future[_T] | Future[_T], *,
+                loop: AbstractEventLoop | None = None) -> Future[_T]:
     """A loop future that follows *future* (a concurrent.futures.Future)."""
     if isfuture(future):
         return future
@@ -104,7 +116,7 @@ def wrap_future(future, *, loop=None):
         raise AssertionError(f"concurrent.futures.Future is expected, got {future!r}")
     if loop is None:
         loop = _bridge.get_event_loop()
-    new_future = loop.create_future()
+    new_future: Any = loop.create_future()  # a coroloop Future on coroloop's loop
     chain_future(future, new_future)
     add_waker = getattr(loop, "_add_thread_waker", None)  # coroloop's loop
     if add_waker is not None and not future.done():
@@ -112,17 +124,18 @@ def wrap_future(future, *, loop=None):
         # callback runs after chain_future's, which queued the completion: the loop
         # never sees neither (see wake_sources).
         add_waker(future)
-        future.add_done_callback(loop._discard_thread_waker)
+        future.add_done_callback(loop._discard_thread_waker)  # type: ignore[attr-defined]  # ours
     return new_future
 
 
-def run_coroutine_threadsafe(coro, loop):
+def run_coroutine_threadsafe(coro: Coroutine[Any, Any, _T],
+                             loop: AbstractEventLoop) -> concurrent.futures.Future[_T]:
     """Run *coro* on *loop* from another thread; returns a concurrent.futures.Future."""
     if not iscoroutine(coro):
         raise TypeError(f"A coroutine object is required, got {coro!r}")
-    result = concurrent.futures.Future()
+    result: concurrent.futures.Future[_T] = concurrent.futures.Future()
 
-    def start():
+    def start() -> None:
         try:
             chain_future(ensure_future(coro, loop=loop), result)
         except (SystemExit, KeyboardInterrupt):
@@ -136,7 +149,7 @@ def run_coroutine_threadsafe(coro, loop):
     return result
 
 
-async def to_thread(func, /, *args, **kwargs):
+async def to_thread(func: Callable[_P, _R], /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
     """Run *func* in the default executor, with the caller's context variables."""
     loop = _bridge.get_running_loop()
     call = functools.partial(contextvars.copy_context().run, func, *args, **kwargs)

@@ -28,6 +28,7 @@ inlines two rules kept here once: inserting a timer (``push``) and firing one
 from __future__ import annotations
 
 import heapq
+from typing import Any
 
 from .handles import TimerHandle
 
@@ -108,7 +109,7 @@ class TimerQueue:
                 for timer in entry:
                     if not timer._cancelled:
                         return
-                dead = entry
+                dead: list[Any] | tuple[Any] = entry
             elif entry._cancelled:
                 dead = (entry,)
             else:

@@ -26,6 +26,7 @@ import errno
 import os
 import stat
 import warnings
+from typing import Any
 from asyncio.log import logger
 
 from .._core.futures import set_result_if_pending
@@ -84,6 +85,8 @@ def _check_pipe_kind(fileno: int, kind: str) -> bool:
 
 class _PipeTransportBase:
     """What both directions share: the pipe, its protocol, its state, extra info."""
+
+    _extra: dict[str, Any]  # (asyncio's BaseTransport.__init__ sets it in the subclasses)
 
     def _init_pipe(self, loop, pipe, protocol, kind: str) -> bool:
         fileno = pipe.fileno()

@@ -53,6 +53,7 @@ import signal
 import subprocess
 import threading
 import warnings
+from typing import Any
 from asyncio.log import logger
 
 from .. import _bridge
@@ -344,17 +345,19 @@ _TRANSITIONS: dict[_SubprocessState, frozenset[_SubprocessState]] = {
 class SubprocessTransport(asyncio.SubprocessTransport):
     """A running child process as an ``asyncio.SubprocessTransport``."""
 
+    _extra: dict[str, Any]  # (set by asyncio's BaseTransport.__init__)
+
     def __init__(self, loop, protocol, popen: subprocess.Popen, registry: ChildRegistry,
                  extra=None) -> None:
         super().__init__(extra)
         self._loop = loop
         self._protocol = protocol
         #: None once FINISHED: from then on signals raise ProcessLookupError.
-        self._popen = popen
+        self._popen: Any = popen
         self._pid = popen.pid
         self._extra["subprocess"] = popen
         #: None while the child runs; its exit status after (negative: killed by a signal).
-        self._returncode = None
+        self._returncode: int | None = None
         #: Changed only by _set_state, along _TRANSITIONS.
         self._state = _SubprocessState.CONNECTING
         #: close() was called (is_closing()); independent of the phase.

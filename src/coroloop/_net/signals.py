@@ -21,6 +21,7 @@ import signal
 import socket
 import sys
 import warnings
+from typing import Any
 from asyncio.log import logger
 
 from .._core.coroutines import is_coroutine_function, iscoroutine
@@ -61,7 +62,7 @@ class SignalHandlers:
         #: signal number -> (callback, args, context captured when it was added)
         self._handlers: dict[int, tuple] = {}
         #: (read end, write end) while handlers are installed, else None.
-        self._pair: tuple[socket.socket, socket.socket] | None = None
+        self._pair: Any = None  # (reader, writer): a socket pair, while in use
 
     def __contains__(self, sig) -> bool:
         return sig in self._handlers

@@ -30,7 +30,7 @@ from .dns import resolve
 try:
     import ssl
 except ImportError:  # pragma: no cover - Python built without OpenSSL
-    ssl = None
+    ssl = None  # type: ignore[assignment]
 
 __all__ = ["sock_recv", "sock_recv_into", "sock_recvfrom", "sock_recvfrom_into", "sock_accept",
            "sock_sendto", "sock_sendall", "sock_connect", "sock_sendfile",
@@ -89,6 +89,7 @@ def _sock_wait(loop, sock, writable: bool, op, *args):
 
 # -- receiving -------------------------------------------------------------------
 async def sock_recv(loop, sock, n):
+    """Receive up to *nbytes* bytes from the non-blocking socket (b'' at EOF)."""
     check_socket(loop, sock)
     try:
         return sock.recv(n)
@@ -98,6 +99,7 @@ async def sock_recv(loop, sock, n):
 
 
 async def sock_recv_into(loop, sock, buf):
+    """Receive into *buf*; return the number of bytes received."""
     check_socket(loop, sock)
     try:
         return sock.recv_into(buf)
@@ -107,6 +109,7 @@ async def sock_recv_into(loop, sock, buf):
 
 
 async def sock_recvfrom(loop, sock, bufsize):
+    """Receive a datagram of up to *bufsize* bytes; return ``(data, address)``."""
     check_socket(loop, sock)
     try:
         return sock.recvfrom(bufsize)
@@ -116,6 +119,7 @@ async def sock_recvfrom(loop, sock, bufsize):
 
 
 async def sock_recvfrom_into(loop, sock, buf, nbytes=0):
+    """Receive a datagram into *buf*; return ``(nbytes, address)``."""
     check_socket(loop, sock)
     if not nbytes:
         nbytes = len(buf)
@@ -127,6 +131,8 @@ async def sock_recvfrom_into(loop, sock, buf, nbytes=0):
 
 
 async def sock_accept(loop, sock):
+    """Accept a connection on the non-blocking listening socket; return
+    ``(conn, address)``."""
     check_socket(loop, sock)
     try:
         conn, address = sock.accept()
@@ -138,6 +144,7 @@ async def sock_accept(loop, sock):
 
 # -- sending ---------------------------------------------------------------------
 async def sock_sendto(loop, sock, data, address):
+    """Send the datagram *data* to *address*; return the number of bytes sent."""
     check_socket(loop, sock)
     try:
         return sock.sendto(data, address)
@@ -147,6 +154,8 @@ async def sock_sendto(loop, sock, data, address):
 
 
 async def sock_sendall(loop, sock, data):
+    """Send all of *data* on the non-blocking socket, waiting while its buffer
+    is full."""
     check_socket(loop, sock)
     try:
         sent = sock.send(data)
@@ -171,6 +180,7 @@ async def sock_sendall(loop, sock, data):
 
 
 async def sock_connect(loop, sock, address):
+    """Connect the non-blocking socket to *address* (resolved first if needed)."""
     check_socket(loop, sock)
     if sock.family == socket.AF_INET or (
             sock.family == socket.AF_INET6 and socket.has_ipv6):
@@ -189,6 +199,8 @@ async def sock_connect(loop, sock, address):
 
 # -- sendfile --------------------------------------------------------------------
 async def sock_sendfile(loop, sock, file, offset=0, count=None, *, fallback=True):
+    """Send *file* on the socket (``os.sendfile`` where possible, else read and
+    send); return the number of bytes sent."""
     check_socket(loop, sock)
     if sock.gettimeout() != 0:
         raise ValueError("the socket must be non-blocking")
@@ -326,7 +338,7 @@ class _SocketWait(Future):
             self._unwatch()
             self.set_exception(exc)
             # exc's traceback holds this frame: it must not hold us (we hold exc).
-            self = None
+            self = None  # type: ignore[assignment]
             return
         if result is not _AGAIN:
             self._unwatch()

@@ -198,22 +198,27 @@ class Server(AbstractServer):
 
     # -- AbstractServer --------------------------------------------------------------
     def get_loop(self):
+        """The loop the server runs on."""
         return self._loop
 
     def is_serving(self) -> bool:
+        """True while the server accepts connections."""
         return self._state is _ServerState.SERVING
 
     @property
     def sockets(self):
+        """The listening sockets (empty once closed)."""
         if self._state is _ServerState.CLOSED:
             return ()
         return tuple(TransportSocket(sock) for sock in self._sockets)
 
     async def start_serving(self) -> None:
+        """Start accepting connections (create_server(start_serving=False))."""
         self._start_serving()
         await yield_once(self._loop)
 
     async def serve_forever(self) -> None:
+        """Accept connections until cancelled; the server is closed then."""
         if self._serve_forever_fut is not None:
             raise RuntimeError(f"server {self!r} is already being awaited on serve_forever()")
         if self._state is _ServerState.CLOSED:
@@ -236,6 +241,7 @@ class Server(AbstractServer):
             self._serve_forever_fut = None
 
     def close(self) -> None:
+        """Stop listening; the connections already accepted stay open."""
         if self._state is _ServerState.CLOSED:
             return
         self._set_state(_ServerState.CLOSED)
@@ -254,14 +260,17 @@ class Server(AbstractServer):
         self._wake_if_finished()
 
     def close_clients(self) -> None:
+        """Close every connection the server accepted (3.13 API, on every version)."""
         for transport in list(self._clients):
             transport.close()
 
     def abort_clients(self) -> None:
+        """Abort every connection the server accepted, without flushing (3.13 API)."""
         for transport in list(self._clients):
             transport.abort()
 
     async def wait_closed(self) -> None:
+        """Wait until the server is closed and every connection it accepted is gone."""
         if self._state is _ServerState.CLOSED and not self._clients:
             return
         waiter = self._loop.create_future()
@@ -458,6 +467,9 @@ async def create_connection(
         flags=0, sock=None, local_addr=None, server_hostname=None,
         ssl_handshake_timeout=None, ssl_shutdown_timeout=None,
         happy_eyeballs_delay=None, interleave=None, all_errors=False):
+    """Open a TCP connection (optionally TLS) to *host*:*port* or over *sock*;
+    return ``(transport, protocol)``.  Keywords as asyncio's, ``happy_eyeballs_delay``
+    and ``interleave`` included."""
     if server_hostname is None and ssl:
         # Verify the certificate against the host we connect to (asyncio's rule).
         if not host:
@@ -606,6 +618,9 @@ async def create_server(
         flags=socket.AI_PASSIVE, sock=None, backlog=100, ssl=None, reuse_address=None,
         reuse_port=None, keep_alive=None, ssl_handshake_timeout=None,
         ssl_shutdown_timeout=None, start_serving=True):
+    """Listen on *host*:*port* (every address it resolves to) or on *sock*;
+    each connection gets a protocol from *protocol_factory*.  Return the Server
+    (serving at once unless ``start_serving=False``)."""
     if isinstance(ssl, bool):
         raise TypeError("ssl argument must be an SSLContext or None")
     tls_transport.check_ssl_arguments(ssl, None, ssl_handshake_timeout,
@@ -706,6 +721,8 @@ def _bind_server_sockets(loop, infos, reuse_address, reuse_port, keep_alive):
 
 async def connect_accepted_socket(loop, protocol_factory, sock, *, ssl=None,
                                   ssl_handshake_timeout=None, ssl_shutdown_timeout=None):
+    """Wrap an already connected socket (accepted elsewhere) in a transport
+    and the protocol *protocol_factory* returns; return ``(transport, protocol)``."""
     if sock.type != socket.SOCK_STREAM:
         raise ValueError(f"A Stream Socket was expected, got {sock!r}")
     tls_transport.check_ssl_arguments(ssl, None, ssl_handshake_timeout,

@@ -241,7 +241,7 @@ class TLSProtocol(BufferedProtocol):
                                  server_hostname=server_hostname)
         self._loop = loop
         self._waiter = waiter
-        self._raw = None  # the raw transport, between connection_made and _lost
+        self._raw: Any = None  # the raw transport, between connection_made and _lost
         #: Changed only by _set_state, along _TRANSITIONS.
         self._state = _ConnectionState.NEW
         #: Changed only by _set_app_state, along _APP_TRANSITIONS.
@@ -276,7 +276,7 @@ class TLSProtocol(BufferedProtocol):
         #: we need no reference to the transport after connection_lost.
         self._app_closing = False
         #: The transport handed to the app; None after connection_lost (see there).
-        self._app_transport = SSLTransport(self)
+        self._app_transport: Any = SSLTransport(self)  # None once the connection is over
 
     def __repr__(self) -> str:
         side = "server" if self._engine.server_side else "client"
@@ -453,7 +453,7 @@ class TLSProtocol(BufferedProtocol):
                     self._peer_closed()
                     return
                 if self._app_is_buffered:
-                    self._feed_buffered(chunk)
+                    self._feed_buffered(chunk)  # type: ignore[arg-type]  # bytes: NEED_DATA broke out
                 else:
                     self._app_protocol.data_received(chunk)
         except Exception as exc:
@@ -852,7 +852,7 @@ async def start_tls(
         transport.close()
         # This frame stays in the exception's traceback: it must not keep the
         # exception (in the waiter) or the connection (through begin()) alive.
-        waiter = handle = begin = tls = None
+        waiter = handle = begin = tls = None  # type: ignore[assignment]
         raise
     return tls.app_transport
 

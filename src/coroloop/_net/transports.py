@@ -35,6 +35,7 @@ import warnings
 from asyncio import protocols, transports
 from asyncio.log import logger
 from asyncio.trsock import TransportSocket
+from typing import Any
 
 from .. import _bridge
 from .flowcontrol import tell_protocol
@@ -115,7 +116,7 @@ def _writelines_type_error(index, data) -> str:
 
 
 def _addresses(sock) -> dict:
-    extra = {"socket": TransportSocket(sock)}
+    extra: dict[str, Any] = {"socket": TransportSocket(sock)}
     try:
         extra["sockname"] = sock.getsockname()
     except OSError:
@@ -133,7 +134,9 @@ class _SocketTransportBase:
 
     __slots__ = ()
 
-    def _init_base(self, loop, sock, protocol, extra, server) -> None:
+    # ``self: Any`` on the methods that set or read the fields: they are the
+    # subclasses' slots, which the type checker cannot see from this empty tuple.
+    def _init_base(self: Any, loop, sock, protocol, extra, server) -> None:
         self._loop = loop
         self._io = loop._io                  # the loop's TransportHost (host.py)
         self._sock = sock                    # None once closed
@@ -150,11 +153,11 @@ class _SocketTransportBase:
         if server is not None:
             server._attach(self)
 
-    def _set_state(self, new: _TransportState) -> None:
+    def _set_state(self: Any, new: _TransportState) -> None:
         check_transition(_TRANSITIONS, self, self._state, new)
         self._state = new
 
-    def __repr__(self) -> str:
+    def __repr__(self: Any) -> str:
         info = [self.__class__.__name__, f"fd={self._fd}", self._state.value]
         if self._state is _OPEN:
             info.append("reading" if self.is_reading() else "paused")
@@ -188,7 +191,7 @@ class _SocketTransportBase:
         self._force_close(None)
 
     # -- startup ---------------------------------------------------------------------
-    def _start(self, waiter) -> None:
+    def _start(self: Any, waiter) -> None:
         """Call connection_made, start reading, complete *waiter* (if any)."""
         try:
             self._protocol.connection_made(self)
@@ -265,7 +268,7 @@ class _SocketTransportBase:
     def _drop_callbacks(self) -> None:
         """Forget bound methods of ourselves kept in our own fields (a cycle)."""
 
-    def _count_lost_write(self) -> None:
+    def _count_lost_write(self: Any) -> None:
         self._lost_writes += 1
         if self._lost_writes >= _LOST_WRITES_WARN_AFTER:
             logger.warning("socket.send() raised exception.")

@@ -20,6 +20,8 @@ async def create_datagram_endpoint(
         loop, protocol_factory, local_addr=None, remote_addr=None, *, family=0, proto=0,
         flags=0, reuse_port=None, allow_broadcast=None, sock=None):
     # (No reuse_address: asyncio removed the parameter in 3.11.)
+    """Create a UDP endpoint (bound to *local_addr*, connected to
+    *remote_addr*, or over *sock*); return ``(transport, protocol)``."""
     remote = None
     if sock is not None:
         if sock.type != socket.SOCK_DGRAM:

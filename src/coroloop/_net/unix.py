@@ -77,6 +77,8 @@ class _SocketFileCleanup:
 async def create_unix_connection(
         loop, protocol_factory, path=None, *, ssl=None, sock=None, server_hostname=None,
         ssl_handshake_timeout=None, ssl_shutdown_timeout=None):
+    """Connect to the Unix domain socket at *path* (or over *sock*); return
+    ``(transport, protocol)``."""
     if ssl and server_hostname is None:
         raise ValueError("you have to pass server_hostname when using ssl")
     tls_transport.check_ssl_arguments(ssl, server_hostname, ssl_handshake_timeout,
@@ -106,6 +108,8 @@ async def create_unix_server(
         loop, protocol_factory, path=None, *, sock=None, backlog=100, ssl=None,
         ssl_handshake_timeout=None, ssl_shutdown_timeout=None, start_serving=True,
         cleanup_socket=_bridge.UNIX_SERVER_REMOVES_SOCKET_FILE):
+    """Listen on the Unix domain socket at *path* (or on *sock*); return the
+    Server."""
     if isinstance(ssl, bool):
         raise TypeError("ssl argument must be an SSLContext or None")
     tls_transport.check_ssl_arguments(ssl, None, ssl_handshake_timeout,

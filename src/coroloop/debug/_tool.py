@@ -9,6 +9,7 @@ breaks the program it watches.
 from __future__ import annotations
 
 import weakref
+from typing import Any, ClassVar
 
 import coroloop
 
@@ -19,8 +20,9 @@ class LoopTool(coroloop.Instrument):
     """Base of the package's instruments (hooks catch their own errors)."""
 
     hooks_catch_errors = True
-    loop = None
+    loop: Any = None  # the loop it is installed on (set by the subclass)
     _installed = False
+    _by_loop: ClassVar[weakref.WeakKeyDictionary]
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)

@@ -35,6 +35,7 @@ import threading
 import time
 import traceback
 from dataclasses import dataclass, field
+from typing import Any, cast
 
 import coroloop
 
@@ -47,7 +48,7 @@ logger = logging.getLogger("coroloop.debug")
 # Frames of the scheduler itself end the sampled stack (the loop's module) or are
 # left out of it (a task's step, a handle's run): the program's frames remain.
 _LOOP_FILE = sys.modules[coroloop.CoreEventLoop.__module__].__file__
-_CORE_DIR = os.path.dirname(_LOOP_FILE) + os.sep
+_CORE_DIR = os.path.dirname(cast(str, _LOOP_FILE)) + os.sep
 # Where "the program's own frame" is not: the standard library, coroloop, asyncio.
 _LIBRARY_DIRS = tuple({os.path.dirname(coroloop.__file__) + os.sep,
                        sysconfig.get_paths()["stdlib"] + os.sep})
@@ -67,7 +68,7 @@ class BlockingReport:
     """
 
     duration: float
-    task: object
+    task: Any  # the running task, or None
     handle: object
     stack: list = field(default_factory=list)
     kind: str = "callback"
@@ -153,6 +154,7 @@ class BlockingWatch:
 
     @property
     def running(self) -> bool:
+        """True while the watchdog thread is watching the loop."""
         return self._thread.is_alive()
 
     def stop(self) -> None:

@@ -177,9 +177,10 @@ def print_call_graph(future=None, /, *, file=None, depth: int = 1,
 if hasattr(asyncio, "capture_call_graph"):
     # 3.14+: asyncio's own, which sees coroloop's futures through their twins and
     # their _asyncio_awaited_by links (and stdlib tasks through theirs).
-    import asyncio.graph as _graph
-    FrameCallGraphEntry = _graph.FrameCallGraphEntry  # noqa: F811
-    FutureCallGraph = _graph.FutureCallGraph  # noqa: F811
+    # (asyncio's classes replace ours: hence the ignores, and asyncio.graph is 3.14+ only)
+    import asyncio.graph as _graph  # type: ignore[import-not-found]
+    FrameCallGraphEntry = _graph.FrameCallGraphEntry  # type: ignore[misc]  # noqa: F811
+    FutureCallGraph = _graph.FutureCallGraph  # type: ignore[misc]  # noqa: F811
     capture_call_graph = _graph.capture_call_graph  # noqa: F811
     format_call_graph = _graph.format_call_graph  # noqa: F811
     print_call_graph = _graph.print_call_graph  # noqa: F811

@@ -154,7 +154,7 @@ class DeadlockDetector(coroloop.Instrument):
         self.on_deadlock = on_deadlock
         self.reports: list[DeadlockReport] = []
         self._reported = None     # the stall reported last (see _stall)
-        self._timer = None        # the grace timer while threads may wake the loop
+        self._timer: threading.Timer | None = None  # the grace timer while threads may wake it
         coroloop.Lock._track_holders(True)  # lock waits name their holders (waits.py)
         loop.add_instrument(self)
 
@@ -176,6 +176,7 @@ class DeadlockDetector(coroloop.Instrument):
 
     # -- the hook (loop thread) ------------------------------------------------------
     def io_wait_started(self, timeout) -> None:
+        """Instrument hook: the loop is about to poll; with no timeout, check whether anything can still wake it."""
         if timeout is None:
             self.check()
 
@@ -273,7 +274,7 @@ def _fail_unless_done(future, error) -> None:
 def _threads_that_may_wake(loop) -> list:
     """Names of the other live threads, but for coroloop.debug's own threads and
     idle executor workers (blocked waiting for a job)."""
-    frames = sys._current_frames()
+    frames: dict = sys._current_frames()  # (keyed by ident: enumerate()'s threads have one)
     names = []
     for thread in threading.enumerate():
         if thread.ident == loop.thread_id or getattr(thread, BlockingWatch.THREAD_MARK, False):

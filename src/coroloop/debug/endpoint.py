@@ -81,6 +81,7 @@ import threading
 import time
 import traceback
 import weakref
+from typing import Any
 
 import coroloop
 
@@ -272,7 +273,7 @@ class _Posted:
         self.started = False
         self.abandoned = False
         self.finished = threading.Event()
-        self.result = None
+        self.result: Any = None
         self.error: BaseException | None = None
         self.posted = time.monotonic()
         self.lag = 0.0
@@ -361,6 +362,7 @@ class Endpoint:
 
     @property
     def closed(self) -> bool:
+        """True once close() has run (the socket is gone)."""
         return self._closed
 
     # -- loops --------------------------------------------------------------------
@@ -378,12 +380,12 @@ class Endpoint:
             coroloop.add_loop_watcher(self.add_loop)
             self._watching_new_loops = True
 
-    def _loops(self) -> list[tuple[int, _Served, object]]:
+    def _loops(self) -> list[tuple[int, _Served, Any]]:
         with self._lock:
             entries = [(index, served, served.loop()) for index, served in enumerate(self._served)]
         return [(index, served, loop) for index, served, loop in entries if loop is not None]
 
-    def _pick(self, index) -> tuple[int, _Served, object]:
+    def _pick(self, index) -> tuple[int, _Served, Any]:
         loops = self._loops()
         if index is not None:
             for entry in loops:
@@ -557,8 +559,8 @@ class Endpoint:
         # Only the snapshot is taken on the loop's thread; it is plain data from then
         # on, so trimming and to_dict() happen here, off the loop.
         posted = self._on_loop(loop, lambda: snapshot(loop), timeout)
-        facts = {"index": index, "iterations": served.monitor.iterations, "time": None,
-                 "lag_ms": None}
+        facts: dict[str, Any] = {"index": index, "iterations": served.monitor.iterations,
+                                 "time": None, "lag_ms": None}
         if posted is None:
             return {"state": "not_running", "loop": facts}
         if not posted.wait(timeout):
@@ -863,6 +865,7 @@ class MonitorClient:
         return result
 
     def close(self) -> None:
+        """Close the connection to the monitored process."""
         self._file.close()
         self._sock.close()
 

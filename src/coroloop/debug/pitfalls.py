@@ -55,6 +55,7 @@ class PitfallReporter(LoopTool):
 
     # -- hooks ------------------------------------------------------------------------
     def task_cancel_requested(self, task, msg) -> None:
+        """Instrument hook: remember that *task* was asked to cancel."""
         try:
             info = cancelled_by(task)
             if info is None or info.via != "run" or \
@@ -68,6 +69,7 @@ class PitfallReporter(LoopTool):
             self._fail("task_cancel_requested", exc)
 
     def task_exited(self, task) -> None:
+        """Instrument hook: report *task* if it returned normally after a cancellation reached it."""
         try:
             if task.cancelled() or not task.cancelling() or task.exception() is not None:
                 return  # (a task that raised did not swallow anything: it failed)

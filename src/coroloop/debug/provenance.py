@@ -32,6 +32,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import sys
+from typing import cast
 
 import coroloop
 
@@ -44,7 +45,7 @@ _RECORD = "_coroloop_cancel_record"
 _EXC_ATTRIBUTE = "__coroloop_cancel__"
 _STACK_DEPTH = 24
 
-_LIBRARY_DIRS = tuple(os.path.dirname(module.__file__) + os.sep
+_LIBRARY_DIRS = tuple(os.path.dirname(cast(str, module.__file__)) + os.sep
                       for module in (coroloop, __import__("asyncio")))
 # Frames of cancel() itself: not the mechanism (a gather's or a shield's cancel is).
 _CANCEL_METHODS = ("Task.cancel", "Future.cancel")
@@ -181,6 +182,7 @@ class CancelTracker(LoopTool):
 
     # -- hooks ------------------------------------------------------------------------
     def task_cancel_requested(self, task, msg) -> None:
+        """Instrument hook: record who cancels *task*, from where and why."""
         try:
             frame = sys._getframe(1)
             stack, via, cause = _inspect_cancel_call(frame, task)
@@ -203,6 +205,7 @@ class CancelTracker(LoopTool):
             self._fail("task_cancel_requested", exc)
 
     def task_exited(self, task) -> None:
+        """Instrument hook: in debug mode, note the provenance on the CancelledError that ends *task*."""
         if not self.notes or not task.cancelled():
             return
         try:

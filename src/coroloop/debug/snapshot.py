@@ -93,7 +93,7 @@ class TaskInfo:
     coro: str
     created_at: list
     spawned_by: int | None
-    awaited_by: list
+    awaited_by: list | tuple  # () until the links are filled in
     wait: WaitReason | None
     stack: list
     steps: int | None
@@ -220,7 +220,7 @@ def _take_now(loop) -> Snapshot:
     # Who awaits whom: from each waiting task's future, once (gathers and groups
     # pass their waiters on to their children).
     awaited_by: dict[int, list] = {}
-    infos = []
+    infos: list[TaskInfo] = []
     append = infos.append
     for task in tasks:
         # task_state(), with the awaited future kept

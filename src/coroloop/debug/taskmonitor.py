@@ -25,6 +25,7 @@ import collections.abc
 import dataclasses
 import os
 import sys
+import types
 
 import coroloop
 
@@ -61,8 +62,8 @@ def record_of(task):
 
 def creation_frames(skip: int = 1) -> tuple:
     """``((code, lineno), ...)`` of the calling code outside coroloop, innermost last."""
-    frames = []
-    frame = sys._getframe(skip)
+    frames: list = []
+    frame: types.FrameType | None = sys._getframe(skip)
     while frame is not None and len(frames) < CREATION_FRAMES:
         code = frame.f_code
         if not code.co_filename.startswith(_PACKAGE_DIR):
@@ -86,7 +87,7 @@ class FrameList(collections.abc.Sequence):
 
     def __init__(self, raw) -> None:
         self._raw = raw
-        self._entries = None
+        self._entries: list | None = None
 
     def _formatted(self) -> list:
         if self._entries is None:
@@ -191,12 +192,14 @@ class TaskMonitor(LoopTool):
 
     # -- the hooks (each catches its own errors: a tool never breaks the program) -------
     def task_spawned(self, task) -> None:
+        """Instrument hook: start tracking *task* (its creation site and spawner)."""
         try:
             task.__dict__[_RECORD] = _TaskRecord(creation_frames(2))
         except Exception as exc:
             self._fail("task_spawned", exc)
 
     def task_stepped(self, task, started, ended) -> None:
+        """Instrument hook: count one step of *task* and its run time."""
         try:
             record = task.__dict__.get(_RECORD)
             if record is None:
@@ -209,6 +212,7 @@ class TaskMonitor(LoopTool):
             self._fail("task_stepped", exc)
 
     def task_cancel_requested(self, task, msg) -> None:
+        """Instrument hook: count a cancel request for *task*."""
         try:
             record = task.__dict__.get(_RECORD)
             if record is not None:
@@ -217,6 +221,7 @@ class TaskMonitor(LoopTool):
             self._fail("task_cancel_requested", exc)
 
     def task_exited(self, task) -> None:
+        """Instrument hook: move *task* to the bounded history of finished tasks."""
         try:
             self.finished_count += 1
             if self.finished.maxlen == 0:
@@ -236,6 +241,7 @@ class TaskMonitor(LoopTool):
             self._fail("task_exited", exc)
 
     def ready_run_started(self, count) -> None:
+        """Instrument hook: count one loop iteration."""
         self.iterations += 1
         self.last_event = self.loop.time()
 

@@ -271,9 +271,9 @@ class _Track:
         self.tid = tid
         self.name: str | None = None
         self.coro: str | None = None
-        self.end = None        # ns: where the next slice may start (None: nothing yet)
-        self.wait = None       # (kind, target, since_ns) of the wait in progress
-        self.woken_at = None   # ns of the wake-up that ends the wait
+        self.end: int | None = None       # ns: where the next slice may start (None: nothing yet)
+        self.wait: tuple[str, str, int] | None = None  # (kind, target, since_ns) of the wait
+        self.woken_at: int | None = None  # ns of the wake-up that ends the wait
         self.steps = 0
         self.closed = False
 
@@ -308,7 +308,7 @@ class _Exporter:
         """The start of a slice on *track* at *at_ns* or after its last slice."""
         return at_ns if track.end is None or at_ns >= track.end else track.end
 
-    def run(self) -> list[dict]:
+    def run(self) -> list[str]:
         handlers = _HANDLERS
         rec = self.rec
         self.labels = list(rec.labels)       # index -> (kind, target)
@@ -608,6 +608,8 @@ class record_trace:
         self._watching = False
 
     def start(self) -> "record_trace":
+        """Begin recording: the given loop, else the running one, else every coroloop
+        loop created from now until stop()."""
         loop = self.loop
         if loop is None:
             try:
@@ -625,6 +627,7 @@ class record_trace:
         self.recorders.append(TraceRecorder(loop).start())
 
     def stop(self) -> None:
+        """Stop every recorder this started and write the trace to the path."""
         if self._watching:
             coroloop.remove_loop_watcher(self._record)
             self._watching = False

@@ -120,7 +120,7 @@ _SOCKET_WAITS = {"sock_recv": "read", "sock_recv_into": "read", "sock_recvfrom":
                  "sock_recvfrom_into": "read", "sock_accept": "read",
                  "sock_sendall": "write", "sock_sendto": "write", "sock_connect": "write"}
 _EXECUTOR_FUNCTIONS = ("run_in_executor", "to_thread")
-_LIBRARY_DIRS = tuple(os.path.dirname(module.__file__) + os.sep
+_LIBRARY_DIRS = tuple(os.path.dirname(str(module.__file__)) + os.sep
                       for module in (coroloop, asyncio))
 # Kinds whose primitive may have a holding task.
 _HELD = ("lock", "semaphore")
@@ -167,7 +167,7 @@ def _classify(task, future, detailed: bool, frames=None):
 def await_chain(task) -> list:
     """The frames of *task*'s suspended await chain, outermost first (followed through
     ``cr_await``/``gi_yieldfrom``, as every implementation's coroutines have them)."""
-    frames = []
+    frames: list = []
     try:
         awaitable = task.get_coro()
         while awaitable is not None and len(frames) < 256:

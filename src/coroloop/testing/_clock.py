@@ -62,12 +62,14 @@ class VirtualClock(Clock):
         return self._now
 
     def time(self) -> float:
-        if self._pending_jump is not None:
-            self._settle_jump()
+        """The loop's time: virtual seconds, moved by jumps and advance() only."""
+        deadline = self._pending_jump
+        if deadline is not None:
+            self._settle_jump(deadline)
         return self._now
 
-    def _settle_jump(self) -> None:
-        deadline, self._pending_jump = self._pending_jump, None
+    def _settle_jump(self, deadline: float) -> None:
+        self._pending_jump = None
         idle = _time.perf_counter() - self._idle_since
         # Pollers round timeouts to milliseconds: allow for a wait cut short by that.
         if idle >= self.autojump_threshold - 1e-3:
@@ -75,6 +77,10 @@ class VirtualClock(Clock):
         # Otherwise something woke the loop early; it will ask again if still idle.
 
     def sleep_time(self, deadline: float | None) -> float | None:
+        """How long the loop may wait in the poller for the timer due at *deadline*
+        (None: no timer, wait on I/O only).  With autojump the clock jumps to the
+        deadline and the answer is 0 (with a threshold: first that many real seconds
+        idle); without autojump, None: time stands still until advance()."""
         self._pending_jump = None
         if deadline is None or deadline == _INF:
             # No timer, or one that never comes (inf: jumping there would fire it,

@@ -71,7 +71,7 @@ async def wait_all_tasks_blocked(cushion: float = 0.0) -> None:
             if counter.steps == before:
                 return
     finally:
-        loop.remove_instrument(counter)
+        loop.remove_instrument(counter)  # type: ignore[attr-defined]  # checked above
 
 
 class Sequencer:

@@ -46,8 +46,10 @@ import os
 import shlex
 import sys
 import threading
+import types
 import weakref
 from dataclasses import dataclass
+from typing import Any, cast
 
 import pytest
 
@@ -68,7 +70,7 @@ _OTHER_PLUGINS_MARKS = ("asyncio", "anyio", "trio")
 
 # Where coroloop, asyncio and this plugin live: a task's creation site is the first
 # frame outside them.
-_LIBRARY_DIRS = tuple(os.path.dirname(module.__file__) + os.sep
+_LIBRARY_DIRS = tuple(os.path.dirname(cast(str, module.__file__)) + os.sep
                       for module in (coroloop, asyncio))
 _PLUGIN_FILES = (__file__, getattr(pytest, "__file__", ""))
 
@@ -140,7 +142,7 @@ class LoopRunner:
         self.virtual_time = settings.virtual_time
         self.seed = settings.seed
         self.first_user = first_user     # named in a mismatch error
-        kwargs = {}
+        kwargs: dict[str, Any] = {}
         if settings.virtual_time:
             kwargs["clock"] = VirtualClock()
         if settings.seed is not None:
@@ -244,7 +246,7 @@ class LoopRunner:
 
 
 def _creation_site() -> str:
-    frame = sys._getframe(2)
+    frame: types.FrameType | None = sys._getframe(2)
     while frame is not None:
         filename = frame.f_code.co_filename
         if not filename.startswith(_LIBRARY_DIRS) and filename not in _PLUGIN_FILES:
@@ -503,6 +505,7 @@ def runner_for(item) -> LoopRunner:
     that node's teardown) on first use."""
     state = item.config.stash[_STATE]
     settings = settings_of(item)
+    assert settings is not None  # both callers return early for tests not ours
     node = _scope_node(item, settings.loop_scope)
     runner = state.runners.get(node)
     if runner is None:

@@ -22,6 +22,7 @@ import os
 import sys
 import threading
 import warnings
+from typing import Any, cast
 
 from ._clock import VirtualClock
 from .faults import Faults
@@ -72,10 +73,12 @@ class SimulationResult:
 
     @property
     def failed(self) -> bool:
+        """True if main() raised (the run found a failure)."""
         return self.exception is not None
 
     @property
     def message(self) -> str:
+        """One line saying how the run ended, with the COROLOOP_SEED=... that replays it."""
         if not self.failed:
             return (f"simulation passed: seed {self.seed} under {self.policy}, "
                     f"trace {self.trace_hash[:16]}")
@@ -94,7 +97,8 @@ class SimulationResult:
         record = {"format": _FORMAT, "seed": self.seed, "policy": self.policy,
                   "decisions": list(self.decisions), "trace_hash": self.trace_hash,
                   "virtual_time": self.virtual_time, "main": _qualified_name(self.main),
-                  "faults": None if self.faults is None else dataclasses.asdict(self.faults),
+                  "faults": (None if self.faults is None
+                             else dataclasses.asdict(cast(Faults, self.faults))),
                   "exception": None if self.exception is None else repr(self.exception)}
         with open(path, "w", encoding="utf-8") as file:
             json.dump(record, file)
@@ -191,7 +195,7 @@ def simulate(main, *, seed: int, policy="random", virtual_time: bool = True,
         raise TypeError(f"simulate() needs an async function to call, got {main!r}")
     if faults is not None and not isinstance(faults, Faults):
         raise TypeError(f"simulate(faults=...) expects a coroloop.testing.Faults, got {faults!r}")
-    scheduler = _make_policy(policy, seed, depth, steps)
+    scheduler: Any = _make_policy(policy, seed, depth, steps)  # given simulate()'s attributes
     guard = _Guard(scheduler)
     scheduler.stalled = guard.stalled
     scheduler.max_steps = MAX_STEPS

@@ -28,7 +28,7 @@ __all__ = ["HELP", "configure", "main"]
 
 HELP = "a live view of a running program's tasks (PID)"
 
-_KEYS = {"w": "wait", "r": "run", "s": "steps"}
+_KEYS: dict[str | None, str] = {"w": "wait", "r": "run", "s": "steps"}
 
 
 def configure(parser) -> None:
@@ -47,7 +47,7 @@ class _Rate:
     """Iterations per second between two refreshes."""
 
     def __init__(self) -> None:
-        self._last = None
+        self._last: tuple[float, int] | None = None
 
     def update(self, iterations: int) -> float | None:
         now = time.monotonic()
@@ -90,8 +90,8 @@ class _Keys:
         return os.read(self.fd, 1).decode(errors="replace") if ready else None
 
     def close(self) -> None:
-        if self._saved is not None:
-            termios.tcsetattr(self.fd, termios.TCSADRAIN, self._saved)
+        if self._saved is not None:  # (only saved when fd is set)
+            termios.tcsetattr(self.fd, termios.TCSADRAIN, self._saved)  # type: ignore[arg-type]
 
 
 def _plain_screen(header: str, body: str, tty_out: bool) -> None:
@@ -117,7 +117,7 @@ def _rich_view():
 
     def draw(header: str, reply: dict, rows, pid: int) -> None:
         if rows is None:
-            body = Text(describe_unanswered(reply, pid), style="bold red")
+            body: Text | Table = Text(describe_unanswered(reply, pid), style="bold red")
         else:
             body = Table(box=None, header_style="bold", pad_edge=False)
             for title, _, right in PS_COLUMNS:
