@@ -144,8 +144,12 @@ class Page:
                             button="left", clickCount=1)
 
     async def type(self, text: str) -> None:
-        """Text typed into the focused element, as a keyboard would."""
-        await self.call("Input.insertText", text=text)
+        """Text typed into the focused element, as a keyboard would: a key pressed and
+        released per character.  (``Input.insertText`` fires no ``keyup``, and a page
+        that reads its input on ``keyup``, as Material's search does, misses it.)"""
+        for char in text:
+            await self.call("Input.dispatchKeyEvent", type="keyDown", key=char, text=char)
+            await self.call("Input.dispatchKeyEvent", type="keyUp", key=char)
 
     async def goto(self, url: str) -> None:
         await self.call("Page.navigate", url=url)
