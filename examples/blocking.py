@@ -43,6 +43,9 @@ def report(block):
 
 
 async def main(startup):
+    # Start the executor's thread before watching: Thread.start() waits until the new
+    # thread runs, which on a loaded machine can itself hold the loop for 50 ms.
+    await coroloop.to_thread(int)
     with coroloop.debug.watch_blocking(0.05, on_block=report):
         return await coroloop.create_task(startup(), name=startup.__name__)
 
