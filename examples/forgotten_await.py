@@ -7,7 +7,6 @@ warning also says where the coroutine was created.  ``logging.captureWarnings`` 
 the warning to the log (here: stdout).
 """
 
-import gc
 import logging
 import os
 import sys
@@ -41,7 +40,6 @@ async def save(record):
 async def main():
     await save("first")
     save("second")          # the bug: no await, nothing is saved
-    gc.collect()            # (CPython would collect it here anyway)
     print("main() is done")
 
 
