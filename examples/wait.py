@@ -25,13 +25,13 @@ def names(tasks):
 
 async def main():
     tasks = [asyncio.create_task(job(n, s), name=n)
-             for n, s in (("fast", 0.01), ("medium", 0.05), ("slow", 10))]
+             for n, s in (("fast", 0.01), ("medium", 0.3), ("slow", 10))]
 
     done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     print(f"FIRST_COMPLETED: done={names(done)} pending={names(pending)}")
 
-    done, pending = await asyncio.wait(pending, timeout=0.2)
-    print(f"timeout=0.2:     done={names(done)} pending={names(pending)}")
+    done, pending = await asyncio.wait(pending, timeout=0.6)
+    print(f"timeout=0.6:     done={names(done)} pending={names(pending)}")
     for task in pending:
         task.cancel()
     await asyncio.wait(pending)

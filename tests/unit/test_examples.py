@@ -103,7 +103,7 @@ cancelling a gather cancels its children:
 """,
     "wait": """\
 FIRST_COMPLETED: done=['fast'] pending=['medium', 'slow']
-timeout=0.2:     done=['medium'] pending=['slow']
+timeout=0.6:     done=['medium'] pending=['slow']
 after cancel():  slow cancelled=True
 FIRST_EXCEPTION: done=['bad', 'ok'] pending=['slow']
   bad raised RuntimeError('bad failed')
