@@ -658,7 +658,7 @@ def _rows_field(request) -> bool:
 
 # The compact form of a snapshot ("rows": true): the fields of Snapshot, TaskInfo and
 # WaitReason, read from the dataclasses themselves, so it follows them.
-_FACT_FIELDS = tuple(f.name for f in dataclasses.fields(Snapshot) if f.name != "tasks")
+_FACT_FIELDS = Snapshot.FACTS
 _TASK_FIELDS = tuple(f.name for f in dataclasses.fields(TaskInfo) if f.name != "task")
 _WAIT_FIELDS = tuple(f.name for f in dataclasses.fields(WaitReason))
 _WAIT_COLUMN = _TASK_FIELDS.index("wait")

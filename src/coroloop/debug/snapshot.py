@@ -18,15 +18,18 @@ times and cancel counts from the loop's ``TaskMonitor`` when one is installed
 
 from __future__ import annotations
 
+import collections.abc
 import dataclasses
 import gc
 import threading
+import types
 
 import coroloop
 
 from ._tool import awaited_future, current_task_or_none, running_loop_or_none
-from .taskmonitor import FrameList, TaskMonitor, coro_name, record_of
-from .waits import WaitReason, await_chain, describe_wait
+from .taskmonitor import _RECORD as RECORD_KEY, TaskMonitor, coro_name
+from .waits import _CODE_KINDS, _FUTURE_SORTS, WaitReason, _code_kind, capture_wait, finish_wait, \
+    gather_children
 
 __all__ = ["Snapshot", "TaskInfo", "awaiters_of", "snapshot", "task_state"]
 
@@ -111,27 +114,71 @@ class TaskInfo:
                 "run_time": self.run_time, "cancel_requests": self.cancel_requests}
 
 
-@dataclasses.dataclass(slots=True)
 class Snapshot:
     """Every task of a loop at one moment, and the loop's own state.
 
-    ``time`` is the loop time it was taken at; ``ready``, ``timers``,
-    ``next_deadline``, ``fds``: the scheduler's queue length, live timers, first
-    deadline and watched descriptors; ``iterations`` (since the monitor was
-    installed, else None); ``step_running`` how long the step that took the
-    snapshot had been running (0.0 between steps, None without a monitor);
-    ``monitored``: whether a ``TaskMonitor`` filled the per-task counters.
+    ``time`` is the loop time it was taken at; ``tasks`` the ``TaskInfo`` list;
+    ``ready``, ``timers``, ``next_deadline``, ``fds``: the scheduler's queue
+    length, live timers, first deadline and watched descriptors; ``iterations``
+    (since the monitor was installed, else None); ``step_running`` how long the
+    step that took the snapshot had been running (0.0 between steps, None without a
+    monitor); ``monitored``: whether a ``TaskMonitor`` filled the per-task counters.
+
+    ``snapshot()`` reads on the loop's thread only what a step could change (the
+    raw facts, see ``_capture``); the ``TaskInfo`` objects, their strings and frame
+    names are made from them when ``tasks`` is first read, on whichever thread
+    reads it.  They are the same whenever that happens.
     """
 
-    time: float
-    tasks: list
-    ready: int | None
-    timers: int | None
-    next_deadline: float | None
-    fds: list
-    iterations: int | None
-    step_running: float | None
-    monitored: bool
+    #: The loop facts, in ``to_dict()``'s order (``tasks`` aside).
+    FACTS = ("time", "ready", "timers", "next_deadline", "fds", "iterations",
+             "step_running", "monitored")
+    __slots__ = FACTS + ("_tasks", "_raw", "_names")
+
+    def __init__(self, time: float, tasks: list | None, ready: int | None,
+                 timers: int | None, next_deadline: float | None, fds: list,
+                 iterations: int | None, step_running: float | None,
+                 monitored: bool) -> None:
+        self.time = time
+        self.ready = ready
+        self.timers = timers
+        self.next_deadline = next_deadline
+        self.fds = fds
+        self.iterations = iterations
+        self.step_running = step_running
+        self.monitored = monitored
+        self._tasks = tasks
+        self._raw: list | None = None
+        # (code, lineno) -> (filename, lineno, function), shared by the snapshot's
+        # frame lists: thousands of tasks created and waiting at the same few lines.
+        self._names: dict = {}
+
+    @property
+    def tasks(self) -> list:
+        """The ``TaskInfo`` of every task (made from the raw facts when first read)."""
+        if self._tasks is None:
+            collecting = gc.isenabled()
+            gc.disable()  # see _take
+            try:
+                self._tasks = _infos(self._raw, self._names)
+            finally:
+                if collecting:
+                    gc.enable()
+            self._raw = None
+        return self._tasks
+
+    @tasks.setter
+    def tasks(self, value: list) -> None:
+        self._tasks, self._raw = value, None
+
+    def __repr__(self) -> str:
+        count = len(self._tasks if self._tasks is not None else self._raw[0])
+        return f"<Snapshot time={self.time!r} tasks={count} ready={self.ready!r}>"
+
+    def __eq__(self, other):
+        if not isinstance(other, Snapshot):
+            return NotImplemented
+        return self.to_dict() == other.to_dict()
 
     def task(self, task_id: int) -> TaskInfo | None:
         """The ``TaskInfo`` with this id, or None."""
@@ -146,11 +193,10 @@ class Snapshot:
 
     def to_dict(self) -> dict:
         """The snapshot as JSON-serializable data (``json.dumps`` takes it)."""
-        return {"time": self.time, "ready": self.ready, "timers": self.timers,
-                "next_deadline": self.next_deadline, "fds": list(self.fds),
-                "iterations": self.iterations, "step_running": self.step_running,
-                "monitored": self.monitored,
-                "tasks": [info.to_dict() for info in self.tasks]}
+        data = {name: getattr(self, name) for name in self.FACTS}
+        data["fds"] = list(self.fds)
+        data["tasks"] = [info.to_dict() for info in self.tasks]
+        return data
 
 
 def snapshot(loop=None, *, timeout: float = 5.0) -> Snapshot:
@@ -208,55 +254,7 @@ def _take_now(loop) -> Snapshot:
     tasks = list(coroloop.all_tasks(loop))
     if current is not None and current not in tasks:
         tasks.append(current)
-    # Every spawned_by id names a task of the snapshot: a spawner that finished but
-    # is still alive (not collected) joins it as "done".
-    included = set(tasks)
-    for task in tasks:  # grows while iterated: spawners of spawners too
-        parent = getattr(task, "spawned_by", None)
-        parent = parent() if parent is not None else None
-        if parent is not None and parent not in included:
-            included.add(parent)
-            tasks.append(parent)
-    # Who awaits whom: from each waiting task's future, once (gathers and groups
-    # pass their waiters on to their children).
-    awaited_by: dict[int, list] = {}
-    infos: list[TaskInfo] = []
-    append = infos.append
-    for task in tasks:
-        # task_state(), with the awaited future kept
-        future = None
-        if task.done():
-            state = "done"
-        elif task is current:
-            state = "running"
-        else:
-            future = awaited_future(task)
-            if future is None or future.done():
-                state, future = "runnable", None
-            else:
-                state = "waiting"
-        record = record_of(task)
-        frames = () if state == "done" else await_chain(task)
-        for waiter in awaiters_of(task):
-            for waiting_task in _tasks_behind(waiter):
-                ids = awaited_by.setdefault(id(task), [])
-                if id(waiting_task) not in ids:
-                    ids.append(id(waiting_task))
-        spawned_by = getattr(task, "spawned_by", None)
-        parent = spawned_by() if spawned_by is not None else None
-        if record is None:
-            steps = run_time = since = None
-            cancels = task.cancelling()
-        else:
-            steps, run_time, since = record.steps, record.run_time, record.wait_since
-            cancels = record.cancel_requests
-        append(TaskInfo(
-            id(task), task.get_name(), state, coro_name(task), _created_at(task, record),
-            None if parent is None else id(parent), (),
-            None if future is None else describe_wait(task, future, since, frames),
-            _stack(frames), steps, run_time, cancels, task))
-    for info in infos:
-        info.awaited_by = awaited_by.get(info.id, [])
+    raw = _capture(tasks, current, set(tasks))
     try:
         facts = loop.scheduler_facts()
     except AttributeError:  # not coroloop's loop
@@ -265,10 +263,208 @@ def _take_now(loop) -> Snapshot:
     if monitor is not None:
         step_running = (now - monitor.last_event
                         if current is not None and monitor.last_event is not None else 0.0)
-    return Snapshot(time=now, tasks=infos, ready=facts["ready"], timers=facts["timers"],
-                    next_deadline=facts["next_deadline"], fds=facts["fds"],
-                    iterations=None if monitor is None else monitor.iterations,
-                    step_running=step_running, monitored=monitor is not None)
+    shot = Snapshot(now, None, facts["ready"], facts["timers"], facts["next_deadline"],
+                    facts["fds"], None if monitor is None else monitor.iterations,
+                    step_running, monitor is not None)
+    shot._raw = raw
+    return shot
+
+
+# What _capture keeps per task (a tuple, in this order); _infos makes the TaskInfo.
+# Everything a later step could change is read here; what stays is the task itself,
+# code objects and creation records (immutable), formatted afterwards:
+#   task, state, parent (or None), pairs ((code, lineno) per frame, outermost first;
+#   None when done), wait facts (waits.capture_wait, or None), the record's
+#   counters (steps, run_time, since, cancels) or None, the creation record.
+# The awaited_by ids are a dict (task id -> waiting task ids) beside the list.
+
+
+def _capture(tasks, current, included) -> tuple[list, dict]:
+    """The raw facts of *tasks* and who awaits whom (on the loop's thread: as few
+    operations per task as the fields allow; a snapshot of 10,000 tasks is a
+    stall of the program)."""
+    code_kinds = _CODE_KINDS
+    coroutine, generator = _CoroutineType, types.GeneratorType
+    sorts = _FUTURE_SORTS
+    native_task = coroloop.Task
+    record_key = RECORD_KEY
+    awaited: dict[int, list] = {}
+    raw = []
+    append = raw.append
+    for task in tasks:  # grows while iterated (see below)
+        if type(task) is native_task:
+            parent = task.spawned_by()
+            if parent is not None and parent not in included:
+                # Every spawned_by id names a task of the snapshot: a spawner that
+                # finished but is still alive (not collected) joins it, as "done".
+                included.add(parent)
+                tasks.append(parent)
+            record = task.__dict__.get(record_key)
+            links = task._awaited_by  # explicit links: gather, TaskGroup, shield, wait
+            future = task.waiting_on()
+        else:  # a stdlib task on this loop
+            parent = record = None
+            links = getattr(task, "_asyncio_awaited_by", None)
+            future = awaited_future(task)
+        if links:
+            ids = awaited.setdefault(id(task), [])
+            for waiter in links:
+                for waiting in (waiter,) if waiter in included else _tasks_behind(waiter):
+                    if waiting in included and id(waiting) not in ids:
+                        ids.append(id(waiting))
+        if record is None:
+            counters = created = None
+        else:
+            counters = (record.steps, record.run_time, record.wait_since,
+                        record.cancel_requests)
+            created = record.created_at
+        if task.done():
+            append((task, "done", parent, None, None, counters, created))
+            continue
+        # The await chain: (code, lineno) per frame; the outermost frame of a
+        # primitive's waiting function; the coroutines that may hold a timeout().
+        pairs = []
+        primitive_frame = None
+        coros = []
+        awaitable = task.get_coro()
+        while awaitable is not None:
+            if type(awaitable) is coroutine:
+                frame = awaitable.cr_frame
+                if frame is None:
+                    break
+                code = frame.f_code
+                kind = code_kinds.get(code) or _code_kind(code)
+                if kind[2]:
+                    coros.append(awaitable)
+                awaitable = awaitable.cr_await
+            elif type(awaitable) is generator:  # a future's __await__, a yield from
+                frame = awaitable.gi_frame
+                if frame is None:
+                    break
+                code = frame.f_code
+                kind = code_kinds.get(code) or _code_kind(code)
+                if kind[3]:
+                    break  # the awaited future itself (see waits._CODE_KINDS)
+                awaitable = awaitable.gi_yieldfrom
+            else:  # another implementation's coroutine
+                frame = (getattr(awaitable, "cr_frame", None)
+                         or getattr(awaitable, "gi_frame", None))
+                if frame is None:
+                    break
+                code = frame.f_code
+                kind = code_kinds.get(code) or _code_kind(code)
+                awaitable = (getattr(awaitable, "cr_await", None)
+                             or getattr(awaitable, "gi_yieldfrom", None))
+            if kind[0] and primitive_frame is None:
+                primitive_frame = frame
+            pairs.append((code, frame.f_lineno))
+            if len(pairs) == 256:
+                break
+        if task is current:
+            append((task, "running", parent, pairs, None, counters, created))
+        elif future is None or future.done():
+            append((task, "runnable", parent, pairs, None, counters, created))
+        else:
+            sort = sorts.get(type(future))
+            if sort == "sleep" and not coros:  # the commonest waits, inline
+                wait = ("sleep", None, None, future.when(), None)
+            elif sort == "task" and not coros:
+                wait = ("task", future.get_name(), None, None, None)
+                _link_children(future, task, included, awaited)
+            else:
+                wait = capture_wait(task, future,
+                                    (primitive_frame,) if primitive_frame else (), coros=coros)
+                kind = wait[0]
+                if kind in _INVERSE_KINDS:
+                    _link_children(future, task, included, awaited)
+                elif kind == "taskgroup":
+                    for child in wait[2][2]:
+                        _link_children(child, task, included, awaited)
+            append((task, "waiting", parent, pairs, wait, counters, created))
+    return raw, awaited
+
+
+_CoroutineType = types.CoroutineType
+# Waits whose awaited tasks are found from the waiting side (before 3.14, a gather
+# and a TaskGroup link no children; a stdlib task awaiting one of ours).
+_INVERSE_KINDS = ("task", "gather")
+
+
+def _link_children(future, task, included, awaited) -> None:
+    """*task* awaits *future* (a task, or a gather's children): note it."""
+    for child in gather_children(future) if not hasattr(future, "get_coro") else (future,):
+        if child in included:
+            ids = awaited.setdefault(id(child), [])
+            if id(task) not in ids:
+                ids.append(id(task))
+        elif not hasattr(child, "get_coro"):
+            _link_children(child, task, included, awaited)
+
+
+def _infos(raw, names) -> list:
+    """The ``TaskInfo`` list from _capture's facts (on any thread)."""
+    raw, awaited = raw
+    infos = []
+    append = infos.append
+    none: list = []
+    for task, state, parent, pairs, wait, counters, created in raw:
+        if counters is None:
+            steps = run_time = since = None
+            cancels = task.cancelling()
+        else:
+            steps, run_time, since, cancels = counters
+        if created:
+            created_at = _Frames(created, names)
+        else:
+            source = getattr(task, "_source_traceback", None)  # debug mode's
+            created_at = ([(entry[0], entry[1], entry[2]) for entry in source]
+                          if source else [])
+        task_id = id(task)
+        append(TaskInfo(
+            task_id, task.get_name(), state, coro_name(task), created_at,
+            None if parent is None else id(parent), list(awaited.get(task_id, none)),
+            None if wait is None else finish_wait(wait, since, pairs),
+            _Frames(pairs, names) if pairs else [], steps, run_time, cancels, task))
+    return infos
+
+
+class _Frames(collections.abc.Sequence):
+    """``(filename, lineno, function)`` entries, formatted from raw ``(code, lineno)``
+    pairs when first read, each pair once per snapshot (*names* is its cache)."""
+
+    __slots__ = ("raw", "_names", "_entries")
+
+    def __init__(self, raw, names) -> None:
+        self.raw = raw
+        self._names = names
+        self._entries: list | None = None
+
+    def _formatted(self) -> list:
+        entries = self._entries
+        if entries is None:
+            names = self._names
+            entries = []
+            for pair in self.raw:
+                entry = names.get(pair)
+                if entry is None:
+                    code = pair[0]
+                    entry = names[pair] = (code.co_filename, pair[1],
+                                           getattr(code, "co_qualname", code.co_name))
+                entries.append(entry)
+            self._entries = entries
+        return entries
+
+    def __getitem__(self, index):
+        return self._formatted()[index]
+
+    def __len__(self) -> int:
+        return len(self.raw)
+
+    def __eq__(self, other):
+        return list(self) == list(other)
+
+    def __repr__(self) -> str:
+        return repr(self._formatted())
 
 
 def _tasks_behind(waiter, depth: int = 0) -> list:
@@ -281,21 +477,3 @@ def _tasks_behind(waiter, depth: int = 0) -> list:
     for outer in awaiters_of(waiter):
         found.extend(_tasks_behind(outer, depth + 1))
     return found
-
-
-def _id_or_none(task):
-    return None if task is None else id(task)
-
-
-def _created_at(task, record):
-    if record is not None and record.created_at:
-        return FrameList(record.created_at)
-    source = getattr(task, "_source_traceback", None)  # debug mode's
-    if source:
-        return [(entry[0], entry[1], entry[2]) for entry in source]
-    return ()
-
-
-def _stack(frames):
-    # The lines now (a frame's line moves on); the names when first read.
-    return FrameList([(frame.f_code, frame.f_lineno) for frame in frames])

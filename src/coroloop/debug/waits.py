@@ -25,12 +25,16 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import dis
+import gc
 import os
 import types
 
 import coroloop
 
-__all__ = ["KINDS", "WaitReason", "await_chain", "describe_wait", "wait_reason"]
+__all__ = ["KINDS", "WaitReason", "await_chain", "capture_wait", "coroutines_of",
+           "describe_wait", "enclosing_deadline", "finish_wait", "gather_children",
+           "wait_reason"]
 
 #: Every kind a wait may have (issue 9's wait kinds, plus "runnable": a task that
 #: yielded without waiting, as ``sleep(0)`` does, and is queued to run again).
@@ -71,18 +75,28 @@ def wait_reason(task, future) -> tuple[str, str]:
     constant = _BY_TYPE.get(type(future))
     if constant is not None:
         return constant
-    kind, target, _, _ = _classify(task, future, False)
-    return kind, target
+    frames = await_chain(task) if _needs_frames(future) else ()
+    facts = capture_wait(task, future, frames, detailed=False)
+    return facts[0], _target(facts, [(frame.f_code, frame.f_lineno) for frame in frames])
 
 
 def describe_wait(task, future, since=None, frames=None) -> WaitReason:
     """The ``WaitReason`` of *task* suspended on *future* (``task.waiting_on()``;
     None means runnable).  *since* is when the wait began, if known; *frames* the
     task's ``await_chain()`` if the caller has it."""
-    kind, target, deadline, holder = _classify(task, future, True, frames)
-    return WaitReason(kind, target, since, deadline,
-                      None if holder is None else id(holder))
+    if frames is None:
+        frames = await_chain(task)
+    facts = capture_wait(task, future, frames, coros=coroutines_of(task))
+    return finish_wait(facts, since, [(frame.f_code, frame.f_lineno) for frame in frames])
 
+
+# -- two halves: what must be read on the loop's thread, and what may wait ------------
+# capture_wait() reads what a step may change (a gather's done children, a queue's
+# size, a lock's holder, a timeout's deadline, the frame holding the primitive) into
+# a small tuple of facts; finish_wait() turns them into the WaitReason's strings,
+# later and on any thread (snapshot() does that lazily, the endpoint off the loop).
+# Facts: (kind, target or None, detail, deadline, holder task or None); a None
+# target is made by finish_wait from the detail (see _target).
 
 _GATHER = ("gather", "")
 # Future types whose label is the same for every instance (filled as they are seen).
@@ -126,11 +140,14 @@ _LIBRARY_DIRS = tuple(os.path.dirname(str(module.__file__)) + os.sep
 _HELD = ("lock", "semaphore")
 
 
-def _classify(task, future, detailed: bool, frames=None):
-    """``(kind, target, deadline, holder task)``.  *detailed*: also look for the
-    deadline of an enclosing timeout (the snapshot's extra cost, not the trace's)."""
-    if future is None:
-        return "runnable", "", None, None
+def _needs_frames(future) -> bool:
+    """Whether capture_wait() reads the await chain for *future* (not for a task,
+    a sleep or a gather)."""
+    return _sort_of(future) == ""
+
+
+def _sort_of(future) -> str:
+    """"task", "sleep", "gather" or "" (anything else), learnt per class."""
     cls = type(future)
     sort = _FUTURE_SORTS.get(cls)
     if sort is None:
@@ -139,29 +156,75 @@ def _classify(task, future, detailed: bool, frames=None):
                 else "gather" if cls.__name__ == "_GatheringFuture" else "")
         if len(_FUTURE_SORTS) < 1024:
             _FUTURE_SORTS[cls] = sort
+    return sort
+
+
+def capture_wait(task, future, frames, *, detailed: bool = True, coros=()) -> tuple:
+    """The facts of *task*'s wait on *future* (on the loop's thread; see above).
+    *frames*: its ``await_chain()``; *coros*: the coroutines of that chain, searched
+    for an enclosing ``timeout()`` when *detailed*."""
+    if future is None:
+        return ("runnable", "", None, None, None)
+    sort = _FUTURE_SORTS.get(type(future))
+    if sort is None:
+        sort = _sort_of(future)
     if sort == "task":
-        return "task", _task_label(future), None, None
+        return ("task", _task_label(future), None, None, None)
     if sort == "sleep":  # coroloop's SleepFuture: a sleep on the timer heap
-        deadline = future.when()
-        return "sleep", f"until {deadline:.6f}", deadline, None
+        return ("sleep", None, None, future.when(), None)
     if sort == "gather":
         if not detailed:
             # The same label for every instance: found by type from now on (bounded).
             if len(_BY_TYPE) < 64:
                 _BY_TYPE[type(future)] = _GATHER
-            return "gather", "", None, None
-        children = getattr(future, "_children", ())
+            return ("gather", "", None, None, None)
+        children = gather_children(future)
         done = sum(1 for child in children if child.done())
-        return "gather", f"{len(children)} awaitables, {done} done", None, None
-    if frames is None:
-        frames = await_chain(task)
-    deadline = _enclosing_deadline(frames) if detailed else None
-    kind, target, holder = _from_frames(frames)
+        return ("gather", f"{len(children)} awaitables, {done} done", None, None, None)
+    deadline = enclosing_deadline(coros) if detailed and coros else None
+    kind, target, holder, primitive = _from_frames(frames)
     if kind is None and _fed_by_thread(future):
         kind = "executor"
-    if kind is None or not target:
-        target = _program_line(frames) or type(future).__name__
-    return (kind or "future"), target, deadline, holder
+    if kind is None or not (target or primitive is not None):
+        return ((kind or "future"), None, type(future).__name__, deadline, holder)
+    if primitive is None:
+        return (kind, target, None, deadline, holder)
+    # The primitive, and what of it may change: a queue's size; a group's tasks
+    # (awaited by this one).
+    size = None
+    if _type_facts(primitive)[1]:
+        try:
+            size = (primitive.qsize(), primitive.maxsize)
+        except Exception:
+            pass
+    children = (tuple(getattr(primitive, "_tasks", None) or ()) if kind == "taskgroup"
+                else ())
+    return (kind, None, (primitive, size, children), deadline, holder)
+
+
+def gather_children(future) -> tuple:
+    """The children of a gather's future (coroloop's or asyncio's), else ()."""
+    return getattr(future, "_children", None) or ()
+
+
+def finish_wait(facts, since, pairs) -> WaitReason:
+    """The ``WaitReason`` from capture_wait()'s *facts*; *pairs*: the await chain as
+    ``(code, lineno)``, outermost first."""
+    kind, _, _, deadline, holder = facts
+    return WaitReason(kind, _target(facts, pairs), since, deadline,
+                      None if holder is None else id(holder))
+
+
+def _target(facts, pairs) -> str:
+    """The target of *facts*; *pairs*: the await chain as ``(code, lineno)``."""
+    kind, target, detail, deadline, _ = facts
+    if target is not None:
+        return target
+    if kind == "sleep":
+        return f"until {deadline:.6f}"
+    if type(detail) is tuple:
+        return _describe(detail[0], detail[1])
+    return _program_line(pairs) or detail
 
 
 def await_chain(task) -> list:
@@ -189,11 +252,24 @@ def await_chain(task) -> list:
     return frames
 
 
+def coroutines_of(task) -> list:
+    """The coroutines of *task*'s await chain, outermost first."""
+    coros = []
+    awaitable = task.get_coro()
+    while type(awaitable) is _CoroutineType and len(coros) < 256:
+        coros.append(awaitable)
+        awaitable = awaitable.cr_await
+    return coros
+
+
 _CoroutineType = types.CoroutineType
 # future class -> "task", "sleep", "gather" or "" (anything else), learnt as seen.
 _FUTURE_SORTS: dict = {}
-# code object -> the wait kind its frames name, or "" (not a waiting function), and
-# whether it is the program's (outside coroloop and asyncio).  Bounded; a snapshot of
+# code object -> (the wait kind its frames name, or "" (not a waiting function),
+# whether it is the library's (coroloop's or asyncio's), whether it may hold an
+# ``async with`` scope, whether it is a future's ``__await__``: the protocol's own
+# frame, where a snapshot's stack ends as it does at a stdlib future, which has no
+# frame).  Bounded; a snapshot of
 # thousands of tasks asks about the same few code objects again and again.
 _CODE_KINDS: dict = {}
 
@@ -208,14 +284,18 @@ def _code_kind(code):
         qualname = getattr(code, "co_qualname", code.co_name)
         kind = (_WAITING_FUNCTIONS.get(qualname) or _SOCKET_WAITS.get(code.co_name)
                 or ("executor" if code.co_name in _EXECUTOR_FUNCTIONS else ""))
-    known = (kind, in_library)
+    raw = code.co_code
+    known = (kind, in_library, any(bytes((op,)) in raw for op in _ASYNC_WITH_OPS),
+             in_library and code.co_name == "__await__")
     if len(_CODE_KINDS) < 4096:
         _CODE_KINDS[code] = known
     return known
 
 
 def _from_frames(frames):
-    """``(kind, target, holder)`` from the outermost primitive frame, or Nones."""
+    """``(kind, target, holder, primitive)`` from the outermost primitive frame:
+    the primitive is the frame's ``self`` (the target is then None), else the
+    target is the function's name; Nones when no frame is a primitive's."""
     for frame in frames:
         kind = _code_kind(frame.f_code)[0]
         if not kind:
@@ -223,46 +303,45 @@ def _from_frames(frames):
         primitive = frame.f_locals.get("self")
         holder = getattr(primitive, "_holder", None) if kind in _HELD else None
         if primitive is not None:
-            target = _describe(primitive)
-        else:
-            code = frame.f_code
-            target = getattr(code, "co_qualname", code.co_name)
-        return kind, target, holder
-    return None, "", None
+            return kind, None, holder, primitive
+        code = frame.f_code
+        return kind, getattr(code, "co_qualname", code.co_name), holder, None
+    return None, "", None, None
 
 
-def _describe(primitive) -> str:
-    """A short, stable description of a primitive: its class, and a queue's size."""
+def _type_facts(primitive) -> tuple:
+    """``(class name, is a queue)`` of *primitive*'s class, learnt as seen."""
     cls = type(primitive)
     known = _TYPE_NAMES.get(cls)
     if known is None:
         known = (cls.__name__, callable(getattr(cls, "qsize", None)))
         if len(_TYPE_NAMES) < 1024:
             _TYPE_NAMES[cls] = known
-    name, is_queue = known
-    if is_queue:
-        try:
-            return (f"{name} at {id(primitive):#x} (size {primitive.qsize()}"
-                    f"/{primitive.maxsize or 'inf'})")
-        except Exception:
-            pass
+    return known
+
+
+def _describe(primitive, size) -> str:
+    """A short, stable description of a primitive: its class, and a queue's *size*
+    (``(qsize, maxsize)`` as it was, or None)."""
+    name = _type_facts(primitive)[0]
+    if size is not None:
+        return f"{name} at {id(primitive):#x} (size {size[0]}/{size[1] or 'inf'})"
     return f"{name} at {id(primitive):#x}"
 
 
 _TYPE_NAMES: dict = {}
 
 
-def _program_line(frames) -> str:
+def _program_line(pairs) -> str:
     """``function (file:line)`` of the program's innermost frame (outside coroloop
-    and asyncio), else of the innermost frame."""
-    innermost = next((frame for frame in reversed(frames)
-                      if not frame.f_code.co_filename.startswith(_LIBRARY_DIRS)),
-                     frames[-1] if frames else None)
+    and asyncio), else of the innermost frame; *pairs* are ``(code, lineno)``."""
+    innermost = next((pair for pair in reversed(pairs)
+                      if not _code_kind(pair[0])[1]), pairs[-1] if pairs else None)
     if innermost is None:
         return ""
-    code = innermost.f_code
+    code, lineno = innermost
     return (f"{getattr(code, 'co_qualname', code.co_name)} "
-            f"({os.path.basename(code.co_filename)}:{innermost.f_lineno})")
+            f"({os.path.basename(code.co_filename)}:{lineno})")
 
 
 def _fed_by_thread(future) -> bool:
@@ -277,21 +356,39 @@ def _fed_by_thread(future) -> bool:
     return False
 
 
-def _enclosing_deadline(frames):
-    """The earliest ``when()`` of a ``Timeout`` held in a local of the program's
-    frames of the await chain (``async with timeout(5) as scope:``)."""
+def enclosing_deadline(coros):
+    """The earliest ``when()`` of the ``Timeout`` scopes the coroutines *coros* are
+    inside (``async with timeout(5):``, bound to a name or not), or None.
+
+    A scope is found among what the coroutine's frame holds, locals and value stack
+    alike, which is what ``gc.get_referents()`` of a suspended coroutine lists: an
+    ``async with`` keeps its exit method (its ``__self__`` the scope; from 3.14 the
+    scope itself) on the stack until the block ends.  Only coroutines whose code has
+    an ``async with`` are looked at (known per code object), which is few.
+    """
     deadline = None
-    for frame in frames:
-        if _code_kind(frame.f_code)[1] or not frame.f_code.co_nlocals:
-            continue  # the library's frames hold no timeout of the program's
-        for value in frame.f_locals.values():
-            if type(value) in _TIMEOUT_TYPES:
-                when = value.when()
+    for coro in coros:
+        code = getattr(coro, "cr_code", None)
+        if code is None or not _code_kind(code)[2]:
+            continue
+        for held in _referents(coro):
+            cls = type(held)
+            if cls is _MethodType:
+                held = held.__self__
+                cls = type(held)
+            if cls in _TIMEOUT_TYPES:
+                when = held.when()
                 if when is not None and (deadline is None or when < deadline):
                     deadline = when
     return deadline
 
 
+_referents = gc.get_referents
+_MethodType = types.MethodType
+# The instruction an ``async with`` begins with (3.14 has LOAD_SPECIAL instead, which
+# a plain ``with`` uses too: a few more coroutines are looked at there).
+_ASYNC_WITH_OPS = bytes(op for op in (dis.opmap.get("BEFORE_ASYNC_WITH"),
+                                      dis.opmap.get("LOAD_SPECIAL")) if op is not None)
 _TIMEOUT_TYPES = (coroloop.Timeout, asyncio.Timeout)
 
 
