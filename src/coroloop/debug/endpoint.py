@@ -46,13 +46,17 @@ each way; a connection may carry any number of requests, answered in order::
               creation frame and no stack), optional ``"rows": true`` (the
               compact form: ``task_fields``, ``wait_fields`` and ``task_rows``,
               one list per task, instead of ``tasks``; ``expand_rows()`` turns
-              it back; ``MonitorClient`` asks for it and expands it).  ``{"state": "ok", "snapshot":
+              it back; ``MonitorClient`` asks for it and expands it), optional
+              ``"frame_table": true`` with it (every frame once, in ``frames``,
+              the rows' frame lists holding indices into it).  ``{"state": "ok", "snapshot":
               Snapshot.to_dict(), "loop": LOOP}``, or ``{"state": "blocked",
               "blocked_ms", "stack": [[file, line, function, source], ...], "loop":
               LOOP}`` (the loop thread's stack, innermost last), or ``{"state":
               "not_running", "loop": LOOP}`` (the loop exists but nothing runs it).
               LOOP is ``{"index", "iterations", "lag_ms", "time"}``: iterations
-              so far, how long the request waited for the loop, the loop's time.
+              so far, how long the request waited for the loop, the loop's time;
+              with ``"state": "ok"`` also ``"stall_ms"``, how long the snapshot
+              held the loop (the rest of the work is done off it).
 ``cancel``    ``"task"`` (a task id from the snapshot), optional ``"msg"``.
               ``{"task", "name", "cancelled"}`` (``cancelled`` as ``task.cancel()``
               returned it).  Only with ``allow_cancel=True``.
@@ -67,6 +71,7 @@ from __future__ import annotations
 
 import atexit
 import dataclasses
+import gc
 import json
 import logging
 import os
@@ -276,19 +281,22 @@ class _Posted:
         self.result: Any = None
         self.error: BaseException | None = None
         self.posted = time.monotonic()
-        self.lag = 0.0
+        self.lag = 0.0    # how long the loop took to start it (seconds)
+        self.stall = 0.0  # how long it ran on the loop's thread
 
     def __call__(self) -> None:
         with self.lock:
             if self.abandoned:
                 return
             self.started = True
-        self.lag = time.monotonic() - self.posted
+        began = time.monotonic()
+        self.lag = began - self.posted
         try:
             self.result = self.work()
         except BaseException as exc:  # reported to the client, never to the program
             self.error = exc
         finally:
+            self.stall = time.monotonic() - began
             self.finished.set()
 
     def wait(self, timeout: float) -> bool:
@@ -571,15 +579,27 @@ class Endpoint:
         if posted.error is not None:
             raise posted.error
         taken = posted.result
-        for info in taken.tasks:
-            for name, limit in frame_limits.items():
-                if limit is not None:
-                    frames = getattr(info, name)
-                    setattr(info, name, frames[len(frames) - limit:] if limit else [])
-        taken = _as_rows(taken) if _rows_field(request) else taken.to_dict()
-        facts.update(time=taken["time"], iterations=taken["iterations"],
-                     lag_ms=round(posted.lag * 1000, 3))
-        return {"state": "ok", "snapshot": taken, "loop": facts}
+        # From here on, off the loop: the TaskInfo objects are made from the facts
+        # the loop captured (Snapshot.tasks), then trimmed and laid out.
+        collecting = gc.isenabled()
+        gc.disable()  # thousands of small objects made and dropped: see snapshot._take
+        try:
+            for info in taken.tasks:
+                for name, limit in frame_limits.items():
+                    if limit is not None:
+                        frames = getattr(info, name)
+                        setattr(info, name, frames[len(frames) - limit:] if limit else [])
+            if _rows_field(request):
+                data = _as_rows(taken, table=_flag_field(request, "frame_table"))
+            else:
+                data = taken.to_dict()
+        finally:
+            if collecting:
+                gc.enable()
+        facts.update(time=data["time"], iterations=data["iterations"],
+                     lag_ms=round(posted.lag * 1000, 3),
+                     stall_ms=round(posted.stall * 1000, 3))
+        return {"state": "ok", "snapshot": data, "loop": facts}
 
     def _cancel(self, request) -> dict:
         if not self.allow_cancel:
@@ -650,14 +670,18 @@ def _timeout_field(request) -> float:
 
 
 def _rows_field(request) -> bool:
-    rows = request.get("rows", False)
-    if not isinstance(rows, bool):
-        raise MonitorError("bad_request", '"rows" must be true or false')
-    return rows
+    return _flag_field(request, "rows")
+
+
+def _flag_field(request, name: str) -> bool:
+    value = request.get(name, False)
+    if not isinstance(value, bool):
+        raise MonitorError("bad_request", f'"{name}" must be true or false')
+    return value
 
 
 # The compact form of a snapshot ("rows": true): the fields of Snapshot, TaskInfo and
-# WaitReason, read from the dataclasses themselves, so it follows them.
+# WaitReason, read from the classes themselves, so it follows them.
 _FACT_FIELDS = Snapshot.FACTS
 _TASK_FIELDS = tuple(f.name for f in dataclasses.fields(TaskInfo) if f.name != "task")
 _WAIT_FIELDS = tuple(f.name for f in dataclasses.fields(WaitReason))
@@ -666,36 +690,73 @@ _WAIT_COLUMN = _TASK_FIELDS.index("wait")
 _FRAME_COLUMNS = tuple(_TASK_FIELDS.index(name) for name in ("created_at", "stack"))
 
 
-def _as_rows(taken) -> dict:
+def _as_rows(taken, *, table: bool = False) -> dict:
     """*taken* as ``to_dict()``'s facts plus ``task_fields``, ``wait_fields`` and
-    ``task_rows`` (one list per task, ``wait`` a list too): no key repeated per task,
-    which makes 10,000 tasks half the bytes and parse twice as fast."""
+    ``task_rows`` (one list per task, ``wait`` a list too): no key repeated per task.
+    With *table* (``"frame_table": true``) each frame is sent once, in ``frames``
+    (``[filename, lineno, function]``), and the rows' frame lists hold its index:
+    ten thousand tasks are created and wait at a few lines."""
     rows = []
+    append = rows.append
+    wait_fields = _WAIT_FIELDS
+    index: dict = {}
     for info in taken.tasks:
-        row = [getattr(info, name) for name in _TASK_FIELDS]
-        wait = row[_WAIT_COLUMN]
-        if wait is not None:
-            row[_WAIT_COLUMN] = [getattr(wait, name) for name in _WAIT_FIELDS]
+        wait = info.wait
+        row = [info.id, info.name, info.state, info.coro, info.created_at,
+               info.spawned_by, info.awaited_by,
+               None if wait is None else [getattr(wait, name) for name in wait_fields],
+               info.stack, info.steps, info.run_time, info.cancel_requests]
         for column in _FRAME_COLUMNS:
-            row[column] = list(row[column])
-        rows.append(row)
+            frames = row[column]
+            if not table:
+                row[column] = [list(entry) for entry in frames]
+                continue
+            numbers = []
+            for entry in frames:
+                number = index.get(entry)
+                if number is None:
+                    number = index[entry] = len(index)
+                numbers.append(number)
+            row[column] = numbers
+        append(row)
     data = {name: getattr(taken, name) for name in _FACT_FIELDS}
     data.update(task_fields=_TASK_FIELDS, wait_fields=_WAIT_FIELDS, task_rows=rows)
+    if table:
+        data["frames"] = list(index)
     return data
 
 
+# _as_rows lists TaskInfo's fields in this order (checked at import).
+assert _TASK_FIELDS == ("id", "name", "state", "coro", "created_at", "spawned_by",
+                        "awaited_by", "wait", "stack", "steps", "run_time",
+                        "cancel_requests"), _TASK_FIELDS
+
+
 def expand_rows(data: dict) -> dict:
-    """A compact snapshot (``"rows": true``) back in ``Snapshot.to_dict()``'s shape."""
+    """A compact snapshot (``"rows": true``, with or without ``"frame_table"``) back
+    in ``Snapshot.to_dict()``'s shape."""
     if "task_rows" not in data:
         return data
     task_fields, wait_fields = data.pop("task_fields"), data.pop("wait_fields")
     wait_column = task_fields.index("wait")
+    table = data.pop("frames", None)
+    frame_columns = [task_fields.index(name) for name in ("created_at", "stack")]
     tasks = []
-    for row in data.pop("task_rows"):
-        wait = row[wait_column]
-        if wait is not None:
-            row[wait_column] = dict(zip(wait_fields, wait))
-        tasks.append(dict(zip(task_fields, row)))
+    append = tasks.append
+    collecting = gc.isenabled()
+    gc.disable()  # (as on the endpoint's side)
+    try:
+        for row in data.pop("task_rows"):
+            wait = row[wait_column]
+            if wait is not None:
+                row[wait_column] = dict(zip(wait_fields, wait))
+            if table is not None:
+                for column in frame_columns:
+                    row[column] = [table[number] for number in row[column]]
+            append(dict(zip(task_fields, row)))
+    finally:
+        if collecting:
+            gc.enable()
     data["tasks"] = tasks
     return data
 
@@ -850,12 +911,19 @@ class MonitorClient:
         """Send one request; its result (a snapshot's tasks always as dicts)."""
         if command == "snapshot":
             fields.setdefault("rows", True)
+            fields.setdefault("frame_table", fields["rows"])
         request_id = next(self._ids)
         self._sock.sendall(_encode({"command": command, "id": request_id, **fields}))
         line = self._file.readline()
         if not line:
             raise MonitorError("closed", f"the endpoint at {self.path} closed the connection")
-        reply = json.loads(line)
+        collecting = gc.isenabled()
+        gc.disable()  # a reply of 10,000 tasks is that many lists and strings
+        try:
+            reply = json.loads(line)
+        finally:
+            if collecting:
+                gc.enable()
         if not reply.get("ok"):
             error = reply.get("error") or {}
             raise MonitorError(error.get("code", "error"), error.get("message", repr(reply)))

@@ -58,11 +58,16 @@ def _clip(text: str, width: int) -> str:
     return text if len(text) <= width else text[:width - 1] + "…"
 
 
-def _place(frames) -> str:
+def _place(frames, names=None) -> str:
     if not frames:
         return "-"
     filename, lineno, function = frames[-1][:3]
-    return f"{os.path.basename(filename)}:{lineno} {function}"
+    base = names.get(filename) if names is not None else None
+    if base is None:
+        base = os.path.basename(filename)
+        if names is not None:
+            names[filename] = base
+    return f"{base}:{lineno} {function}"
 
 
 def _waited(task: dict, now) -> float | None:
@@ -72,58 +77,93 @@ def _waited(task: dict, now) -> float | None:
     return now - wait["since"]
 
 
-def ps_rows(snapshot, *, sort: str | None = None) -> list[dict]:
-    """One row (a dict of display strings plus the raw sort values) per task."""
-    data = snapshot_dict(snapshot)
-    now = data.get("time")
-    rows = []
-    for task in data["tasks"]:
-        wait = task.get("wait") or {}
-        waited = _waited(task, now)
-        rows.append({
-            "id": str(task["id"]), "name": _clip(str(task["name"]), _NAME_WIDTH),
-            "state": task["state"], "wait": wait.get("kind", "-"),
-            "target": _clip(str(wait.get("target") or "-"), _TARGET_WIDTH),
-            "waited": format_duration(waited), "run": format_duration(task.get("run_time")),
-            "steps": str(task.get("steps", 0)), "created": _place(task.get("created_at")),
-            "_wait": waited or 0.0, "_run": task.get("run_time") or 0.0,
-            "_steps": task.get("steps") or 0, "_id": task["id"],
-        })
-    if sort is not None:
-        if sort not in SORT_KEYS:
-            raise ValueError(f"unknown sort key {sort!r}: one of {', '.join(SORT_KEYS)}")
-        rows.sort(key=lambda row: (-row["_" + sort], row["_id"]))
-    return rows
-
-
 #: ps's columns: (title, row key, right-aligned).
 PS_COLUMNS = (("ID", "id", True), ("NAME", "name", False), ("STATE", "state", False),
               ("WAIT", "wait", False), ("TARGET", "target", False),
               ("WAITED", "waited", True), ("RUN", "run", True), ("STEPS", "steps", True),
               ("CREATED AT", "created", False))
+_CELL_KEYS = tuple(key for _, key, _ in PS_COLUMNS)
+_SORT_COLUMNS = {"wait": 9, "run": 10, "steps": 11}  # in _ps_cells' tuples
+
+
+def _ps_cells(data) -> list[tuple]:
+    """Per task: the PS_COLUMNS cells (strings), then the raw wait time, run time,
+    steps and id (the sort keys).  ps and top format thousands of these."""
+    now = data.get("time")
+    names: dict = {}
+    cells = []
+    append = cells.append
+    duration = format_duration
+    for task in data["tasks"]:
+        wait = task.get("wait")
+        if wait:
+            kind = wait.get("kind", "-")
+            target = str(wait.get("target") or "-")
+            since = wait.get("since")
+            waited = None if since is None or now is None else now - since
+        else:
+            kind, target, waited = "-", "-", None
+        name = str(task["name"])
+        if len(name) > _NAME_WIDTH:
+            name = _clip(name, _NAME_WIDTH)
+        if len(target) > _TARGET_WIDTH:
+            target = _clip(target, _TARGET_WIDTH)
+        run_time = task.get("run_time")
+        steps = task.get("steps")
+        append((str(task["id"]), name, task["state"], kind, target, duration(waited),
+                duration(run_time), str(task.get("steps", 0)),
+                _place(task.get("created_at"), names),
+                waited or 0.0, run_time or 0.0, steps or 0, task["id"]))
+    return cells
+
+
+def _sorted_cells(cells, sort):
+    if sort is not None:
+        if sort not in SORT_KEYS:
+            raise ValueError(f"unknown sort key {sort!r}: one of {', '.join(SORT_KEYS)}")
+        column = _SORT_COLUMNS[sort]
+        cells.sort(key=lambda cell: (-cell[column], cell[12]))
+    return cells
+
+
+def ps_rows(snapshot, *, sort: str | None = None) -> list[dict]:
+    """One row (a dict of display strings plus the raw sort values) per task."""
+    rows = []
+    for cell in _sorted_cells(_ps_cells(snapshot_dict(snapshot)), sort):
+        row = dict(zip(_CELL_KEYS, cell))
+        row.update(_wait=cell[9], _run=cell[10], _steps=cell[11], _id=cell[12])
+        rows.append(row)
+    return rows
 
 
 def format_table(rows: list[dict], columns=PS_COLUMNS) -> str:
     """*rows* as aligned text columns under a header line."""
-    widths = [max([len(title)] + [len(row[key]) for row in rows]) for title, key, _ in columns]
+    keys = [key for _, key, _ in columns]
+    return _table([[row[key] for key in keys] for row in rows], columns)
 
-    def line(cells):
-        out = [cell.rjust(width) if right else cell.ljust(width)
-               for cell, width, (_, _, right) in zip(cells, widths, columns)]
-        return "  ".join(out).rstrip()
 
-    lines = [line([title for title, _, _ in columns])]
-    lines.extend(line([row[key] for _, key, _ in columns]) for row in rows)
+def _table(cells, columns=PS_COLUMNS) -> str:
+    """Rows of cells (their first len(columns) entries shown) as aligned columns."""
+    count = len(columns)
+    widths = [len(title) for title, _, _ in columns]
+    if cells:  # the columns' widest cells, transposed and measured in C
+        widths = [max(width, max(map(len, column)))
+                  for width, column in zip(widths, zip(*cells))]
+    # One str.format per line: the alignment of every cell done in C.
+    template = "  ".join(f"{{:{'>' if right else '<'}{width}}}"
+                         for width, (_, _, right) in zip(widths, columns))
+    fill = template.format
+    lines = [fill(*[title for title, _, _ in columns]).rstrip()]
+    lines.extend(fill(*row[:count]).rstrip() for row in cells)
     return "\n".join(lines)
 
 
 def format_ps(snapshot, *, sort: str | None = None) -> str:
     """A table with one row per task: id, name, state, wait kind and target, time in
     that wait, run time, steps, where it was created (innermost frame)."""
-    data = snapshot_dict(snapshot)
-    rows = ps_rows(data, sort=sort)
-    count = len(rows)
-    return format_table(rows) + f"\n{count} task{'s' if count != 1 else ''}"
+    cells = _sorted_cells(_ps_cells(snapshot_dict(snapshot)), sort)
+    count = len(cells)
+    return _table(cells) + f"\n{count} task{'s' if count != 1 else ''}"
 
 
 def _task_line(task: dict, now) -> str:
