@@ -345,6 +345,66 @@ def test_no_false_positive_for_a_signal_handler(loop):
     assert no_report(loop, main, lambda: os.kill(os.getpid(), signal.SIGUSR1)) == "signalled"
 
 
+def test_no_false_positive_for_a_python_signal_handler(loop):
+    """A handler installed with signal.signal() (not the loop's add_signal_handler):
+    it runs in the main thread when the signal arrives, and may wake the loop."""
+    async def main():
+        running = coroloop.get_running_loop()
+        event = coroloop.Event()
+        previous = signal.signal(signal.SIGUSR1,
+                                 lambda signum, frame: running.call_soon_threadsafe(event.set))
+        try:
+            await event.wait()
+            return "signalled"
+        finally:
+            signal.signal(signal.SIGUSR1, previous)
+
+    assert no_report(loop, main, lambda: os.kill(os.getpid(), signal.SIGUSR1)) == "signalled"
+
+
+def test_no_false_positive_in_debug_mode_for_a_program_waiting_for_its_signal():
+    """asyncio.run(main()) in debug mode (deadlock detection on, logging), main
+    waiting only for a signal its own handler turns into an Event."""
+    records = []
+
+    class Collect(logging.Handler):
+        def emit(self, record):
+            records.append(record.getMessage())
+
+    async def main():
+        running = coroloop.get_running_loop()
+        event = coroloop.Event()
+        previous = signal.signal(signal.SIGTERM,
+                                 lambda signum, frame: running.call_soon_threadsafe(event.set))
+        # The signal arrives once the loop is about to block with nothing else to do.
+        running.add_instrument(ForeverPolls(lambda: os.kill(os.getpid(), signal.SIGTERM)))
+        try:
+            await event.wait()
+            return "terminated cleanly"
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+
+    handler = Collect()
+    logger = logging.getLogger("coroloop.debug")
+    logger.addHandler(handler)
+    try:
+        assert coroloop.run(main(), debug=True) == "terminated cleanly"
+    finally:
+        logger.removeHandler(handler)
+    assert [message for message in records if "eadlock" in message] == []
+
+
+def test_ctrl_c_alone_is_no_wake_source(virtual_loop):
+    """run()'s own Ctrl-C handler and Python's default one do not count: a program
+    waiting for nothing else is still reported (see test_debug_mode_logs_deadlocks)."""
+    assert coroloop.debug.deadlock._signal_handlers_may_wake() is False
+    previous = signal.signal(signal.SIGUSR2, lambda signum, frame: None)
+    try:
+        assert coroloop.debug.deadlock._signal_handlers_may_wake() is True
+    finally:
+        signal.signal(signal.SIGUSR2, previous)
+
+
 def test_no_false_positive_for_a_subprocess(loop):
     async def main():
         proc = await coroloop.create_subprocess_exec(sys.executable, "-c", "pass")

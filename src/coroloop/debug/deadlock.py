@@ -6,7 +6,8 @@ timeout of None means "until a descriptor is ready": no callback is ready and no
 timer is due.  The detector then asks the loop what else could wake it
 (``loop.wake_sources()``: watched descriptors other than the loop's own -- sockets,
 pipes, subprocess pidfds, the signal socket --, executor jobs and other concurrent
-futures on their way).  If nothing can and tasks are pending, they can never run
+futures on their way) and whether the program installed a signal handler of its own
+with ``signal.signal()`` (run()'s Ctrl-C handler is not counted).  If nothing can and tasks are pending, they can never run
 again: it builds a ``DeadlockReport`` and logs it (``action="log"``) or, with
 ``action="raise"``, also raises ``DeadlockError`` in the main task (the one
 ``run()`` / ``run_until_complete()`` waits for).  This happens in the iteration
@@ -33,6 +34,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import signal
 import sys
 import threading
 import traceback
@@ -183,7 +185,7 @@ class DeadlockDetector(coroloop.Instrument):
     def check(self, _after_grace=None):
         """Look for a deadlock now (on the loop's thread); the report, or None."""
         loop = self.loop
-        if loop.wake_sources().can_wake:
+        if loop.wake_sources().can_wake or _signal_handlers_may_wake():
             return None
         tasks = [task for task in coroloop.all_tasks(loop) if not task.done()]
         if not tasks:
@@ -269,6 +271,37 @@ def _retrieve(future) -> None:
 def _fail_unless_done(future, error) -> None:
     if not future.done():
         future.set_exception(error)
+
+
+def _signal_handlers_may_wake() -> bool:
+    """Whether the program installed a Python-level signal handler
+    (``signal.signal``), which may wake a task when its signal comes (Ctrl-C
+    handled by its own handler, SIGTERM setting an Event, ...).
+
+    The loop's ``add_signal_handler`` handlers are counted by the loop already (their
+    socket is watched).  Not counted: Python's default Ctrl-C handler and run()'s
+    (``Runner._on_sigint``, coroloop's and asyncio's), which cancel the main task --
+    a program waiting for nothing else is still reported; and a test runner's
+    per-test timeout (pytest-timeout's SIGALRM), which ends the test, not a wait.
+    """
+    for signum in _CATCHABLE:
+        try:
+            handler = signal.getsignal(signum)
+        except (ValueError, OSError):
+            continue
+        if not callable(handler) or handler is signal.default_int_handler:
+            continue
+        function = getattr(handler, "func", handler)  # a functools.partial's
+        name = getattr(function, "__name__", "")
+        module = getattr(function, "__module__", "") or ""
+        if name == "_on_sigint" or module == "pytest_timeout" or \
+                module.startswith("coroloop._net."):  # the loop's own (see above)
+            continue
+        return True
+    return False
+
+
+_CATCHABLE = tuple(sorted(signal.valid_signals() - {signal.SIGKILL, signal.SIGSTOP}))
 
 
 def _threads_that_may_wake(loop) -> list:
