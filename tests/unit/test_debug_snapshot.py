@@ -79,6 +79,18 @@ def test_every_wait_kind_is_named(virtual_loop):
             async with coroloop.timeout(30) as scope:  # noqa: F841 (found in the locals)
                 await plain
 
+        async def in_unbound_timeout():
+            async with coroloop.timeout(20):  # held only by the frame's value stack
+                await plain
+
+        async def in_asyncio_timeout():
+            async with asyncio.timeout(40):  # the stdlib's scope on coroloop's loop
+                async with coroloop.timeout(50):  # the earliest of the two counts
+                    await plain
+
+        async def in_wait_for():
+            await coroloop.wait_for(plain, 60)
+
         holder = coroloop.create_task(hold_lock(), name="holder")
         await coroloop.sleep(0)
         sleeping = coroloop.create_task(sleeper(), name="sleep")
@@ -98,6 +110,9 @@ def test_every_wait_kind_is_named(virtual_loop):
             "read": coroloop.create_task(stream_reader.read(10)),
             "executor": coroloop.create_task(executor()),
             "deadline": coroloop.create_task(in_timeout()),
+            "unbound": coroloop.create_task(in_unbound_timeout()),
+            "asyncio_timeout": coroloop.create_task(in_asyncio_timeout()),
+            "wait_for": coroloop.create_task(in_wait_for()),
         }
         for name, task in made.items():
             if name != "event":
@@ -130,7 +145,9 @@ def test_every_wait_kind_is_named(virtual_loop):
                      "taskgroup": "taskgroup", "lock": "lock", "event": "event",
                      "condition": "condition", "semaphore": "semaphore", "barrier": "barrier",
                      "queue_get": "queue_get", "queue_put": "queue_put", "read": "read",
-                     "executor": "executor", "deadline": "future", "subprocess": "subprocess"}
+                     "executor": "executor", "deadline": "future", "unbound": "future",
+                     "asyncio_timeout": "future", "wait_for": "future",
+                     "subprocess": "subprocess"}
     assert set(kinds.values()) | {"write", "runnable"} == set(KINDS)
     assert seen["main"].state == "running" and seen["main"].wait is None
     lock_wait = seen["lock"].wait
@@ -138,6 +155,13 @@ def test_every_wait_kind_is_named(virtual_loop):
     assert lock_wait.target.startswith("Lock at 0x")
     assert seen["sleep"].wait.deadline == pytest.approx(100.0, abs=1)
     assert seen["deadline"].wait.deadline == pytest.approx(30.0, abs=1)  # the timeout()
+    # Found without a name bound to the scope, for asyncio's Timeout too, the
+    # earliest of nested scopes, and wait_for()'s own (3.12+: a timeout() inside).
+    assert seen["unbound"].wait.deadline == pytest.approx(20.0, abs=1)
+    assert seen["asyncio_timeout"].wait.deadline == pytest.approx(40.0, abs=1)
+    if sys.version_info >= (3, 12):
+        assert seen["wait_for"].wait.deadline == pytest.approx(60.0, abs=1)
+    assert seen["future"].wait.deadline is None
     assert "await_plain" in seen["future"].wait.target and HERE in seen["future"].wait.target
     assert seen["task"].wait.target == "sleep"
     assert seen["sleep"].wait.since is not None and seen["sleep"].steps >= 1
