@@ -120,6 +120,46 @@ def test_via_timeout_wait_for_taskgroup_gather_shield_run(virtual_loop):
     assert out["shield_inner"].via == "direct"
 
 
+def test_via_shield_chains_the_shielded_operations_cancellation(virtual_loop):
+    """The task awaiting shield(op) is cancelled because op was: via "shield", its
+    cause op's own cancellation; the note on the escaping CancelledError says so."""
+    out = {}
+
+    async def shielding(operation):
+        await coroloop.shield(operation)
+
+    async def main():
+        operation = coroloop.create_task(sleeper(), name="operation")
+        waiter = coroloop.create_task(shielding(operation), name="waiter")
+        await coroloop.sleep(0)
+        operation.cancel("stop the operation")
+        with pytest.raises(coroloop.CancelledError) as caught:
+            await waiter
+        out["waiter"] = cancelled_by(waiter)
+        out["escaped"] = cancelled_by(caught.value)
+        out["notes"] = getattr(caught.value, "__notes__", [])
+        out["operation"] = cancelled_by(operation)
+        # Cancelling the shield's caller itself stays "direct", the operation untouched.
+        untouched = coroloop.create_task(sleeper(), name="untouched")
+        caller = coroloop.create_task(shielding(untouched), name="caller")
+        await coroloop.sleep(0)
+        caller.cancel()
+        with pytest.raises(coroloop.CancelledError):
+            await caller
+        out["caller"] = cancelled_by(caller)
+        out["untouched"] = (untouched.done(), cancelled_by(untouched))
+        untouched.cancel()
+
+    run_debug(virtual_loop, main())
+    operation, waiter = out["operation"], out["waiter"]
+    assert operation.via == "direct" and operation.message == "stop the operation"
+    assert waiter.via == "shield" and waiter.task_name == "waiter"
+    assert waiter.cause is operation and waiter.message == "stop the operation"
+    assert out["escaped"] is waiter
+    assert any("via shield" in note for note in out["notes"])
+    assert out["caller"].via == "direct" and out["untouched"] == (False, None)
+
+
 def test_wait_for_is_named(virtual_loop):
     seen = []
 

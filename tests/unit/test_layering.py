@@ -158,6 +158,9 @@ CROSSINGS = {
     ("debug/snapshot.py", "_callbacks"):
         "asyncio's Future attribute (read by libraries too): the done callbacks tell who "
         "waits on a future (a gather, a TaskGroup, a foreign task)",
+    ("debug/provenance.py", "_callbacks"):
+        "asyncio's Future attribute: a task being cancelled that shield() protects has "
+        "the shield's link among its done callbacks (cancellation provenance via shield)",
     ("debug/waits.py", "_callbacks"):
         "asyncio's Future attribute: a future chained to a concurrent.futures.Future "
         "(wrap_future) is an executor job",

@@ -12,14 +12,16 @@ called ``cancel()``:
     wait_for   the same, for a ``wait_for()`` (its timeout, or 3.11's own task)
     TaskGroup  a TaskGroup stopping its children (a child failed, the body raised)
     gather     ``gather()`` passing its own cancellation on to its children
-    shield     ``shield()`` (its inner operation cancelled with the outer)
+    shield     none: the task awaited ``shield(op)`` and *op* was cancelled, which
+               cancels the future shield() returned (``cause``: op's cancellation)
     run        ``run()``/``Runner``: Ctrl-C, or cancelling what is left at exit
     direct     none of these: the program called ``task.cancel()`` itself
     ========== ==============================================================
 
 ``cause`` chains them: a cancellation made while another one was being delivered
 (a TaskGroup's children when its parent task was cancelled; a gather's children
-when the task awaiting it was) points to that one.
+when the task awaiting it was; the task awaiting a shielded operation that was
+cancelled) points to that one.
 
 The ``CancelTracker`` instrument records this through the ``task_cancel_requested``
 hook (called inside ``cancel()``, so the stack and ``current_task()`` are the
@@ -32,6 +34,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import sys
+import weakref
 from typing import cast
 
 import coroloop
@@ -166,6 +169,8 @@ class CancelTracker(LoopTool):
     def __init__(self, loop, *, notes: bool = False) -> None:
         self.loop = loop
         self.notes = notes
+        # shield()'s future -> the CancelInfo of the shielded task's cancellation.
+        self._shielded: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
     @classmethod
     def install(cls, loop=None, *, notes: bool = False) -> "CancelTracker":
@@ -179,6 +184,18 @@ class CancelTracker(LoopTool):
         elif notes:
             tracker.notes = True
         return tracker
+
+    def _through_shield(self, task) -> None:
+        """*task* ended cancelled with no cancel() of its own: if the future it was
+        awaiting is a shield's whose operation was cancelled, record that."""
+        exc = getattr(task, "_cancelled_exc", None)  # the CancelledError that escaped
+        for future in _awaited_at(exc):
+            cause = self._shielded.get(future)
+            if cause is not None:
+                _record(task, create=True).cancels.append(CancelInfo(
+                    id(task), task.get_name(), cause.canceller_id, cause.canceller_name,
+                    cause.stack, cause.message, "shield", self.loop.time(), cause))
+                return
 
     # -- hooks ------------------------------------------------------------------------
     def task_cancel_requested(self, task, msg) -> None:
@@ -201,14 +218,29 @@ class CancelTracker(LoopTool):
             if record.frame is None:
                 coro = task.get_coro()
                 record.frame = getattr(coro, "cr_frame", None)
+            self._note_shields(task, info)
         except Exception as exc:
             self._fail("task_cancel_requested", exc)
 
+    def _note_shields(self, task, info) -> None:
+        """If *task* is shielded (``shield(task)``), remember *info* for the future
+        shield() returned: should *task* end cancelled, that future is cancelled
+        and so is whoever awaits it -- via "shield" (see task_exited)."""
+        for fn, _ in task._callbacks or ():
+            link = getattr(fn, "__self__", None)
+            if type(link).__name__ == "_ShieldLink":
+                self._shielded[link.outer] = info
+
     def task_exited(self, task) -> None:
-        """Instrument hook: in debug mode, note the provenance on the CancelledError that ends *task*."""
-        if not self.notes or not task.cancelled():
+        """Instrument hook: a task cancelled through a shield gets its provenance;
+        in debug mode, note the provenance on the CancelledError that ends *task*."""
+        if not task.cancelled():
             return
         try:
+            if self._shielded and not task.cancelling():  # no cancel() reached it
+                self._through_shield(task)
+            if not self.notes:
+                return
             record = _record(task)
             if record is None or not record.cancels:
                 return
@@ -219,6 +251,22 @@ class CancelTracker(LoopTool):
                 exc.add_note(f"coroloop.debug: {info.describe()}")
         except Exception as exc:
             self._fail("task_exited", exc)
+
+
+def _awaited_at(exc) -> list:
+    """The futures the frames of *exc*'s traceback were running a method of, innermost
+    first (a CancelledError raised at ``await fut`` ends in ``fut``'s own frames)."""
+    found = []
+    tb = getattr(exc, "__traceback__", None)
+    while tb is not None:
+        frame = tb.tb_frame
+        if frame.f_code.co_filename.startswith(_LIBRARY_DIRS):
+            owner = frame.f_locals.get("self")
+            if owner is not None and coroloop.isfuture(owner):
+                found.append(owner)
+        tb = tb.tb_next
+    found.reverse()
+    return found
 
 
 def _inspect_cancel_call(frame, task):
