@@ -543,7 +543,8 @@ def test_the_compact_form_expands_to_to_dicts_shape(served):
                                1)[0]["result"]
         with MonitorClient(path=endpoint.path) as client:
             expanded = client.request("snapshot")  # asks for rows, expands them
-        return plain, compact, expanded
+            tabled = client.request("snapshot", expand=False)  # the rows as they came
+        return plain, compact, expanded, tabled
 
     async def main():
         tasks = [coroloop.create_task(sleeper(), name=f"s{n}") for n in range(3)]
@@ -555,7 +556,7 @@ def test_the_compact_form_expands_to_to_dicts_shape(served):
                 task.cancel()
             await coroloop.gather(*tasks, return_exceptions=True)
 
-    plain, compact, expanded = loop.run_until_complete(main())
+    plain, compact, expanded, tabled = loop.run_until_complete(main())
     assert "tasks" not in compact["snapshot"] and len(compact["snapshot"]["task_rows"]) >= 4
     sleepers = lambda reply: sorted((t for t in reply["snapshot"]["tasks"]
                                      if t["name"].startswith("s")), key=lambda t: t["name"])
@@ -563,3 +564,13 @@ def test_the_compact_form_expands_to_to_dicts_shape(served):
     assert set(expanded["snapshot"]) == set(plain["snapshot"])
     assert endpoint_module.expand_rows(compact["snapshot"])["tasks"][0].keys() == \
         plain["snapshot"]["tasks"][0].keys()
+    # The frame table: each frame sent once, the rows holding indices into it; ps
+    # and pstree format those rows as they come, as they format the expanded form.
+    rows = tabled["snapshot"]
+    assert "tasks" not in rows and all(isinstance(number, int) for row in rows["task_rows"]
+                                       for number in row[rows["task_fields"].index("created_at")])
+    assert len(rows["frames"]) == len({tuple(entry) for entry in rows["frames"]})
+    assert format_ps(rows) == format_ps(endpoint_module.expand_rows(dict(rows)))
+    assert format_ps(rows, sort="run") == format_ps(endpoint_module.expand_rows(dict(rows)),
+                                                    sort="run")
+    assert sleepers({"snapshot": endpoint_module.expand_rows(rows)}) == sleepers(plain)

@@ -71,7 +71,6 @@ from __future__ import annotations
 
 import atexit
 import dataclasses
-import gc
 import json
 import logging
 import os
@@ -90,6 +89,7 @@ from typing import Any
 
 import coroloop
 
+from ._tool import gc_paused
 from .snapshot import Snapshot, TaskInfo, snapshot
 from .taskmonitor import TaskMonitor
 from .waits import WaitReason
@@ -581,9 +581,7 @@ class Endpoint:
         taken = posted.result
         # From here on, off the loop: the TaskInfo objects are made from the facts
         # the loop captured (Snapshot.tasks), then trimmed and laid out.
-        collecting = gc.isenabled()
-        gc.disable()  # thousands of small objects made and dropped: see snapshot._take
-        try:
+        with gc_paused():
             for info in taken.tasks:
                 for name, limit in frame_limits.items():
                     if limit is not None:
@@ -593,9 +591,6 @@ class Endpoint:
                 data = _as_rows(taken, table=_flag_field(request, "frame_table"))
             else:
                 data = taken.to_dict()
-        finally:
-            if collecting:
-                gc.enable()
         facts.update(time=data["time"], iterations=data["iterations"],
                      lag_ms=round(posted.lag * 1000, 3),
                      stall_ms=round(posted.stall * 1000, 3))
@@ -734,7 +729,7 @@ assert _TASK_FIELDS == ("id", "name", "state", "coro", "created_at", "spawned_by
 
 def expand_rows(data: dict) -> dict:
     """A compact snapshot (``"rows": true``, with or without ``"frame_table"``) back
-    in ``Snapshot.to_dict()``'s shape."""
+    in ``Snapshot.to_dict()``'s shape (*data* itself, changed; its rows are not)."""
     if "task_rows" not in data:
         return data
     task_fields, wait_fields = data.pop("task_fields"), data.pop("wait_fields")
@@ -743,10 +738,9 @@ def expand_rows(data: dict) -> dict:
     frame_columns = [task_fields.index(name) for name in ("created_at", "stack")]
     tasks = []
     append = tasks.append
-    collecting = gc.isenabled()
-    gc.disable()  # (as on the endpoint's side)
-    try:
+    with gc_paused():
         for row in data.pop("task_rows"):
+            row = list(row)  # the caller's rows stay as they were
             wait = row[wait_column]
             if wait is not None:
                 row[wait_column] = dict(zip(wait_fields, wait))
@@ -754,9 +748,6 @@ def expand_rows(data: dict) -> dict:
                 for column in frame_columns:
                     row[column] = [table[number] for number in row[column]]
             append(dict(zip(task_fields, row)))
-    finally:
-        if collecting:
-            gc.enable()
     data["tasks"] = tasks
     return data
 
@@ -907,8 +898,9 @@ class MonitorClient:
         self._file = self._sock.makefile("rb")
         self._ids = iter(range(1, 1 << 62))
 
-    def request(self, command: str, **fields):
-        """Send one request; its result (a snapshot's tasks always as dicts)."""
+    def request(self, command: str, *, expand: bool = True, **fields):
+        """Send one request; its result (a snapshot's tasks as dicts, or with
+        ``expand=False`` as the compact rows, which ``format_ps`` takes as they are)."""
         if command == "snapshot":
             fields.setdefault("rows", True)
             fields.setdefault("frame_table", fields["rows"])
@@ -917,18 +909,13 @@ class MonitorClient:
         line = self._file.readline()
         if not line:
             raise MonitorError("closed", f"the endpoint at {self.path} closed the connection")
-        collecting = gc.isenabled()
-        gc.disable()  # a reply of 10,000 tasks is that many lists and strings
-        try:
+        with gc_paused():  # a reply of 10,000 tasks is that many lists and strings
             reply = json.loads(line)
-        finally:
-            if collecting:
-                gc.enable()
         if not reply.get("ok"):
             error = reply.get("error") or {}
             raise MonitorError(error.get("code", "error"), error.get("message", repr(reply)))
         result = reply["result"]
-        if command == "snapshot" and result.get("state") == "ok":
+        if command == "snapshot" and result.get("state") == "ok" and expand:
             result["snapshot"] = expand_rows(result["snapshot"])
         return result
 

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import os
 
+from ._tool import gc_paused
+
 __all__ = ["SORT_KEYS", "format_duration", "format_ps", "format_pstree", "ps_rows",
            "snapshot_dict"]
 
@@ -30,8 +32,12 @@ _TARGET_WIDTH = 40
 
 
 def snapshot_dict(snapshot) -> dict:
-    """*snapshot* as a dict: a ``Snapshot`` (``to_dict()``) or a dict already."""
+    """*snapshot* as a dict: a ``Snapshot`` (``to_dict()``) or a dict already (the
+    endpoint's compact rows expanded)."""
     if isinstance(snapshot, dict):
+        if "task_rows" in snapshot:
+            from .endpoint import expand_rows  # (the endpoint imports this module)
+            return expand_rows(dict(snapshot))
         return snapshot
     to_dict = getattr(snapshot, "to_dict", None)
     if to_dict is None:
@@ -86,6 +92,30 @@ _CELL_KEYS = tuple(key for _, key, _ in PS_COLUMNS)
 _SORT_COLUMNS = {"wait": 9, "run": 10, "steps": 11}  # in _ps_cells' tuples
 
 
+def _ps_fields(data):
+    """``(id, name, state, wait, run_time, steps, created_at)`` per task, *wait* a
+    dict or None: from ``to_dict()``'s shape, or from the endpoint's compact rows as
+    they came (``python -m coroloop ps`` formats 10,000 tasks without making a dict
+    of each first)."""
+    if "task_rows" not in data:
+        for task in data["tasks"]:
+            yield (task["id"], task["name"], task["state"], task.get("wait"),
+                   task.get("run_time"), task.get("steps", 0), task.get("created_at"))
+        return
+    fields = data["task_fields"]
+    columns = [fields.index(name) for name in ("id", "name", "state", "wait", "run_time",
+                                                "steps", "created_at")]
+    wait_fields = data["wait_fields"]
+    table = data.get("frames")
+    for row in data["task_rows"]:
+        task_id, name, state, wait, run_time, steps, created = (row[n] for n in columns)
+        if wait is not None:
+            wait = dict(zip(wait_fields, wait))
+        if created and table is not None:
+            created = [table[created[-1]]]
+        yield task_id, name, state, wait, run_time, steps, created
+
+
 def _ps_cells(data) -> list[tuple]:
     """Per task: the PS_COLUMNS cells (strings), then the raw wait time, run time,
     steps and id (the sort keys).  ps and top format thousands of these."""
@@ -94,8 +124,7 @@ def _ps_cells(data) -> list[tuple]:
     cells = []
     append = cells.append
     duration = format_duration
-    for task in data["tasks"]:
-        wait = task.get("wait")
+    for task_id, name, state, wait, run_time, steps, created_at in _ps_fields(data):
         if wait:
             kind = wait.get("kind", "-")
             target = str(wait.get("target") or "-")
@@ -103,17 +132,15 @@ def _ps_cells(data) -> list[tuple]:
             waited = None if since is None or now is None else now - since
         else:
             kind, target, waited = "-", "-", None
-        name = str(task["name"])
+        name = str(name)
         if len(name) > _NAME_WIDTH:
             name = _clip(name, _NAME_WIDTH)
         if len(target) > _TARGET_WIDTH:
             target = _clip(target, _TARGET_WIDTH)
-        run_time = task.get("run_time")
-        steps = task.get("steps")
-        append((str(task["id"]), name, task["state"], kind, target, duration(waited),
-                duration(run_time), str(task.get("steps", 0)),
-                _place(task.get("created_at"), names),
-                waited or 0.0, run_time or 0.0, steps or 0, task["id"]))
+        append((str(task_id), name, state, kind, target, duration(waited),
+                duration(run_time), str(steps),
+                _place(created_at, names),
+                waited or 0.0, run_time or 0.0, steps or 0, task_id))
     return cells
 
 
@@ -129,10 +156,12 @@ def _sorted_cells(cells, sort):
 def ps_rows(snapshot, *, sort: str | None = None) -> list[dict]:
     """One row (a dict of display strings plus the raw sort values) per task."""
     rows = []
-    for cell in _sorted_cells(_ps_cells(snapshot_dict(snapshot)), sort):
-        row = dict(zip(_CELL_KEYS, cell))
-        row.update(_wait=cell[9], _run=cell[10], _steps=cell[11], _id=cell[12])
-        rows.append(row)
+    with gc_paused():
+        data = snapshot if isinstance(snapshot, dict) else snapshot_dict(snapshot)
+        for cell in _sorted_cells(_ps_cells(data), sort):
+            row = dict(zip(_CELL_KEYS, cell))
+            row.update(_wait=cell[9], _run=cell[10], _steps=cell[11], _id=cell[12])
+            rows.append(row)
     return rows
 
 
@@ -161,9 +190,11 @@ def _table(cells, columns=PS_COLUMNS) -> str:
 def format_ps(snapshot, *, sort: str | None = None) -> str:
     """A table with one row per task: id, name, state, wait kind and target, time in
     that wait, run time, steps, where it was created (innermost frame)."""
-    cells = _sorted_cells(_ps_cells(snapshot_dict(snapshot)), sort)
-    count = len(cells)
-    return _table(cells) + f"\n{count} task{'s' if count != 1 else ''}"
+    data = snapshot if isinstance(snapshot, dict) else snapshot_dict(snapshot)
+    with gc_paused():
+        cells = _sorted_cells(_ps_cells(data), sort)
+        count = len(cells)
+        return _table(cells) + f"\n{count} task{'s' if count != 1 else ''}"
 
 
 def _task_line(task: dict, now) -> str:
@@ -186,7 +217,11 @@ def format_pstree(snapshot, *, stacks: bool = True) -> str:
     """The tasks as a tree: nested under who awaits them (``──``) or, when nobody
     does, who spawned them (``┄┄``, marked ``spawned``), each with its wait reason
     and (with *stacks*) its await stack, innermost last.  Cycles are shown once."""
-    data = snapshot_dict(snapshot)
+    with gc_paused():
+        return _pstree(snapshot_dict(snapshot), stacks)
+
+
+def _pstree(data: dict, stacks: bool) -> str:
     now = data.get("time")
     tasks = {task["id"]: task for task in data["tasks"]}
     children: dict[int, list[tuple[int, str]]] = {task_id: [] for task_id in tasks}

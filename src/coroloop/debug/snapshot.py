@@ -20,13 +20,12 @@ from __future__ import annotations
 
 import collections.abc
 import dataclasses
-import gc
 import threading
 import types
 
 import coroloop
 
-from ._tool import awaited_future, current_task_or_none, running_loop_or_none
+from ._tool import awaited_future, current_task_or_none, gc_paused, running_loop_or_none
 from .taskmonitor import _RECORD as RECORD_KEY, TaskMonitor, coro_name
 from .waits import _CODE_KINDS, _FUTURE_SORTS, WaitReason, _code_kind, capture_wait, finish_wait, \
     gather_children
@@ -157,13 +156,8 @@ class Snapshot:
     def tasks(self) -> list:
         """The ``TaskInfo`` of every task (made from the raw facts when first read)."""
         if self._tasks is None:
-            collecting = gc.isenabled()
-            gc.disable()  # see _take
-            try:
+            with gc_paused():
                 self._tasks = _infos(self._raw, self._names)
-            finally:
-                if collecting:
-                    gc.enable()
             self._raw = None
         return self._tasks
 
@@ -236,15 +230,8 @@ def snapshot(loop=None, *, timeout: float = 5.0) -> Snapshot:
 
 
 def _take(loop) -> Snapshot:
-    # Thousands of small acyclic objects: the cyclic GC would walk every live object
-    # (the tasks, their frames) again and again while they are made.
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
+    with gc_paused():
         return _take_now(loop)
-    finally:
-        if collecting:
-            gc.enable()
 
 
 def _take_now(loop) -> Snapshot:

@@ -36,12 +36,13 @@ def fail(command: str, error: Exception) -> int:
     return 2
 
 
-def request_snapshot(client: MonitorClient, args, **fields) -> dict:
+def request_snapshot(client: MonitorClient, args, *, expand: bool = True, **fields) -> dict:
     """The ``snapshot`` reply (``state`` ok, blocked or not_running); *fields* are
-    the request's (``created_at``/``stack``: how many innermost frames to send)."""
+    the request's (``created_at``/``stack``: how many innermost frames to send);
+    ``expand=False`` leaves the tasks as the endpoint's compact rows."""
     if args.timeout is not None:
         fields["timeout"] = args.timeout
-    return client.request("snapshot", **fields)
+    return client.request("snapshot", expand=expand, **fields)
 
 
 def describe_unanswered(reply: dict, pid: int) -> str:
@@ -68,11 +69,12 @@ def describe_unanswered(reply: dict, pid: int) -> str:
 
 
 def print_snapshot(command: str, args, render, **fields) -> int:
-    """One snapshot printed as ``render(snapshot_dict)`` says (ps, pstree), or what
-    the loop is doing instead; the command's exit status."""
+    """One snapshot printed as ``render(snapshot)`` says (ps, pstree: they take the
+    compact rows as they come), or what the loop is doing instead; the command's
+    exit status."""
     try:
         with connect(args) as client:
-            reply = request_snapshot(client, args, **fields)
+            reply = request_snapshot(client, args, expand=False, **fields)
     except (MonitorError, OSError) as exc:
         return fail(command, exc)
     if reply["state"] != "ok":
