@@ -442,6 +442,8 @@ class _Frames(collections.abc.Sequence):
         return entries
 
     def __getitem__(self, index):
+        if isinstance(index, slice) and self._entries is None:
+            return _Frames(self.raw[index], self._names)  # still unformatted
         return self._formatted()[index]
 
     def __len__(self) -> int:
