@@ -314,7 +314,7 @@ def _capture(tasks, current, included) -> tuple[list, dict]:
         primitive_frame = None
         coros = []
         awaitable = task.get_coro()
-        while awaitable is not None:
+        while awaitable is not None:  # one walk, its step inlined per type: per frame
             if type(awaitable) is coroutine:
                 frame = awaitable.cr_frame
                 if frame is None:
