@@ -126,7 +126,8 @@ class Snapshot:
     ``snapshot()`` reads on the loop's thread only what a step could change (the
     raw facts, see ``_capture``); the ``TaskInfo`` objects, their strings and frame
     names are made from them when ``tasks`` is first read, on whichever thread
-    reads it.  They are the same whenever that happens.
+    reads it.  They are the same whenever that happens: what is read then (code
+    objects, creation records, a coroutine's name) does not change.
     """
 
     #: The loop facts, in ``to_dict()``'s order (``tasks`` aside).
@@ -260,9 +261,10 @@ def _take_now(loop) -> Snapshot:
 # What _capture keeps per task (a tuple, in this order); _infos makes the TaskInfo.
 # Everything a later step could change is read here; what stays is the task itself,
 # code objects and creation records (immutable), formatted afterwards:
-#   task, state, parent (or None), pairs ((code, lineno) per frame, outermost first;
-#   None when done), wait facts (waits.capture_wait, or None), the record's
-#   counters (steps, run_time, since, cancels) or None, the creation record.
+#   task, name, state, parent (or None), pairs ((code, lineno) per frame, outermost
+#   first; None when done), wait facts (waits.capture_wait, or None), the counters
+#   (steps, run_time, since, cancels: the record's, or Nones and task.cancelling()
+#   without one), the creation record (or None).
 # The awaited_by ids are a dict (task id -> waiting task ids) beside the list.
 
 
@@ -300,13 +302,15 @@ def _capture(tasks, current, included) -> tuple[list, dict]:
                     if waiting in included and id(waiting) not in ids:
                         ids.append(id(waiting))
         if record is None:
-            counters = created = None
+            counters = (None, None, None, task.cancelling())
+            created = None
         else:
             counters = (record.steps, record.run_time, record.wait_since,
                         record.cancel_requests)
             created = record.created_at
+        name = task.get_name()
         if task.done():
-            append((task, "done", parent, None, None, counters, created))
+            append((task, name, "done", parent, None, None, counters, created))
             continue
         # The await chain: (code, lineno) per frame; the outermost frame of a
         # primitive's waiting function; the coroutines that may hold a timeout().
@@ -348,9 +352,9 @@ def _capture(tasks, current, included) -> tuple[list, dict]:
             if len(pairs) == 256:
                 break
         if task is current:
-            append((task, "running", parent, pairs, None, counters, created))
+            append((task, name, "running", parent, pairs, None, counters, created))
         elif future is None or future.done():
-            append((task, "runnable", parent, pairs, None, counters, created))
+            append((task, name, "runnable", parent, pairs, None, counters, created))
         else:
             sort = sorts.get(type(future))
             if sort == "sleep" and not coros:  # the commonest waits, inline
@@ -367,7 +371,7 @@ def _capture(tasks, current, included) -> tuple[list, dict]:
                 elif kind == "taskgroup":
                     for child in wait[2][2]:
                         _link_children(child, task, included, awaited)
-            append((task, "waiting", parent, pairs, wait, counters, created))
+            append((task, name, "waiting", parent, pairs, wait, counters, created))
     return raw, awaited
 
 
@@ -394,12 +398,8 @@ def _infos(raw, names) -> list:
     infos = []
     append = infos.append
     none: list = []
-    for task, state, parent, pairs, wait, counters, created in raw:
-        if counters is None:
-            steps = run_time = since = None
-            cancels = task.cancelling()
-        else:
-            steps, run_time, since, cancels = counters
+    for task, name, state, parent, pairs, wait, counters, created in raw:
+        steps, run_time, since, cancels = counters
         if created:
             created_at = _Frames(created, names)
         else:
@@ -408,7 +408,7 @@ def _infos(raw, names) -> list:
                           if source else [])
         task_id = id(task)
         append(TaskInfo(
-            task_id, task.get_name(), state, coro_name(task), created_at,
+            task_id, name, state, coro_name(task), created_at,
             None if parent is None else id(parent), list(awaited.get(task_id, none)),
             None if wait is None else finish_wait(wait, since, pairs),
             _Frames(pairs, names) if pairs else [], steps, run_time, cancels, task))
