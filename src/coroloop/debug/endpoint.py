@@ -691,7 +691,7 @@ def _as_rows(taken, *, table: bool = False) -> dict:
     With *table* (``"frame_table": true``) each frame is sent once, in ``frames``
     (``[filename, lineno, function]``), and the rows' frame lists hold its index:
     ten thousand tasks are created and wait at a few lines."""
-    rows = []
+    rows: list = []
     append = rows.append
     wait_fields = _WAIT_FIELDS
     index: dict = {}
@@ -736,7 +736,7 @@ def expand_rows(data: dict) -> dict:
     wait_column = task_fields.index("wait")
     table = data.pop("frames", None)
     frame_columns = [task_fields.index(name) for name in ("created_at", "stack")]
-    tasks = []
+    tasks: list = []
     append = tasks.append
     with gc_paused():
         for row in data.pop("task_rows"):

@@ -121,7 +121,7 @@ def _ps_cells(data) -> list[tuple]:
     steps and id (the sort keys).  ps and top format thousands of these."""
     now = data.get("time")
     names: dict = {}
-    cells = []
+    cells: list = []
     append = cells.append
     duration = format_duration
     for task_id, name, state, wait, run_time, steps, created_at in _ps_fields(data):

@@ -35,7 +35,7 @@ import dataclasses
 import os
 import sys
 import weakref
-from typing import cast
+from typing import Any, cast
 
 import coroloop
 
@@ -227,7 +227,7 @@ class CancelTracker(LoopTool):
         shield() returned: should *task* end cancelled, that future is cancelled
         and so is whoever awaits it -- via "shield" (see task_exited)."""
         for fn, _ in task._callbacks or ():
-            link = getattr(fn, "__self__", None)
+            link: Any = getattr(fn, "__self__", None)
             if type(link).__name__ == "_ShieldLink":
                 self._shielded[link.outer] = info
 

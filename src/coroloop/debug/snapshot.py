@@ -22,6 +22,8 @@ import collections.abc
 import dataclasses
 import threading
 import types
+from collections.abc import Sequence
+from typing import Any
 
 import coroloop
 
@@ -93,11 +95,11 @@ class TaskInfo:
     name: str
     state: str
     coro: str
-    created_at: list
+    created_at: Sequence
     spawned_by: int | None
     awaited_by: list | tuple  # () until the links are filled in
     wait: WaitReason | None
-    stack: list
+    stack: Sequence
     steps: int | None
     run_time: float | None
     cancel_requests: int
@@ -148,7 +150,7 @@ class Snapshot:
         self.step_running = step_running
         self.monitored = monitored
         self._tasks = tasks
-        self._raw: list | None = None
+        self._raw: Any = None  # _capture's (facts, awaited_by) until tasks is read
         # (code, lineno) -> (filename, lineno, function), shared by the snapshot's
         # frame lists: thousands of tasks created and waiting at the same few lines.
         self._names: dict = {}
@@ -278,7 +280,7 @@ def _capture(tasks, current, included) -> tuple[list, dict]:
     native_task = coroloop.Task
     record_key = RECORD_KEY
     awaited: dict[int, list] = {}
-    raw = []
+    raw: list = []
     append = raw.append
     for task in tasks:  # grows while iterated (see below)
         if type(task) is native_task:
@@ -357,6 +359,7 @@ def _capture(tasks, current, included) -> tuple[list, dict]:
             append((task, name, "runnable", parent, pairs, None, counters, created))
         else:
             sort = sorts.get(type(future))
+            wait: tuple
             if sort == "sleep" and not coros:  # the commonest waits, inline
                 wait = ("sleep", None, None, future.when(), None)
             elif sort == "task" and not coros:
@@ -395,11 +398,12 @@ def _link_children(future, task, included, awaited) -> None:
 def _infos(raw, names) -> list:
     """The ``TaskInfo`` list from _capture's facts (on any thread)."""
     raw, awaited = raw
-    infos = []
+    infos: list = []
     append = infos.append
     none: list = []
     for task, name, state, parent, pairs, wait, counters, created in raw:
         steps, run_time, since, cancels = counters
+        created_at: Sequence
         if created:
             created_at = _Frames(created, names)
         else:

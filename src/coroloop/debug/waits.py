@@ -254,7 +254,7 @@ def await_chain(task) -> list:
 
 def coroutines_of(task) -> list:
     """The coroutines of *task*'s await chain, outermost first."""
-    coros = []
+    coros: list = []
     awaitable = task.get_coro()
     while type(awaitable) is _CoroutineType and len(coros) < 256:
         coros.append(awaitable)
