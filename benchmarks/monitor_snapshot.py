@@ -32,7 +32,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "src"))
 
 from coroloop.debug import format_ps  # noqa: E402
-from coroloop.debug.endpoint import MonitorClient  # noqa: E402
+from coroloop.debug.endpoint import MonitorClient, find_socket  # noqa: E402
 
 MANY_TASKS = textwrap.dedent('''\
     import asyncio, os, sys
@@ -101,6 +101,18 @@ def start(program: str, *args: str, tmp: str) -> subprocess.Popen:
     return child
 
 
+def stop(child: subprocess.Popen) -> None:
+    """Kill *child* and remove its monitor socket (a killed process cannot: a stale
+    socket would be taken for a later process with the same PID)."""
+    path = find_socket(child.pid)  # (while the process is there to be found)
+    child.kill()
+    child.wait()
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of process *pid* so far (the program is otherwise idle:
     what it spends during a request is the endpoint's and the snapshot's)."""
@@ -160,8 +172,7 @@ def main() -> None:
                       f"{len(done.stdout)} bytes printed): wall median "
                       f"{statistics.median(walls) * 1000:.0f} ms of 3")
         finally:
-            child.kill()
-            child.wait()
+            stop(child)
 
         child = start(CHURN, tmp=tmp)
         try:
@@ -181,8 +192,7 @@ def main() -> None:
                   f"not; {args.snapshots / took:.0f} snapshots/s; loop lag median "
                   f"{statistics.median(lags):.2f} ms, max {max(lags):.2f} ms")
         finally:
-            child.kill()
-            child.wait()
+            stop(child)
 
         measure_serving_cost(args.repeat, tmp)
 
