@@ -35,7 +35,7 @@ from ._core.clock import Clock, MonotonicClock
 from ._core.coroutines import coroutine, iscoroutine, iscoroutinefunction
 from ._core.futures import Future, isfuture
 from ._core.handles import Handle, TimerHandle
-from ._core.instrument import Instrument, add_loop_watcher, remove_loop_watcher
+from ._core.instrument import Instrument, StepRecord, add_loop_watcher, remove_loop_watcher
 from ._core.loop import CoreEventLoop
 from ._event_loop import EventLoop, new_event_loop
 from ._net.tcp import Server
@@ -124,7 +124,7 @@ __all__ = [
     "BaseTransport", "DatagramTransport", "ReadTransport", "SubprocessTransport",
     "Transport", "WriteTransport",
     # coroloop's own
-    "Clock", "MonotonicClock", "Poller", "Instrument", "add_loop_watcher", "remove_loop_watcher", "TimeoutState", "TaskGroupState",
+    "Clock", "MonotonicClock", "Poller", "Instrument", "StepRecord", "add_loop_watcher", "remove_loop_watcher", "TimeoutState", "TaskGroupState",
 ]
 # As in asyncio: listed up to 3.13; from 3.14 reading them warns, so they are not.
 __all__ += [name for name in _policy_names if name not in _bridge.DEPRECATED_POLICY_NAMES]

@@ -172,6 +172,10 @@ CROSSINGS = {
         "Lock/Semaphore's holding task, recorded while the debug tools track holders",
     ("debug/taskmonitor.py", "_track_holders"):
         "switches holder tracking in _api/locks.py on (debug imports only the public API)",
+    ("debug/taskmonitor.py", "_step_record"):
+        "the loop's StepRecord of a task (coroloop.Instrument's records_steps): made at "
+        "spawn with the creation site, read for snapshots; an attribute, not an accessor, "
+        "so the loop counts each step without a call",
     ("debug/taskmonitor.py", "_exception"):
         "asyncio's Future attribute: a finished task's error for the history, read "
         "without exception(), which would mark it retrieved and silence asyncio's report",

@@ -512,8 +512,11 @@ def test_a_snapshot_can_send_only_the_innermost_frames(served):
     async def nested():
         await coroloop.sleep(3600)
 
+    async def spawn():  # created_at: spawn() inside main(), up to the task's step
+        return coroloop.create_task(nested(), name="nested")
+
     async def main():
-        task = coroloop.create_task(nested(), name="nested")
+        task = await spawn()
         await coroloop.sleep(0)
         full = await coroloop.to_thread(request, endpoint.path, "snapshot")
         trimmed = await coroloop.to_thread(request, endpoint.path, "snapshot",
@@ -528,7 +531,7 @@ def test_a_snapshot_can_send_only_the_innermost_frames(served):
     (short,) = [t for t in trimmed["snapshot"]["tasks"] if t["name"] == "nested"]
     assert len(whole["created_at"]) > 1 and whole["stack"]
     assert short["created_at"] == whole["created_at"][-1:] and short["stack"] == []
-    assert short["created_at"][0][2].endswith("main")  # the innermost: where create_task was
+    assert short["created_at"][0][2].endswith("spawn")  # the innermost: where create_task was
 
 
 def test_the_compact_form_expands_to_to_dicts_shape(served):

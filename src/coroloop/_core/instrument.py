@@ -36,6 +36,17 @@ else a function calling each instrument's method.  Methods inherited unchanged f
 ``callback_ran`` (or debug mode), and the task a ready item steps is looked up only
 for the step hooks.
 
+Step records.  An instrument with a true ``records_steps`` attribute (the debug
+package's TaskMonitor) has the loop keep, per task, a ``StepRecord`` on the task
+(``task._step_record``, made by the instrument's ``task_spawned`` or, for a task
+spawned before it, by the loop at its first step): its step count, the loop time
+spent in its steps and when its last step ended.  The loop does this inline, with
+no Python call per step: one clock read per step when steps follow each other in
+an iteration, two after a plain callback (whose time is not a step's).  Its eager
+first step (3.12's eager tasks) counts too.  Such an instrument should not also
+implement per-step hooks (``task_step_started`` and the like): with them the loop
+takes its general watched path, which keeps the records as well but costs more.
+
 Errors.  An instrument that raises is removed and the error is reported through the
 loop's exception handler, so a broken tool cannot break the program it watches.  An
 instrument whose hooks catch and report their own errors may say so with a true
@@ -48,7 +59,7 @@ from __future__ import annotations
 
 import itertools
 
-__all__ = ["Instrument", "Instruments", "HOOKS", "add_loop_watcher", "remove_loop_watcher",
+__all__ = ["Instrument", "Instruments", "HOOKS", "StepRecord", "add_loop_watcher", "remove_loop_watcher",
            "announce_loop", "set_debug_mode_tools", "debug_mode_started", "debug_mode_ended"]
 
 HOOKS = ("task_spawned", "task_step_started", "task_step_ended", "task_stepped",
@@ -61,6 +72,43 @@ _versions = itertools.count(1)
 _POLL_HOOKS = ("io_wait_started", "io_wait_ended")
 # The hooks that make the loop find the task each ready-queue item steps.
 _STEP_HOOKS = ("task_step_started", "task_step_ended", "task_stepped", "task_exited")
+# The hooks the lean recording path calls (or that are not called from the ready run).
+_LEAN_HOOKS = ("ready_run_started", "task_exited", "task_spawned", "task_woken",
+               "task_cancel_requested")
+
+
+class StepRecord:
+    """What the loop counts for a task while an instrument ``records_steps``.
+
+    ``steps``: steps run; ``run_time``: loop time spent in them; ``last_step_end``:
+    loop time the last one ended (the start of the task's current wait, or when it
+    finished); ``cancel_requests`` and ``created_at`` belong to the instrument (the
+    loop never touches them).  The fields start as class defaults: ``StepRecord()``
+    runs no Python code, as every task spawned while a TaskMonitor watches makes one.
+    """
+
+    steps = 0
+    run_time = 0.0
+    last_step_end: float | None = None
+    cancel_requests = 0
+    created_at: tuple = ()
+
+    def add_step(self, began: float, ended: float) -> None:
+        """Count one step that ran from loop time *began* to *ended*."""
+        # >>> rule add-step
+        self.steps += 1
+        self.run_time += ended - began
+        self.last_step_end = ended
+        # <<< rule add-step
+
+
+def record_step(task, began: float, ended: float) -> None:
+    """Count a step of *task* in its StepRecord, made now if it has none (the loop's
+    watched path and eager steps; the lean path does the same inline)."""
+    record = task._step_record
+    if record is None:
+        record = task._step_record = StepRecord()
+    record.add_step(began, ended)
 
 
 class Instrument:
@@ -68,6 +116,8 @@ class Instrument:
 
     #: True if every hook catches and reports its own errors (see the module doc).
     hooks_catch_errors = False
+    #: True to have the loop keep each task's StepRecord (see the module doc).
+    records_steps = False
 
     def task_spawned(self, task) -> None:
         """A task was created on the loop (in its creator's step)."""
@@ -137,11 +187,18 @@ class Instruments:
             methods = [(member, getattr(member, hook)) for member in self.members
                        if _implements(member, hook)]
             setattr(self, hook, self._fan_out(hook, methods) if methods else None)
+        self.records_steps = any(getattr(member, "records_steps", False)
+                                 for member in self.members)
         self.watch_steps = any(getattr(self, hook) is not None for hook in _STEP_HOOKS)
         # Only hooks the ready-queue run calls need its watched path: an instrument
         # with just the poller's hooks (the deadlock detector) leaves the fast one.
-        self.watch_ready = any(getattr(self, hook) is not None for hook in HOOKS
-                               if hook not in _POLL_HOOKS)
+        self.watch_ready = self.records_steps or any(
+            getattr(self, hook) is not None for hook in HOOKS if hook not in _POLL_HOOKS)
+        # Step records and nothing else per item but task_exited: the loop's lean
+        # recording path (no Python call per step, no timing of callbacks).
+        self.lean = self.records_steps and not any(
+            getattr(self, hook) is not None for hook in HOOKS
+            if hook not in _POLL_HOOKS and hook not in _LEAN_HOOKS)
         # Changes with every change of the set: a loop may keep the hooks it read
         # while this is the same (1 and up: 0 is the loop's "no instruments").
         self.version = next(_versions)

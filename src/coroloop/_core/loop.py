@@ -63,15 +63,17 @@ from .clock import Clock, MonotonicClock
 from .coroutines import is_coroutine_function, iscoroutine
 from .errors import ErrorReporter, logger
 from .executors import Executors
-from .futures import isfuture, new_future
+from .futures import PENDING, isfuture, new_future
 from .handles import (Handle, TimerHandle, callback_error_context, extract_source_traceback,
                       new_handle, new_threadsafe_handle, new_timer_handle)
-from .instrument import Instruments, announce_loop, debug_mode_ended, debug_mode_started
+from .instrument import (Instruments, StepRecord, announce_loop, debug_mode_ended,
+                         debug_mode_started, record_step)
 from .loopstate import NATIVE_LOOPS, LoopState
 from .poller import Poller, default_poller
 from .readiness import Readiness
 from .sleep import SleepFuture
 from .tasks import Task, ensure_future, new_task
+from .tasks import _step as _task_step
 from .timers import TimerQueue
 
 if TYPE_CHECKING:
@@ -151,6 +153,8 @@ class CoreEventLoop(_aevents.AbstractEventLoop):
         self._current_handle: Handle | None = None
         self._iterations = 0
         self._tracking_running = 0
+        # Loop time the running task step began, while an instrument records steps.
+        self._step_began: float | None = None
         # Concurrent futures (executor jobs, wrap_future) whose completion will reach
         # this loop through call_soon_threadsafe: wakers that wake_sources() counts.
         # Added on the loop's thread, discarded by the completing thread after its
@@ -286,6 +290,9 @@ class CoreEventLoop(_aevents.AbstractEventLoop):
         now = self._now
         resolution = clock.resolution
         run_ready = self._run_ready_watched
+        # The lean recording path's chain of step times (see there).
+        mark = None
+        chained = version = 0
         while True:
             if timerq.cancelled and timerq.heap:
                 timerq.tidy()  # cancelled timers must not shorten our sleep
@@ -325,7 +332,70 @@ class CoreEventLoop(_aevents.AbstractEventLoop):
             # wait for the next one, after I/O has been polled again.
             hooks = self._instruments
             if self._debug or hooks is not None and hooks.watch_ready:
-                run_ready(len(ready))
+                if hooks is None or not hooks.lean or self._debug:
+                    run_ready(len(ready))
+                else:
+                    # Step records and nothing else per item (a TaskMonitor):
+                    # _run_ready_watched() made lean, inlined as its call per
+                    # iteration costs more than the records.  Each task step is
+                    # counted in its StepRecord with one clock read: the end of one
+                    # step is the start of the next, also across iterations when
+                    # the loop cannot have blocked in between (the ready queue was
+                    # not empty); a callback is not timed, and the clock is read
+                    # again after one.  An instrument added or removed by an item
+                    # takes effect at the next iteration, as on the fast path.
+                    count = len(ready)
+                    if hooks.ready_run_started is not None:
+                        hooks.ready_run_started(count)
+                    iteration = self._iterations = self._iterations + 1
+                    if iteration != chained or hooks.version != version:
+                        mark = None  # the loop may have blocked, or the set changed
+                    version = hooks.version
+                    exited = hooks.task_exited
+                    for _ in range(count):
+                        handle = popleft()
+                        if handle._cancelled:
+                            continue
+                        callback = handle._callback
+                        if callback is _task_step:
+                            task = handle
+                        elif type(callback) is _MethodType and \
+                                callback.__func__ is _task_wakeup:  # a foreign future's
+                            task = callback.__self__
+                        else:
+                            task = None
+                        if task is not None:
+                            if mark is None:
+                                mark = now()
+                            self._step_began = mark
+                        self._current_handle = handle
+                        args = handle._args
+                        try:
+                            if len(args) == 1:
+                                handle._context.run(callback, args[0])
+                            else:
+                                handle._context.run(callback, *args)
+                        except (SystemExit, KeyboardInterrupt):
+                            raise
+                        except BaseException as exc:
+                            self._report_callback_error(handle, exc)
+                        if task is None:
+                            mark = None
+                        else:
+                            ended = now()
+                            record = task._step_record
+                            if record is None:
+                                record = task._step_record = StepRecord()
+                            # >>> copy add-step (self -> record, began -> mark)
+                            record.steps += 1
+                            record.run_time += ended - mark
+                            record.last_step_end = ended
+                            # <<< copy add-step
+                            mark = ended
+                            if exited is not None and task._state is not PENDING:
+                                exited(task)
+                    self._current_handle = None
+                    chained = iteration + 1 if ready else 0
             else:
                 tracking = self._tracking_running
                 if tracking:
@@ -367,12 +437,12 @@ class CoreEventLoop(_aevents.AbstractEventLoop):
         hooks = self._instruments
         if hooks is not None and hooks.ready_run_started is not None:
             hooks.ready_run_started(count)
+        self._iterations += 1
         popleft = self._ready.popleft
         clock = _time.perf_counter
         now = self._now
         debug = self._debug
         version = -1
-        self._iterations += 1
         for _ in range(count):
             handle = popleft()
             if handle._cancelled:
@@ -383,9 +453,11 @@ class CoreEventLoop(_aevents.AbstractEventLoop):
                     version = 0
                     watch = ran = started_hook = stepped = ended_hook = exited = None
                     timed = debug
+                    records = False
             elif hooks.version != version:
                 version = hooks.version
-                watch = hooks.watch_steps
+                records = hooks.records_steps
+                watch = hooks.watch_steps or records
                 ran = hooks.callback_ran
                 timed = debug or ran is not None
                 started_hook = hooks.task_step_started
@@ -401,7 +473,7 @@ class CoreEventLoop(_aevents.AbstractEventLoop):
                 if task is not None:
                     if started_hook is not None:
                         started_hook(task)
-                    step_began = now()
+                    step_began = self._step_began = now()
             if timed:
                 started = clock()
             self._current_handle = handle
@@ -416,12 +488,16 @@ class CoreEventLoop(_aevents.AbstractEventLoop):
             except BaseException as exc:
                 self._report_callback_error(handle, exc)
             finally:
-                self._current_handle = None
+                self._current_handle = self._step_began = None
             if timed:
                 took = clock() - started
             if task is not None and self._instruments is hooks and hooks.version == version:
-                if stepped is not None:
-                    stepped(task, step_began, now())
+                if records or stepped is not None:
+                    step_ended = now()
+                    if records:
+                        record_step(task, step_began, step_ended)
+                    if stepped is not None:
+                        stepped(task, step_began, step_ended)
                 if ended_hook is not None:
                     ended_hook(task)
                 if exited is not None and task.done():
@@ -433,6 +509,17 @@ class CoreEventLoop(_aevents.AbstractEventLoop):
                 if ran is not None and self._instruments is hooks \
                         and hooks.version == version:
                     ran(handle, took)
+
+    def step_began(self) -> float | None:
+        """Loop time the task step running now began, while an instrument records
+        steps (see ``coroloop.Instrument``); None if none did.  Read it inside the
+        step: between steps it may still be the last step's."""
+        return self._step_began
+
+    def iterations(self) -> int:
+        """How many loop iterations have run (counted while the blocking detector
+        or an instrument with ready-queue hooks watches, and in debug mode)."""
+        return self._iterations
 
     def _report_callback_error(self, handle, exc) -> None:
         self.call_exception_handler(callback_error_context(handle, exc))
@@ -867,6 +954,8 @@ def _checked_scheduler(scheduler):
 
 
 _MethodType = types.MethodType
+# The step a task runs after a foreign future (not coroloop's) woke it.
+_task_wakeup = Task._wakeup
 
 
 def _task_stepped_by(item):

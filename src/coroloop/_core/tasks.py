@@ -37,6 +37,7 @@ from .typed import AsyncioTask
 from .futures import (FINISHED, PENDING, CancelledError, Future, InvalidStateError,
                       asyncio_twin, future_loop, isfuture)
 from .handles import extract_source_traceback
+from .instrument import record_step
 from .loopstate import NATIVE_LOOPS, LoopState
 from .sleep import SleepFuture
 
@@ -96,6 +97,9 @@ class Task(AsyncioTask[_T], Future[_T]):
     _callback: Any
     _cancelled: bool
     __class__ = asyncio_twin(__module__, __qualname__, _asyncio_tasks.Task)
+    # The loop's StepRecord of this task while an instrument records steps
+    # (instrument.py); a class default, so tasks pay nothing for it otherwise.
+    _step_record = None
 
     # How many cancel() calls are outstanding (decremented by uncancel()).
     _num_cancels_requested = 0
@@ -362,8 +366,12 @@ class Task(AsyncioTask[_T], Future[_T]):
         finally:
             hooks = loop._instruments if self._native else None
             if hooks is not None:
-                if hooks.task_stepped is not None and began is not None:
-                    hooks.task_stepped(self, began, loop.time())
+                if began is not None and (hooks.records_steps or hooks.task_stepped is not None):
+                    ended = loop.time()
+                    if hooks.records_steps:
+                        record_step(self, began, ended)
+                    if hooks.task_stepped is not None:
+                        hooks.task_stepped(self, began, ended)
                 if hooks.task_step_ended is not None:
                     hooks.task_step_ended(self)
                 if hooks.task_exited is not None and self._state is not PENDING:

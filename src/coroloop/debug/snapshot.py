@@ -28,7 +28,7 @@ from typing import Any
 import coroloop
 
 from ._tool import awaited_future, current_task_or_none, gc_paused, running_loop_or_none
-from .taskmonitor import _RECORD as RECORD_KEY, TaskMonitor, coro_name
+from .taskmonitor import CreationFrames, TaskMonitor, coro_name, line_at
 from .waits import _CODE_KINDS, _FUTURE_SORTS, WaitReason, _code_kind, capture_wait, finish_wait, \
     gather_children
 
@@ -278,7 +278,6 @@ def _capture(tasks, current, included) -> tuple[list, dict]:
     coroutine, generator = _CoroutineType, types.GeneratorType
     sorts = _FUTURE_SORTS
     native_task = coroloop.Task
-    record_key = RECORD_KEY
     awaited: dict[int, list] = {}
     raw: list = []
     append = raw.append
@@ -290,7 +289,7 @@ def _capture(tasks, current, included) -> tuple[list, dict]:
                 # finished but is still alive (not collected) joins it, as "done".
                 included.add(parent)
                 tasks.append(parent)
-            record = task.__dict__.get(record_key)
+            record = task._step_record
             links = task._awaited_by  # explicit links: gather, TaskGroup, shield, wait
             future = task.waiting_on()
         else:  # a stdlib task on this loop
@@ -307,7 +306,7 @@ def _capture(tasks, current, included) -> tuple[list, dict]:
             counters = (None, None, None, task.cancelling())
             created = None
         else:
-            counters = (record.steps, record.run_time, record.wait_since,
+            counters = (record.steps, record.run_time, record.last_step_end,
                         record.cancel_requests)
             created = record.created_at
         name = task.get_name()
@@ -421,33 +420,39 @@ def _infos(raw, names) -> list:
 
 class _Frames(collections.abc.Sequence):
     """``(filename, lineno, function)`` entries, formatted from raw ``(code, lineno)``
-    pairs when first read, each pair once per snapshot (*names* is its cache)."""
+    pairs when first read, each pair once per snapshot (*names* is its cache).  A
+    monitor's ``CreationFrames`` hold ``(code, f_lasti)`` pairs instead (*offsets*):
+    their lines are worked out here, off the loop."""
 
-    __slots__ = ("raw", "_names", "_entries")
+    __slots__ = ("raw", "_names", "_entries", "_offsets")
 
-    def __init__(self, raw, names) -> None:
+    def __init__(self, raw, names, offsets: bool | None = None) -> None:
         self.raw = raw
         self._names = names
         self._entries: list | None = None
+        self._offsets = isinstance(raw, CreationFrames) if offsets is None else offsets
 
     def _formatted(self) -> list:
         entries = self._entries
         if entries is None:
             names = self._names
+            offsets = self._offsets
             entries = []
             for pair in self.raw:
-                entry = names.get(pair)
+                key = (pair, True) if offsets else pair
+                entry = names.get(key)
                 if entry is None:
                     code = pair[0]
-                    entry = names[pair] = (code.co_filename, pair[1],
-                                           getattr(code, "co_qualname", code.co_name))
+                    line = line_at(code, pair[1]) if offsets else pair[1]
+                    entry = names[key] = (code.co_filename, line,
+                                          getattr(code, "co_qualname", code.co_name))
                 entries.append(entry)
             self._entries = entries
         return entries
 
     def __getitem__(self, index):
         if isinstance(index, slice) and self._entries is None:
-            return _Frames(self.raw[index], self._names)  # still unformatted
+            return _Frames(self.raw[index], self._names, self._offsets)  # unformatted
         return self._formatted()[index]
 
     def __len__(self) -> int:

@@ -3,19 +3,24 @@
 The asyncio tutorials write a ``TaskMonitor`` by hand (a set of tasks, a done
 callback removing each); this one is an instrument on the loop's hooks and is the
 building block of ``snapshot()``: it records, per task, what public introspection
-cannot give afterwards —
+cannot give afterwards --
 
-* where the task was created (raw ``(code, lineno)`` pairs, formatted lazily),
+* where the task was created (raw ``(code, f_lasti)`` pairs, formatted lazily),
 * its step count and the loop time spent in its steps,
-* when its current wait began (``WaitReason.since``),
+* when its current wait began (``WaitReason.since``: when its last step ended),
 * how many ``cancel()`` calls reached it,
 
 and per loop, its iterations and when the running step began.  Finished tasks go
 to a bounded history (default 1000) with their outcome.
 
-Cost: nothing until installed (the loop's hooks stay one branch); installed, one
-small record per task (kept on the task itself, so a collected task takes its
-record with it) and a few attribute updates per step.
+Cost.  Nothing until installed (the loop's hooks stay one branch).  Installed, the
+monitor is a ``records_steps`` instrument (``coroloop.Instrument``): the loop itself
+counts each step in the task's ``StepRecord``, inline, with no Python call per step
+(one clock read per step).  The monitor's own Python code runs once per task at
+spawn (the creation site: a walk of the creating frames up to the scheduler's, the
+frames kept as ``(code, f_lasti)``), once at exit (a tuple appended to the bounded
+history; ``FinishedTask`` objects are made when ``finished`` is read) and once per
+``cancel()``.  The record lives on the task, so a collected task takes it along.
 """
 
 from __future__ import annotations
@@ -25,56 +30,125 @@ import collections.abc
 import dataclasses
 import os
 import sys
-import types
 
 import coroloop
+from coroloop import StepRecord
 
 from ._tool import LoopTool, current_task_or_none
 
-__all__ = ["FinishedTask", "FrameList", "TaskMonitor", "format_frames"]
+__all__ = ["CreationFrames", "FinishedTask", "FrameList", "TaskMonitor", "format_frames"]
 
-_RECORD = "_coroloop_debug_record"
 _PACKAGE_DIR = os.path.dirname(coroloop.__file__) + os.sep
+_CORE_DIR = _PACKAGE_DIR + "_core" + os.sep
 # How many frames of the creating code a task remembers (innermost ones).
 CREATION_FRAMES = 8
 
+# What each source file is to the creation-site walk, by its code objects'
+# co_filename (cached: a spawn sees the same few files again and again; keyed by
+# the name, as a code object's hash is worked out from its contents at each call).
+_USER, _LIBRARY, _SCHEDULER = 0, 1, 2
+_kinds: dict = {}
 
-class _TaskRecord:
-    """What the monitor keeps per task (on the task, see the module doc)."""
 
-    __slots__ = ("created_at", "steps", "run_time", "wait_since", "cancel_requests")
-
-    def __init__(self, created_at) -> None:
-        self.created_at = created_at   # ((code, lineno), ...), innermost last
-        self.steps = 0
-        self.run_time = 0.0            # loop time spent in steps
-        self.wait_since = None         # loop time the current wait began
-        self.cancel_requests = 0
+def _kind(filename: str) -> int:
+    if not filename.startswith(_PACKAGE_DIR):
+        kind = _USER
+    elif filename.startswith(_CORE_DIR) and os.path.basename(filename) in (
+            "loop.py", "tasks.py", "handles.py"):
+        kind = _SCHEDULER
+    else:
+        kind = _LIBRARY
+    if len(_kinds) < 10_000:  # names of exec()'d code must not pile up
+        _kinds[filename] = kind
+    return kind
 
 
 def record_of(task):
-    """The monitor's record of *task*, or None (not watched)."""
-    try:
-        return task.__dict__.get(_RECORD)
-    except AttributeError:  # a stdlib task (no record: spawned without our hooks)
-        return None
+    """The loop's ``StepRecord`` of *task* (steps, run time, creation site...), or
+    None (not watched, or a stdlib task)."""
+    return getattr(task, "_step_record", None)
 
 
 def creation_frames(skip: int = 1) -> tuple:
-    """``((code, lineno), ...)`` of the calling code outside coroloop, innermost last."""
+    """``CreationFrames``: the calling code outside coroloop, innermost last.
+
+    The walk skips coroloop's frames until it meets the program's, then goes
+    outwards up to the scheduler (a task's step or the loop: the same for every
+    task).  Making a frame object is what a walk costs most, and coroloop's own
+    frames on the way are new at each call, so the depth at which the program's
+    frame was found last time is tried first (``sys._getframe`` there makes one
+    frame object, and one more to check that the frame inside it is coroloop's).
+    A program's task factory or Task subclass on the way may so be left out of the
+    site (the line calling create_task() is always in).
+    """
+    kinds = _kinds
+    frame = None
+    depth = _last_depth[0]
+    if depth:
+        try:
+            guessed = sys._getframe(skip + depth)
+            inner = sys._getframe(skip + depth - 1).f_code.co_filename
+        except ValueError:  # a shallower stack than last time
+            pass
+        else:
+            if kinds.get(guessed.f_code.co_filename) == _USER and \
+                    kinds.get(inner, _USER) != _USER:
+                frame = guessed
+    if frame is None:
+        frame = sys._getframe(skip)
+        depth = 0
+        while frame is not None:
+            filename = frame.f_code.co_filename
+            kind = kinds.get(filename)
+            if kind is None:
+                kind = _kind(filename)
+            if kind == _USER:
+                _last_depth[0] = depth
+                break
+            frame = frame.f_back
+            depth += 1
     frames: list = []
-    frame: types.FrameType | None = sys._getframe(skip)
-    while frame is not None and len(frames) < CREATION_FRAMES:
+    while frame is not None:
         code = frame.f_code
-        if not code.co_filename.startswith(_PACKAGE_DIR):
-            frames.append((code, frame.f_lineno))
+        kind = kinds.get(code.co_filename)
+        if kind is None:
+            kind = _kind(code.co_filename)
+        if kind == _USER:
+            # f_lasti, not f_lineno: working out a line scans the code's line
+            # table (a microsecond for a long function); done when formatted.
+            frames.append((code, frame.f_lasti))
+            if len(frames) == CREATION_FRAMES:
+                break
+        elif kind == _SCHEDULER:
+            break
         frame = frame.f_back
     frames.reverse()
-    return tuple(frames)
+    return CreationFrames(frames)
+
+
+_last_depth = [0]  # where creation_frames() found the program's frame last time
+
+
+class CreationFrames(tuple):
+    """A task's creation site as recorded: ``(code, f_lasti)`` pairs, innermost
+    last; ``format_frames`` turns the offsets into line numbers."""
+
+    __slots__ = ()
+
+
+def line_at(code, offset: int) -> int:
+    """The line of the instruction at byte *offset* of *code* (as ``f_lineno``)."""
+    for start, end, line in code.co_lines():
+        if start <= offset < end:
+            return line if line is not None else code.co_firstlineno
+    return code.co_firstlineno
 
 
 def format_frames(raw) -> list[tuple[str, int, str]]:
-    """``[(filename, lineno, function), ...]`` from raw ``(code, lineno)`` pairs."""
+    """``[(filename, lineno, function), ...]`` from raw ``(code, lineno)`` pairs (or
+    a task's ``CreationFrames``)."""
+    if isinstance(raw, CreationFrames):
+        raw = [(code, line_at(code, offset)) for code, offset in raw]
     return [(code.co_filename, lineno, getattr(code, "co_qualname", code.co_name))
             for code, lineno in raw]
 
@@ -154,16 +228,20 @@ class TaskMonitor(LoopTool):
     if there is one; ``TaskMonitor.of(loop)`` finds it (or None).
     """
 
+    #: The loop keeps each task's StepRecord (steps, run time, last step end).
+    records_steps = True
+
     def __init__(self, loop=None, *, history: int = 1000) -> None:
         if loop is None:
             loop = coroloop.get_running_loop()
         if not isinstance(history, int) or history < 0:
             raise ValueError(f"TaskMonitor(history=...) must be an int >= 0, got {history!r}")
         self.loop = loop
-        self.finished: collections.deque = collections.deque(maxlen=history)
+        # Raw entries, made into FinishedTask objects when ``finished`` is read.
+        self._finished: collections.deque = collections.deque(maxlen=history)
+        self._keep = history > 0
         self.finished_count = 0          # all tasks seen finishing, beyond the history
-        self.iterations = 0              # loop iterations since installed
-        self.last_event = None           # loop time of the last step end / iteration start
+        self._iterations_before = 0      # the loop's iterations when installed
 
     # -- installing --------------------------------------------------------------------
     @classmethod
@@ -181,6 +259,7 @@ class TaskMonitor(LoopTool):
         """Install on the loop (a no-op if installed)."""
         if not self._installed:
             self._attach()
+            self._iterations_before = self.loop.iterations()
             coroloop.Lock._track_holders(True)  # see _api/locks.py
 
     def __enter__(self) -> "TaskMonitor":
@@ -192,58 +271,67 @@ class TaskMonitor(LoopTool):
 
     # -- the hooks (each catches its own errors: a tool never breaks the program) -------
     def task_spawned(self, task) -> None:
-        """Instrument hook: start tracking *task* (its creation site and spawner)."""
+        """Instrument hook: start tracking *task* (its creation site)."""
         try:
-            task.__dict__[_RECORD] = _TaskRecord(creation_frames(2))
+            record = task._step_record = StepRecord()
+            record.created_at = creation_frames(2)
         except Exception as exc:
             self._fail("task_spawned", exc)
-
-    def task_stepped(self, task, started, ended) -> None:
-        """Instrument hook: count one step of *task* and its run time."""
-        try:
-            record = task.__dict__.get(_RECORD)
-            if record is None:
-                record = task.__dict__[_RECORD] = _TaskRecord(())
-            record.steps += 1
-            record.run_time += ended - started
-            record.wait_since = ended if task.waiting_on() is not None else None
-            self.last_event = ended
-        except Exception as exc:
-            self._fail("task_stepped", exc)
 
     def task_cancel_requested(self, task, msg) -> None:
         """Instrument hook: count a cancel request for *task*."""
         try:
-            record = task.__dict__.get(_RECORD)
-            if record is not None:
-                record.cancel_requests += 1
+            record = task._step_record
+            if record is None:
+                record = task._step_record = StepRecord()
+            record.cancel_requests += 1
         except Exception as exc:
             self._fail("task_cancel_requested", exc)
 
     def task_exited(self, task) -> None:
-        """Instrument hook: move *task* to the bounded history of finished tasks."""
+        """Instrument hook: add *task* to the bounded history of finished tasks."""
         try:
             self.finished_count += 1
-            if self.finished.maxlen == 0:
-                return
-            record = task.__dict__.get(_RECORD)
-            if task.cancelled():
-                outcome, error = "cancelled", None
-            else:
+            if self._keep:
                 exc = task._exception  # not exception(): that would mark it retrieved
-                outcome, error = ("result", None) if exc is None else ("exception", repr(exc))
-            self.finished.append(FinishedTask(
-                id(task), task.get_name(), coro_name(task), outcome, error,
-                self.loop.time(), record.steps if record else 0,
-                record.run_time if record else 0.0,
-                tuple(format_frames(record.created_at)) if record else ()))
+                # The finished coroutine (no frame left) names itself when read.
+                self._finished.append((id(task), task.get_name(), task.get_coro(),
+                                       exc is None and task.cancelled(),
+                                       None if exc is None else repr(exc),
+                                       task._step_record))
         except Exception as exc:
             self._fail("task_exited", exc)
 
-    def ready_run_started(self, count) -> None:
-        """Instrument hook: count one loop iteration."""
-        self.iterations += 1
-        self.last_event = self.loop.time()
+    @property
+    def finished(self) -> collections.deque:
+        """The last finished tasks (``FinishedTask``), oldest first, at most
+        ``history`` of them (a new deque at each read)."""
+        made = collections.deque(maxlen=self._finished.maxlen)
+        now = None
+        for task_id, name, coro, cancelled, error, record in self._finished:
+            outcome = "cancelled" if cancelled else "result" if error is None else "exception"
+            coro = "" if coro is None else (getattr(coro, "__qualname__", None)
+                                            or type(coro).__qualname__)
+            if record is None or record.last_step_end is None:
+                if now is None:
+                    now = self.loop.time()
+                finished_at, steps, run_time, created = now, 0, 0.0, ()
+            else:
+                finished_at, steps, run_time = record.last_step_end, record.steps, record.run_time
+                created = tuple(format_frames(record.created_at))
+            made.append(FinishedTask(task_id, name, coro, outcome, error, finished_at,
+                                     steps, run_time, created))
+        return made
+
+    @property
+    def iterations(self) -> int:
+        """Loop iterations since the monitor was installed."""
+        return self.loop.iterations() - self._iterations_before
+
+    @property
+    def last_event(self):
+        """Loop time the running task step began (None between steps)."""
+        return self.loop.step_began()
 
     # -- what it knows ----------------------------------------------------------------
     def active(self) -> list:
