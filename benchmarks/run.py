@@ -47,7 +47,9 @@ IMPLS = ("asyncio", "uvloop", "rloop", "coroloop", "coroloop+debug")
 # (coroloop.debug.TaskMonitor), the blocking detector and deadlock detection (issue 9's
 # "debug on" budget: <= 5% on async_tree, <= 10% on the worst micro benchmark).
 # "coroloop+detectors" (not run by default): the two detectors without the task graph.
-EXTRA_IMPLS = ("coroloop+detectors",)
+# "coroloop+serve" (not run by default): coroloop with the monitor endpoint serving
+# the loop (coroloop.debug.serve(): issue 10's cost of being attachable).
+EXTRA_IMPLS = ("coroloop+detectors", "coroloop+serve")
 # Peer loops from PyPI: each is a column where it imports, skipped with a note where not.
 PEERS = {"uvloop": "`pip install uvloop`", "rloop": "`pip install rloop` (Rust; wheels for "
          "some platforms only)"}
@@ -61,7 +63,8 @@ TREE_ENV = "COROLOOP_BENCH_TREE"
 # The table's ratio columns (numerator/denominator), those whose both are measured.
 RATIOS = (("coroloop", "asyncio"), ("coroloop", "uvloop"), ("coroloop", "rloop"),
           ("coroloop", "baseline"), ("coroloop+debug", "coroloop"),
-          ("coroloop+detectors", "coroloop"), ("coroloop-compiled", "asyncio"),
+          ("coroloop+detectors", "coroloop"), ("coroloop+serve", "coroloop"),
+          ("coroloop-compiled", "asyncio"),
           ("coroloop-compiled", "uvloop"), ("coroloop-compiled", "rloop"),
           ("coroloop-compiled", "coroloop"))
 RESULT_PREFIX = "@@coroloop-bench-result "
@@ -91,6 +94,15 @@ def make_impl(name):
         import coroloop.debug
         monitor = name == "coroloop+debug"
         return aio, lambda: with_debug_tools(aio.new_event_loop(), monitor=monitor)
+    if name == "coroloop+serve":
+        import coroloop as aio
+        import coroloop.debug
+
+        def served_loop():
+            loop = aio.new_event_loop()
+            aio.debug.serve(loop)
+            return loop
+        return aio, served_loop
     raise ValueError(f"unknown implementation {name!r}; choose from {', '.join(IMPLS)}")
 
 
