@@ -291,7 +291,8 @@ class CoreEventLoop(_aevents.AbstractEventLoop):
         resolution = clock.resolution
         run_ready = self._run_ready_watched
         # The lean recording path's chain of step times (see there).
-        mark = None
+        mark: Any = None
+        task: Any = None
         chained = version = 0
         while True:
             if timerq.cancelled and timerq.heap:

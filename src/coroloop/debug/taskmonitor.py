@@ -306,8 +306,9 @@ class TaskMonitor(LoopTool):
     def finished(self) -> collections.deque:
         """The last finished tasks (``FinishedTask``), oldest first, at most
         ``history`` of them (a new deque at each read)."""
-        made = collections.deque(maxlen=self._finished.maxlen)
+        made: collections.deque = collections.deque(maxlen=self._finished.maxlen)
         now = None
+        created: tuple
         for task_id, name, coro, cancelled, error, record in self._finished:
             outcome = "cancelled" if cancelled else "result" if error is None else "exception"
             coro = "" if coro is None else (getattr(coro, "__qualname__", None)
