@@ -28,7 +28,7 @@ from typing import Any
 import coroloop
 
 from ._tool import awaited_future, current_task_or_none, gc_paused, running_loop_or_none
-from .taskmonitor import CreationFrames, TaskMonitor, coro_name, line_at
+from .taskmonitor import CreationFrames, TaskMonitor, coro_name, line_at, record_of
 from .waits import _CODE_KINDS, _FUTURE_SORTS, WaitReason, _code_kind, capture_wait, finish_wait, \
     gather_children
 
@@ -289,7 +289,7 @@ def _capture(tasks, current, included) -> tuple[list, dict]:
                 # finished but is still alive (not collected) joins it, as "done".
                 included.add(parent)
                 tasks.append(parent)
-            record = task._step_record
+            record = record_of(task)
             links = task._awaited_by  # explicit links: gather, TaskGroup, shield, wait
             future = task.waiting_on()
         else:  # a stdlib task on this loop
