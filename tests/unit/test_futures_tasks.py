@@ -426,9 +426,8 @@ def test_create_task_fast_path_builds_the_same_task_as_task_init(loop):
         reference = Task(returns(1), loop=loop, context=ctx)
         for task in made:
             assert type(task) is Task
-            assert fields(task) | {"_coro": None, "_args": None} == \
-                fields(reference) | {"_coro": None, "_args": None}
-            assert task._args == (task,) and task.spawned_by() is parent
+            assert fields(task) | {"_coro": None} == fields(reference) | {"_coro": None}
+            assert task._args is None and task.spawned_by() is parent
         await asyncio.gather(reference, *made)
 
     loop.run_until_complete(main())

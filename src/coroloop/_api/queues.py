@@ -9,6 +9,9 @@ first, exactly as in asyncio); if it is cancelled before it runs, it passes the 
 
 Storage is delegated to three hooks that subclasses override, as in asyncio: ``_init``
 (create ``self._queue``), ``_put(item)`` and ``_get()``.  The size is ``len(self._queue)``.
+``get()`` and ``put()`` of a plain Queue (not a subclass) do what ``get_nowait()`` /
+``put_nowait()`` and the hooks do without calling them: two calls per item saved, and
+nothing a subclass can override is skipped.
 """
 
 from __future__ import annotations
@@ -145,7 +148,16 @@ class Queue(_LoopBound, Generic[_T]):
             except BaseException:
                 self._abandon(fut, self._putters, not self.full())
                 raise
-        self.put_nowait(item)
+        if type(self) is not Queue:
+            self.put_nowait(item)  # a subclass may override it or the storage hooks
+            return
+        # put_nowait() of a plain Queue, without its two calls (there is a free slot).
+        if self._is_shutdown:
+            raise QueueShutDown
+        self._queue.append(item)
+        self._unfinished_tasks += 1
+        if self._getters:
+            _wake_oldest(self._getters)
 
     def put_nowait(self, item: _T) -> None:
         """Put *item* without blocking; raise QueueFull if there is no free slot.
@@ -180,7 +192,13 @@ class Queue(_LoopBound, Generic[_T]):
             except BaseException:
                 self._abandon(fut, self._getters, bool(self._queue))
                 raise
-        return self.get_nowait()
+        if type(self) is not Queue:
+            return self.get_nowait()  # a subclass may override it or the storage hooks
+        # get_nowait() of a plain Queue, without its two calls (there is an item).
+        item = self._queue.popleft()
+        if self._putters:
+            _wake_oldest(self._putters)
+        return item
 
     def get_nowait(self) -> _T:
         """Remove and return an item if one is available, else raise QueueEmpty.

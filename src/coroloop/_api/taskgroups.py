@@ -54,6 +54,11 @@ __all__ = ["TaskGroup", "TaskGroupState"]
 _CancelledError = _exc.CancelledError
 # 3.13's exit (gh-116720) or 3.11/3.12's: see the module docstring.
 _AS_313 = _bridge.TASKGROUP_UNCANCELS_AFTER_CHILDREN
+# The other gates create_task() and each finishing child read (see the docstring).
+_EAGER_CHILDREN_BY_CALLBACK = _bridge.TASKGROUP_EAGER_CHILDREN_REPORTED_BY_CALLBACK
+_CANCELS_LATE_JOINERS = _bridge.TASKGROUP_CANCELS_LATE_JOINERS
+_AWAITED_BY_LINKS = _bridge.AWAITED_BY_LINKS
+_NAMED_TASKS_USE_UP_A_NUMBER = _bridge.NAMED_TASKS_USE_UP_A_NUMBER
 
 
 class TaskGroupState(enum.Enum):
@@ -145,40 +150,57 @@ class TaskGroup:
         return self
 
     # -- creating tasks ----------------------------------------------------------------
-    def create_task(self, coro: Coroutine[Any, Any, _T], **kwargs: Any) -> Task[_T]:
+    # Two front ends over _adopt(): up to 3.13 the signature is asyncio's own (name=
+    # and context= only: no **kwargs dict per child, and an unknown keyword is
+    # Python's TypeError, as asyncio's); 3.14+ passes any keyword on.
+    def create_task(self, coro: Coroutine[Any, Any, _T], *, name: str | None = None,
+                    context: contextvars.Context | None = None) -> Task[_T]:
         """Start *coro* as a task of this group (asyncio.create_task's arguments)."""
-        if kwargs and not _bridge.CREATE_TASK_PASSES_ANY_KEYWORD:
-            for key in kwargs:
-                if key not in ("name", "context"):
-                    raise TypeError(
-                        f"TaskGroup.create_task() got an unexpected keyword argument {key!r}")
         if self._state is not _RUNNING or self._aborting:
-            refusal = self._refusal()
-            if refusal is not None:
-                coro.close()   # it will never run: no "never awaited" warning
-                raise RuntimeError(refusal)
-        if _bridge.NAMED_TASKS_USE_UP_A_NUMBER:
-            # As 3.11/3.12: created unnamed (a Task-N number is used up), named after.
-            name = kwargs.pop("name", None)
-            task = self._loop.create_task(coro, **kwargs)
-            if name is not None:
-                task.set_name(name)
+            self._refuse(coro)
+        if name is not None and not _NAMED_TASKS_USE_UP_A_NUMBER:
+            task = (self._loop.create_task(coro, name=name) if context is None
+                    else self._loop.create_task(coro, name=name, context=context))
         else:
+            task = (self._loop.create_task(coro) if context is None
+                    else self._loop.create_task(coro, context=context))
+            if name is not None:
+                # As 3.11/3.12: created unnamed (a Task-N number is used up), named after.
+                task.set_name(name)
+        return self._adopt(task)
+
+    if _bridge.CREATE_TASK_PASSES_ANY_KEYWORD:
+        def create_task(self, coro: Coroutine[Any, Any, _T],  # type: ignore[misc]  # noqa: F811
+                        **kwargs: Any) -> Task[_T]:
+            """Start *coro* as a task of this group (asyncio.create_task's arguments;
+            any other keyword goes on to ``loop.create_task()``)."""
+            if self._state is not _RUNNING or self._aborting:
+                self._refuse(coro)
             task = (self._loop.create_task(coro, **kwargs) if kwargs
                     else self._loop.create_task(coro))
-        if _bridge.TASKGROUP_EAGER_CHILDREN_REPORTED_BY_CALLBACK or not task.done():
+            return self._adopt(task)
+
+    def _refuse(self, coro) -> None:
+        refusal = self._refusal()
+        if refusal is not None:
+            coro.close()   # it will never run: no "never awaited" warning
+            raise RuntimeError(refusal)
+
+    def _adopt(self, task):
+        """Make the new *task* a child of the group; return it."""
+        if _EAGER_CHILDREN_BY_CALLBACK or not task.done():
             # 3.14+: even a task that finished inside create_task() (eagerly) is
             # reported by its done callback, so that a failure cannot cancel the body
             # before create_task() has returned (gh-128550).
             self._tasks[task] = None
             task.add_done_callback(self._on_done, context=self._callback_context)
-            if _bridge.AWAITED_BY_LINKS:  # 3.14+: capture_call_graph() follows it
+            if _AWAITED_BY_LINKS:  # 3.14+: capture_call_graph() follows it
                 _bridge.future_add_to_awaited_by(task, self._parent_task)
         else:
             # Finished eagerly, inside create_task(): reported at once (up to 3.13).
             self._on_task_done(task)
         if self._aborting and not task.done() and (
-                _bridge.TASKGROUP_CANCELS_LATE_JOINERS or self._cancel_called):
+                _CANCELS_LATE_JOINERS or self._cancel_called):
             # The group started aborting during the task's eager first step (the task
             # cancelled or failed it): the task was not among those it cancelled.
             task.cancel()
@@ -204,7 +226,7 @@ class TaskGroup:
     def _on_task_done(self, task) -> None:
         tasks = self._tasks
         tasks.pop(task, None)
-        if _bridge.AWAITED_BY_LINKS and self._parent_task is not None:
+        if _AWAITED_BY_LINKS and self._parent_task is not None:
             _bridge.future_discard_from_awaited_by(task, self._parent_task)
         if not tasks and self._all_done is not None and not self._all_done.done():
             self._all_done.set_result(None)

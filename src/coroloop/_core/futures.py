@@ -342,7 +342,13 @@ class Future(AsyncioFuture[_T]):
                 if hooks is not None and hooks.task_woken is not None:
                     hooks.task_woken(entries, self)
                 return
-            entries = (entries,)
+            # One (fn, context) entry (a TaskGroup's, wait()'s, a foreign task's):
+            # straight to its handle, without a tuple and a loop around it.
+            if loop.__class__ in NATIVE_LOOPS and loop._state is not _CLOSED:
+                loop._ready.append(new_handle(entries[0], (self,), loop, entries[1]))
+            else:
+                loop.call_soon(entries[0], self, context=entries[1])
+            return
         # On coroloop's (open) loop, handles go straight onto the ready queue: the
         # checks call_soon makes are for callers we do not control.
         direct = loop.__class__ in NATIVE_LOOPS and loop._state is not _CLOSED

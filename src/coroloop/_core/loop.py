@@ -409,10 +409,12 @@ class CoreEventLoop(_aevents.AbstractEventLoop):
                         self._current_handle = handle
                     args = handle._args
                     try:
-                        # Nearly every item has one argument (a task step, a done
-                        # callback) or none; calling without *args spares building
-                        # a tuple and a bound method per callback.
-                        if len(args) == 1:
+                        # Nearly every item has one argument (a done callback), none,
+                        # or is a task (_args None: the step takes the task itself);
+                        # calling without *args spares building a tuple per callback.
+                        if args is None:
+                            handle._context.run(handle._callback, handle)
+                        elif len(args) == 1:
                             handle._context.run(handle._callback, args[0])
                         elif not args:
                             handle._context.run(handle._callback)
@@ -480,7 +482,9 @@ class CoreEventLoop(_aevents.AbstractEventLoop):
             self._current_handle = handle
             try:
                 args = handle._args
-                if len(args) == 1:  # as in _run_until_stopped
+                if args is None:  # a task (as in _run_until_stopped)
+                    handle._context.run(handle._callback, handle)
+                elif len(args) == 1:
                     handle._context.run(handle._callback, args[0])
                 else:
                     handle._context.run(handle._callback, *args)

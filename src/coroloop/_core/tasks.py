@@ -10,8 +10,9 @@ what it yields:
 
 On coroloop's loop a task is **its own ready-queue item**: it has the four fields
 the scheduler reads from a Handle (``_callback`` = the step function, ``_args`` =
-``(task,)``, ``_context``, ``_cancelled`` = False), so scheduling a step allocates
-nothing.  A task is never queued twice because it waits on at most one thing at a
+None, which tells the scheduler to pass the item itself, ``_context``,
+``_cancelled`` = False), so scheduling a step allocates nothing, and creating a
+task allocates no argument tuple (nor a task -> tuple -> task cycle).  A task is never queued twice because it waits on at most one thing at a
 time.  When it waits on a coroloop future, the future keeps the task itself among
 its done callbacks and queues it when done.  With any foreign future or loop the
 task uses the public ``add_done_callback`` protocol, so tasks and futures of both
@@ -77,8 +78,8 @@ class Task(AsyncioTask[_T], Future[_T]):
     """A coroutine scheduled on an event loop (``asyncio.Task``'s API)."""
 
     # Ready-queue item fields (see the module docstring) are slots too: the
-    # scheduler reads them for every step.  _args is (self,) while the task is
-    # unfinished on coroloop's loop; they are set only on coroloop's loop.
+    # scheduler reads them for every step.  _args is always None (the scheduler
+    # calls _callback(task)); _callback and _cancelled are set only on coroloop's loop.
     # Future's _state, _exception and _unretrieved are slots here (a Future keeps
     # class-level defaults for them): every task reads them in await and __del__.
     __slots__ = ("_state", "_exception", "_unretrieved",
@@ -153,15 +154,13 @@ class Task(AsyncioTask[_T], Future[_T]):
         self._parent = _current_task_of(loop)
         # coroloop's own loop: handles may go straight onto its ready queue.
         self._native = native
+        self._args = None
         if native:
             self._callback = _step
             self._cancelled = False
-            self._args = (self,)
             hooks = loop._instruments
             if hooks is not None and hooks.task_spawned is not None:
                 hooks.task_spawned(self)
-        else:
-            self._args = None
         if eager_start and loop.is_running():
             try:
                 self._eager_start()
@@ -289,9 +288,7 @@ class Task(AsyncioTask[_T], Future[_T]):
         finally:
             _leave_task(loop, self)
         if self._state is not PENDING:
-            # Break the task -> (task,) cycle, so a finished task is freed by
-            # reference counting rather than by the cyclic GC.
-            self._args = None
+            # Long chains of finished tasks must not keep each other alive.
             self._parent = None
             # A failed coroutine's frame outlives this step (its traceback holds it)
             # and links back to this frame via f_back; this frame's locals must not
@@ -540,7 +537,7 @@ class Task(AsyncioTask[_T], Future[_T]):
         return info
 
 
-# The scheduler calls item._callback(*item._args): for a task, Task._step(task).
+# The scheduler calls item._callback(item) for a task (_args None): Task._step(task).
 _step = Task._step
 
 # Future class -> may a task add itself to its callbacks directly (_step's fast
@@ -589,7 +586,7 @@ def new_task(loop, coro, name, context, _new=object.__new__):
     task._native = True
     task._callback = _step
     task._cancelled = False
-    task._args = (task,)
+    task._args = None
     hooks = loop._instruments
     if hooks is not None and hooks.task_spawned is not None:
         hooks.task_spawned(task)
@@ -622,12 +619,38 @@ def all_tasks(loop: AbstractEventLoop | None = None) -> set[Task[Any]]:
 
 
 def create_task(coro: _TaskCompatibleCoro[_T], *, name: str | None = None,
-                context: contextvars.Context | None = None, **kwargs: Any) -> Task[_T]:
-    """Schedule *coro* on the running loop and return its Task."""
+                context: contextvars.Context | None = None,
+                eager_start: bool | None = None) -> Task[_T]:
+    """Schedule *coro* on the running loop and return its Task (``eager_start`` on
+    every version, as ``loop.create_task``)."""
     loop: Any = _get_running_loop()
+    if (name is None and eager_start is None and loop.__class__ in NATIVE_LOOPS
+            and loop._task_factory is None):
+        return new_task(loop, coro, None, context)  # what loop.create_task does
+    return _create_task(loop, coro, name, context,
+                        {} if eager_start is None else {"eager_start": eager_start})
+
+
+if _bridge.CREATE_TASK_PASSES_ANY_KEYWORD:
+    # 3.14's signature: any other keyword goes on to loop.create_task (and its task
+    # factory).  Up to 3.13 the explicit signature above spares a **kwargs dict per
+    # call and refuses unknown keywords as asyncio's does.
+    def create_task(coro: _TaskCompatibleCoro[_T], *,  # type: ignore[misc]  # noqa: F811
+                    name: str | None = None, context: contextvars.Context | None = None,
+                    **kwargs: Any) -> Task[_T]:
+        """Schedule *coro* on the running loop and return its Task."""
+        loop: Any = _get_running_loop()
+        if (name is None and not kwargs and loop.__class__ in NATIVE_LOOPS
+                and loop._task_factory is None):
+            return new_task(loop, coro, None, context)  # what loop.create_task does
+        return _create_task(loop, coro, name, context, kwargs)
+
+
+def _create_task(loop, coro, name, context, kwargs):
+    """create_task() with a name, keywords or a loop other than coroloop's plain one."""
     if name is not None and _bridge.NAMED_TASKS_USE_UP_A_NUMBER:
         # As 3.11/3.12: created unnamed (a Task-N number is used up), named after.
-        task = create_task(coro, context=context, **kwargs)
+        task = _create_task(loop, coro, None, context, kwargs)
         task.set_name(name)
         return task
     if not kwargs and loop.__class__ in NATIVE_LOOPS and loop._task_factory is None:
