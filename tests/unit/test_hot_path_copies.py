@@ -55,6 +55,10 @@ EXPECTED_COPIES = {
         # rule: Task._wait_for (the asyncio-protocol path)
         "_core/tasks.py": "Task._step's fast path: every await of a coroloop future",
     },
+    "new-task": {
+        # rule: tasks.new_task (loop.create_task)
+        "_core/tasks.py": "create_task() up to 3.13: a call costs a tenth of the task",
+    },
     "timer-push": {
         # rule: TimerQueue.push
         "_core/loop.py": "call_at, call_later and sleep(): every timer",
