@@ -86,6 +86,12 @@ CROSSINGS = {
         "EventLoop gives its TransportHost the core's Readiness, so that a transport "
         "registers its own descriptor in one call and without the ownership check",
     # -- asyncio's protocols, which name these attributes themselves -----------------
+    ("_api/combinators.py", "_add_entry"):
+        "gather() adds its one (callback, context) tuple to each pending coroloop Task it "
+        "made (add_done_callback() would build a tuple per child)",
+    ("_api/taskgroups.py", "_add_entry"):
+        "TaskGroup adds its one (callback, context) tuple to each pending coroloop Task "
+        "it made (add_done_callback() would build a tuple per child)",
     ("_api/combinators.py", "_log_destroy_pending"):
         "asyncio's Task attribute: gather() turns the 'destroyed but pending' report "
         "off for the tasks it creates, as asyncio's gather does",

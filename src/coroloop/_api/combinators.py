@@ -46,7 +46,7 @@ from .. import _bridge
 from .._core.coroutines import iscoroutine
 from .._core.futures import PENDING, Future, asyncio_twin, future_loop, isfuture
 from .._core.typed import Generic
-from .._core.tasks import ensure_future
+from .._core.tasks import Task as _Task, ensure_future
 from . import timeouts
 
 if TYPE_CHECKING:
@@ -290,7 +290,11 @@ def gather(*coros_or_futures: Any, return_exceptions: bool = False) -> Any:
                     if context is None:
                         # One context for all children: the callback reads no variables.
                         context = _copy_context()
-                    fut.add_done_callback(on_done, context=context)
+                        entry = (on_done, context)
+                    if type(fut) is _Task and fut is not arg:
+                        fut._add_entry(entry)  # a task we made, pending: one shared tuple
+                    else:
+                        fut.add_done_callback(on_done, context=context)
                     if _LINK_AWAITED_BY:
                         outer._link_child(fut)
             children.append(fut)

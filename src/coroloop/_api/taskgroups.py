@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from asyncio import exceptions as _exc
 
 from .. import _bridge
+from .._core.tasks import Task as _Task
 
 if TYPE_CHECKING:
     from collections.abc import Coroutine
@@ -110,9 +111,9 @@ class TaskGroup:
         self._parent_cancel_requested = False
         # __aexit__ waits on this until the last child is done.
         self._all_done: Any = None
-        # Done callback and its context, made once per group rather than per task.
-        self._on_done: Any = None
-        self._callback_context: contextvars.Context | None = None
+        # The done callback entry (bound _on_task_done, its context), made once per
+        # group rather than per task: coroloop's tasks all hold this one tuple.
+        self._done_entry: Any = None
         # cancel() was called before 'async with': cancel on entry.
         self._cancel_on_enter = False
         # cancel() was called (see create_task: gh-155418 on every version for it).
@@ -142,8 +143,7 @@ class TaskGroup:
                                "use it inside a coroutine run by a task")
         self._loop = loop
         self._parent_task = parent
-        self._on_done = self._on_task_done
-        self._callback_context = contextvars.copy_context()
+        self._done_entry = (self._on_task_done, contextvars.copy_context())
         self._state = _RUNNING
         if self._cancel_on_enter:
             self.cancel()
@@ -188,12 +188,17 @@ class TaskGroup:
 
     def _adopt(self, task):
         """Make the new *task* a child of the group; return it."""
-        if _EAGER_CHILDREN_BY_CALLBACK or not task.done():
+        done = task.done()
+        if _EAGER_CHILDREN_BY_CALLBACK or not done:
             # 3.14+: even a task that finished inside create_task() (eagerly) is
             # reported by its done callback, so that a failure cannot cancel the body
             # before create_task() has returned (gh-128550).
             self._tasks[task] = None
-            task.add_done_callback(self._on_done, context=self._callback_context)
+            entry = self._done_entry
+            if type(task) is _Task and not done:
+                task._add_entry(entry)  # add_done_callback(), with the group's tuple
+            else:
+                task.add_done_callback(entry[0], context=entry[1])
             if _AWAITED_BY_LINKS:  # 3.14+: capture_call_graph() follows it
                 _bridge.future_add_to_awaited_by(task, self._parent_task)
         else:
@@ -294,7 +299,7 @@ class TaskGroup:
             self._parent_task = None
             self._errors = None  # type: ignore[assignment]  # the group is over: never read again
             self._fatal_error = None
-            self._on_done = None
+            self._done_entry = None
             exc_val = exc_tb = None
 
     async def _aexit(self, exc_type, exc_val):  # asyncio's name (call graphs show it)
