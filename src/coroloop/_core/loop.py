@@ -372,7 +372,9 @@ class CoreEventLoop(_aevents.AbstractEventLoop):
                         self._current_handle = handle
                         args = handle._args
                         try:
-                            if len(args) == 1:
+                            if args is None:  # a task (as in the fast path)
+                                handle._context.run(callback, handle)
+                            elif len(args) == 1:
                                 handle._context.run(callback, args[0])
                             else:
                                 handle._context.run(callback, *args)
