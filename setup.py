@@ -68,7 +68,10 @@ def compiled_extensions() -> list[Extension]:
 
     extensions = [Extension(name, [os.path.join("src", *name.split(".")) + ".py"])
                   for name in BUILD["COMPILED_MODULES"]]
+    # include_path: the .pxd files beside the .py files cimport each other by their
+    # package names (loop.pxd: ``from coroloop._core.timers cimport TimerQueue``).
     return cythonize(extensions, compiler_directives=DIRECTIVES, quiet=True,
+                     include_path=[os.path.join(HERE, "src")],
                      build_dir=os.path.join("build", "cython"))
 
 

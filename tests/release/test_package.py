@@ -170,7 +170,8 @@ def test_metadata_has_one_version_urls_and_classifiers(dist):
     with tarfile.open(sdist) as tf:
         members = {m.split("/", 1)[1] for m in tf.getnames() if "/" in m}
     for wanted in ("CHANGELOG.md", "LICENSE", "README.md", "pyproject.toml", "setup.py",
-                   "src/coroloop/__init__.py", "examples/gather.py", "docs/guide/gather.md"):
+                   "src/coroloop/__init__.py", "examples/gather.py", "docs/guide/gather.md",
+                   "src/coroloop/_core/loop.pxd", "src/coroloop/_core/timers.pxd"):
         assert wanted in members, wanted
 
 

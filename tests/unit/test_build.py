@@ -74,3 +74,35 @@ def test_no_extension_module_outside_the_list():
             found.add(".".join(path.relative_to(package.parent).parts)[:-len(suffix)])
     assert found <= set(_build.COMPILED_MODULES)
     assert found == (set(_build.COMPILED_MODULES) if EXPECT_COMPILED else set())
+
+
+def test_pxd_files_declare_only_modules_the_build_compiles():
+    # A .pxd beside a module that is not compiled would be dead text that looks
+    # like it speeds something up.
+    for pxd in (SRC / "coroloop").rglob("*.pxd"):
+        module = ".".join(pxd.relative_to(SRC).with_suffix("").parts)
+        assert module in _build.COMPILED_MODULES, pxd
+        assert pxd.with_suffix(".py").is_file(), pxd
+
+
+def test_the_timer_store_is_typed_in_the_compiled_build():
+    # timers.pxd makes TimerQueue an extension type whose fields the scheduler
+    # (loop.pxd) reads as C fields; both builds expose the same fields to Python.
+    from coroloop._core.timers import TimerQueue
+    store = TimerQueue()
+    store.count += 2
+    store.cancelled += 1
+    assert (store.heap, store.buckets, store.count, store.cancelled, len(store)) == ([], {}, 2, 1, 1)
+    assert not hasattr(store, "__dict__")  # __slots__ in the .py, C fields compiled
+    assert (type(TimerQueue).__name__, TimerQueue.__module__) == ("type", "coroloop._core.timers")
+    compiled = "coroloop._core.timers" in _build.compiled_modules()
+    assert compiled == EXPECT_COMPILED
+    # Only an extension type refuses a new class attribute.
+    try:
+        TimerQueue._probe = 1
+    except TypeError:
+        refused = True
+    else:
+        del TimerQueue._probe
+        refused = False
+    assert refused == compiled

@@ -1,6 +1,6 @@
 """CoreEventLoop: coroloop's scheduler, and the components it holds.
 
-The scheduler is one method, :meth:`CoreEventLoop._run_until_stopped`, whose
+The scheduler is one function, :func:`run_until_stopped` (run_forever calls it), whose
 every iteration is:
 
 1. work out how long we may sleep: 0 if callbacks are ready, else until the next
@@ -274,162 +274,9 @@ class CoreEventLoop(_aevents.AbstractEventLoop):
 
     # -- the scheduler ---------------------------------------------------------------
     def _run_until_stopped(self) -> None:
-        """Iterate until stop() is called: poll, fire timers, run what is ready.
-
-        One method with the iteration inlined and hot attributes held in locals:
-        with many short callbacks the per-iteration overhead is what we pay most.
-        """
-        ready = self._ready
-        popleft = ready.popleft
-        timerq = self._timers
-        readiness = self._readiness
-        readers = readiness.readers
-        writers = readiness.writers
-        poll = readiness.poll
-        clock = self._clock
-        now = self._now
-        resolution = clock.resolution
-        run_ready = self._run_ready_watched
-        # The lean recording path's chain of step times (see there).
-        mark: Any = None
-        task: Any = None
-        chained = version = 0
-        while True:
-            if timerq.cancelled and timerq.heap:
-                timerq.tidy()  # cancelled timers must not shorten our sleep
-            timers = timerq.heap  # rebound by TimerQueue.purge (in tidy)
-
-            if ready or self._stopping:
-                if readers or writers:
-                    poll(0)
-            elif timers:
-                timeout = clock.sleep_time(timers[0])
-                if timeout is not None and timeout > MAX_POLL_TIMEOUT:
-                    timeout = MAX_POLL_TIMEOUT  # "Deadlines": inf or decades away
-                poll(timeout)
-            else:
-                poll(clock.sleep_time(None))
-
-            if timers:
-                buckets = timerq.buckets
-                deadline = now() + resolution
-                while timers and timers[0] <= deadline:
-                    timer = buckets.pop(_heappop(timers))
-                    if type(timer) is list:
-                        timerq.fire_all(timer, ready)
-                        continue
-                    timerq.count -= 1
-                    # >>> copy timer-fire (self -> timerq)
-                    timer._scheduled = False
-                    if timer._cancelled:
-                        timerq.cancelled -= 1
-                    elif type(timer) is TimerHandle:
-                        ready.append(timer)
-                    else:
-                        timer._fire()  # a SleepFuture: wakes its task this iteration
-                    # <<< copy timer-fire
-
-            # Only what is ready now runs in this iteration; callbacks it schedules
-            # wait for the next one, after I/O has been polled again.
-            hooks = self._instruments
-            if self._debug or hooks is not None and hooks.watch_ready:
-                if hooks is None or not hooks.lean or self._debug:
-                    run_ready(len(ready))
-                else:
-                    # Step records and nothing else per item (a TaskMonitor):
-                    # _run_ready_watched() made lean, inlined as its call per
-                    # iteration costs more than the records.  Each task step is
-                    # counted in its StepRecord with one clock read: the end of one
-                    # step is the start of the next, also across iterations when
-                    # the loop cannot have blocked in between (the ready queue was
-                    # not empty); a callback is not timed, and the clock is read
-                    # again after one.  An instrument added or removed by an item
-                    # takes effect at the next iteration, as on the fast path.
-                    count = len(ready)
-                    if hooks.ready_run_started is not None:
-                        hooks.ready_run_started(count)
-                    iteration = self._iterations = self._iterations + 1
-                    if iteration != chained or hooks.version != version:
-                        mark = None  # the loop may have blocked, or the set changed
-                    version = hooks.version
-                    exited = hooks.task_exited
-                    for _ in range(count):
-                        handle = popleft()
-                        if handle._cancelled:
-                            continue
-                        callback = handle._callback
-                        if callback is _task_step:
-                            task = handle
-                        elif type(callback) is _MethodType and \
-                                callback.__func__ is _task_wakeup:  # a foreign future's
-                            task = callback.__self__
-                        else:
-                            task = None
-                        if task is not None:
-                            if mark is None:
-                                mark = now()
-                            self._step_began = mark
-                        self._current_handle = handle
-                        args = handle._args
-                        try:
-                            if args is None:  # a task (as in the fast path)
-                                handle._context.run(callback, handle)
-                            elif len(args) == 1:
-                                handle._context.run(callback, args[0])
-                            else:
-                                handle._context.run(callback, *args)
-                        except (SystemExit, KeyboardInterrupt):
-                            raise
-                        except BaseException as exc:
-                            self._report_callback_error(handle, exc)
-                        if task is None:
-                            mark = None
-                        else:
-                            ended = now()
-                            record = task._step_record
-                            if record is None:
-                                record = task._step_record = StepRecord()
-                            # >>> copy add-step (self -> record, began -> mark)
-                            record.steps += 1
-                            record.run_time += ended - mark
-                            record.last_step_end = ended
-                            # <<< copy add-step
-                            mark = ended
-                            if exited is not None and task._state is not PENDING:
-                                exited(task)
-                    self._current_handle = None
-                    chained = iteration + 1 if ready else 0
-            else:
-                tracking = self._tracking_running
-                if tracking:
-                    self._iterations += 1
-                for _ in range(len(ready)):
-                    handle = popleft()
-                    if handle._cancelled:
-                        continue
-                    if tracking:
-                        self._current_handle = handle
-                    args = handle._args
-                    try:
-                        # Nearly every item has one argument (a done callback), none,
-                        # or is a task (_args None: the step takes the task itself);
-                        # calling without *args spares building a tuple per callback.
-                        if args is None:
-                            handle._context.run(handle._callback, handle)
-                        elif len(args) == 1:
-                            handle._context.run(handle._callback, args[0])
-                        elif not args:
-                            handle._context.run(handle._callback)
-                        else:
-                            handle._context.run(handle._callback, *args)
-                    except (SystemExit, KeyboardInterrupt):
-                        raise
-                    except BaseException as exc:
-                        self._report_callback_error(handle, exc)
-                if tracking:
-                    self._current_handle = None
-            if self._stopping:
-                return
+        """Iterate until stop() is called: poll, fire timers, run what is ready
+        (:func:`run_until_stopped`)."""
+        run_until_stopped(self)
 
     def _run_ready_watched(self, count: int) -> None:
         """The ready queue with timing and hooks: debug mode and instruments.
@@ -552,11 +399,12 @@ class CoreEventLoop(_aevents.AbstractEventLoop):
         already scheduled; return its Handle."""
         if self._state is _CLOSED:
             raise RuntimeError("Event loop is closed")
-        if not callable(callback) or self._debug:
+        debug = self._debug  # read once: each read is a lookup in the compiled build
+        if not callable(callback) or debug:
             self._check_callback(callback, "call_soon")
         handle = new_handle(callback, args, self,
                             _copy_context() if context is None else context)
-        if self._debug:
+        if debug:
             handle._source_traceback = extract_source_traceback(1)
         self._ready.append(handle)
         return handle
@@ -573,11 +421,12 @@ class CoreEventLoop(_aevents.AbstractEventLoop):
         # >>> copy timer-at
         if self._state is _CLOSED:
             raise RuntimeError("Event loop is closed")
-        if not callable(callback) or self._debug:
+        debug = self._debug
+        if not callable(callback) or debug:
             self._check_callback(callback, "call_at")  # as asyncio names it
         timer = new_timer_handle(when, callback, args, self,
                                  _copy_context() if context is None else context)
-        if self._debug:
+        if debug:
             timer._source_traceback = extract_source_traceback(1)
         # >>> copy nan-deadline
         if when != when:
@@ -605,11 +454,12 @@ class CoreEventLoop(_aevents.AbstractEventLoop):
         # >>> rule timer-at
         if self._state is _CLOSED:
             raise RuntimeError("Event loop is closed")
-        if not callable(callback) or self._debug:
+        debug = self._debug
+        if not callable(callback) or debug:
             self._check_callback(callback, "call_at")  # as asyncio names it
         timer = new_timer_handle(when, callback, args, self,
                                  _copy_context() if context is None else context)
-        if self._debug:
+        if debug:
             timer._source_traceback = extract_source_traceback(1)
         # >>> copy nan-deadline
         if when != when:
@@ -654,8 +504,11 @@ class CoreEventLoop(_aevents.AbstractEventLoop):
         self._check_closed()
         if not callable(callback) or self._debug:
             self._check_callback(callback, "call_soon_threadsafe", check_thread=False)
-        make = new_threadsafe_handle or new_handle  # type: ignore[truthy-function]  # None before 3.13.1
-        handle = make(callback, args, self, _copy_context() if context is None else context)
+        context = _copy_context() if context is None else context
+        if new_threadsafe_handle is not None:  # type: ignore[comparison-overlap]  # None before 3.13.1
+            handle = new_threadsafe_handle(callback, args, self, context)
+        else:
+            handle = new_handle(callback, args, self, context)
         if self._debug:
             handle._source_traceback = extract_source_traceback(1)
         self._ready.append(handle)  # deque.append is atomic
@@ -921,6 +774,169 @@ class CoreEventLoop(_aevents.AbstractEventLoop):
     async def shutdown_asyncgens(self) -> None:
         """Close every asynchronous generator that is still suspended."""
         await self._async_generators.shutdown()
+
+
+def run_until_stopped(loop) -> None:
+    """The scheduler: iterate until ``loop.stop()`` is called -- poll, fire the due
+    timers, run what is ready (see the module docstring).
+
+    One function with the iteration inlined and hot attributes held in locals:
+    with many short callbacks the per-iteration overhead is what we pay most.  A
+    function of the module rather than a method, so that the compiled build can
+    give its locals C types (loop.pxd): the timer store's fields and the tables'
+    sizes are then read as C fields, without an attribute lookup.
+    """
+    ready = loop._ready
+    popleft = ready.popleft
+    timerq = loop._timers
+    readiness = loop._readiness
+    readers = readiness.readers
+    writers = readiness.writers
+    poll = readiness.poll
+    clock = loop._clock
+    now = loop._now
+    resolution = clock.resolution
+    run_ready = loop._run_ready_watched
+    # The lean recording path's chain of step times (see there).
+    mark: Any = None
+    task: Any = None
+    chained = version = 0
+    while True:
+        if timerq.cancelled and timerq.heap:
+            timerq.tidy()  # cancelled timers must not shorten our sleep
+        timers = timerq.heap  # rebound by TimerQueue.purge (in tidy)
+
+        if ready or loop._stopping:
+            if readers or writers:
+                poll(0)
+        elif timers:
+            timeout = clock.sleep_time(timers[0])
+            if timeout is not None and timeout > MAX_POLL_TIMEOUT:
+                timeout = MAX_POLL_TIMEOUT  # "Deadlines": inf or decades away
+            poll(timeout)
+        else:
+            poll(clock.sleep_time(None))
+
+        if timers:
+            buckets = timerq.buckets
+            deadline = now() + resolution
+            while timers and timers[0] <= deadline:
+                timer = buckets.pop(_heappop(timers))
+                if type(timer) is list:
+                    timerq.fire_all(timer, ready)
+                    continue
+                timerq.count -= 1
+                # >>> copy timer-fire (self -> timerq)
+                timer._scheduled = False
+                if timer._cancelled:
+                    timerq.cancelled -= 1
+                elif type(timer) is TimerHandle:
+                    ready.append(timer)
+                else:
+                    timer._fire()  # a SleepFuture: wakes its task this iteration
+                # <<< copy timer-fire
+
+        # Only what is ready now runs in this iteration; callbacks it schedules
+        # wait for the next one, after I/O has been polled again.
+        hooks = loop._instruments
+        if loop._debug or hooks is not None and hooks.watch_ready:
+            if hooks is None or not hooks.lean or loop._debug:
+                run_ready(len(ready))
+            else:
+                # Step records and nothing else per item (a TaskMonitor):
+                # _run_ready_watched() made lean, inlined as its call per
+                # iteration costs more than the records.  Each task step is
+                # counted in its StepRecord with one clock read: the end of one
+                # step is the start of the next, also across iterations when
+                # the loop cannot have blocked in between (the ready queue was
+                # not empty); a callback is not timed, and the clock is read
+                # again after one.  An instrument added or removed by an item
+                # takes effect at the next iteration, as on the fast path.
+                count = len(ready)
+                if hooks.ready_run_started is not None:
+                    hooks.ready_run_started(count)
+                iteration = loop._iterations = loop._iterations + 1
+                if iteration != chained or hooks.version != version:
+                    mark = None  # the loop may have blocked, or the set changed
+                version = hooks.version
+                exited = hooks.task_exited
+                for _ in range(count):
+                    handle = popleft()
+                    if handle._cancelled:
+                        continue
+                    callback = handle._callback
+                    if callback is _task_step:
+                        task = handle
+                    elif type(callback) is _MethodType and \
+                            callback.__func__ is _task_wakeup:  # a foreign future's
+                        task = callback.__self__
+                    else:
+                        task = None
+                    if task is not None:
+                        if mark is None:
+                            mark = now()
+                        loop._step_began = mark
+                    loop._current_handle = handle
+                    args = handle._args
+                    try:
+                        if args is None:  # a task (as in the fast path)
+                            handle._context.run(callback, handle)
+                        elif len(args) == 1:
+                            handle._context.run(callback, args[0])
+                        else:
+                            handle._context.run(callback, *args)
+                    except (SystemExit, KeyboardInterrupt):
+                        raise
+                    except BaseException as exc:
+                        loop._report_callback_error(handle, exc)
+                    if task is None:
+                        mark = None
+                    else:
+                        ended = now()
+                        record = task._step_record
+                        if record is None:
+                            record = task._step_record = StepRecord()
+                        # >>> copy add-step (self -> record, began -> mark)
+                        record.steps += 1
+                        record.run_time += ended - mark
+                        record.last_step_end = ended
+                        # <<< copy add-step
+                        mark = ended
+                        if exited is not None and task._state is not PENDING:
+                            exited(task)
+                loop._current_handle = None
+                chained = iteration + 1 if ready else 0
+        else:
+            tracking = loop._tracking_running
+            if tracking:
+                loop._iterations += 1
+            for _ in range(len(ready)):
+                handle = popleft()
+                if handle._cancelled:
+                    continue
+                if tracking:
+                    loop._current_handle = handle
+                args = handle._args
+                try:
+                    # Nearly every item has one argument (a done callback), none,
+                    # or is a task (_args None: the step takes the task itself);
+                    # calling without *args spares building a tuple per callback.
+                    if args is None:
+                        handle._context.run(handle._callback, handle)
+                    elif len(args) == 1:
+                        handle._context.run(handle._callback, args[0])
+                    elif not args:
+                        handle._context.run(handle._callback)
+                    else:
+                        handle._context.run(handle._callback, *args)
+                except (SystemExit, KeyboardInterrupt):
+                    raise
+                except BaseException as exc:
+                    loop._report_callback_error(handle, exc)
+            if tracking:
+                loop._current_handle = None
+        if loop._stopping:
+            return
 
 
 class WakeSources(NamedTuple):
