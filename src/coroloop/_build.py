@@ -9,6 +9,10 @@ system prefers the extension module, so the compiled code runs unless
 import system that loads those modules from their ``.py`` files.  Which build
 runs is ``coroloop.COMPILED`` (and ``python -m coroloop info``).
 
+Some of them have a ``.pxd`` file beside the ``.py``: C declarations (extension
+types, typed locals) that Cython applies when it compiles that module and pure
+Python never reads; only modules named here may have one.
+
 ``setup.py`` reads this file with ``runpy`` before coroloop is importable, so
 it imports nothing but the standard library.  Why Cython and why these modules:
 docs/architecture.md, "The compiled build".

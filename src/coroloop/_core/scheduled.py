@@ -1,7 +1,7 @@
 """The scheduler's iteration under a scheduling policy (``new_event_loop(scheduler=...)``).
 
 The default loop (no policy, or ``coroloop.testing.FIFO()``) never comes here: its
-iteration is ``CoreEventLoop._run_until_stopped``, inlined for speed.  This module is
+iteration is ``loop.run_until_stopped``, inlined for speed.  This module is
 the same four steps written plainly, with three points where a policy decides what
 asyncio leaves unordered -- and nothing else:
 
