@@ -505,7 +505,7 @@ class CoreEventLoop(_aevents.AbstractEventLoop):
         if not callable(callback) or self._debug:
             self._check_callback(callback, "call_soon_threadsafe", check_thread=False)
         context = _copy_context() if context is None else context
-        if new_threadsafe_handle is not None:  # type: ignore[comparison-overlap]  # None before 3.13.1
+        if new_threadsafe_handle is not None:  # None before 3.13.1
             handle = new_threadsafe_handle(callback, args, self, context)
         else:
             handle = new_handle(callback, args, self, context)
