@@ -52,6 +52,9 @@ PEERS = ("uvloop", "rloop")
 # --compiled SITE: implementation "coroloop-compiled", the compiled build installed in
 # SITE (a site-packages directory), which the server process puts first on sys.path.
 COMPILED_ENV = "COROLOOP_BENCH_COMPILED"
+# --baseline SRC: implementation "baseline", the coroloop package of another source tree
+# (e.g. the src/ of a checkout of main): a change's "before", measured in the same rounds.
+BASELINE_ENV = "COROLOOP_BENCH_BASELINE"
 PREFIX = "@@net-bench "
 HOST = "127.0.0.1"
 
@@ -71,6 +74,10 @@ def make_impl(name):
         import coroloop as aio
         if not aio.COMPILED:
             raise RuntimeError(f"coroloop from {aio.__file__} is not the compiled build")
+        return aio, aio.new_event_loop
+    if name == "baseline":
+        sys.path.insert(0, os.environ[BASELINE_ENV])
+        import coroloop as aio
         return aio, aio.new_event_loop
     if name == "coroloop":
         import coroloop as aio
@@ -409,30 +416,44 @@ def fmt_rate(v):
 
 
 def print_table(key_names, keys, impls, cells):
-    """cells[(key..., impl)] -> summarized cell; one row per (key, impl)."""
+    """cells[(key..., impl)] -> summarized cell; one row per (key, impl).
+
+    CPU/req ratios against asyncio, and -- when they ran -- against uvloop (the
+    target peer) and, on coroloop's rows, against the baseline (a change's before).
+    """
+    extra = [peer for peer in ("uvloop", "baseline") if peer in impls]
     header = list(key_names) + ["impl", "req/s", "server CPU µs/req", "user / sys µs",
                                 "server CPU", "req/s vs asyncio", "CPU/req vs asyncio"]
+    header += [f"CPU/req vs {peer}" for peer in extra]
     print("| " + " | ".join(header) + " |")
     print("|" + "|".join("---" if k <= len(key_names) else "---:"
                          for k in range(len(header))) + "|")
+
+    def cpu_ratio(c, ref):
+        if ref and "us_per_req" in ref:
+            return f"{c['us_per_req'] / ref['us_per_req']:.2f}"
+        return ""
+
     for key in keys:
         base = cells.get((*key, "asyncio"))
         for impl in impls:
             c = cells.get((*key, impl))
             row = [str(k) for k in key] + [impl]
             if c is None:
-                row += ["—"] * 6
+                row += ["—"] * (6 + len(extra))
             elif "error" in c:
                 msg = c["error"].replace("|", "\\|").replace("\n", " ")
-                row += [f"n/a ({msg[:80]})"] + [""] * 5
+                row += [f"n/a ({msg[:80]})"] + [""] * (5 + len(extra))
             else:
                 row += [fmt_rate(c["rps"]), f"{c['us_per_req']:.1f}",
                         f"{c['user_us']:.1f} / {c['sys_us']:.1f}", f"{c['cpu_util']:.0%}"]
                 if impl != "asyncio" and base and "rps" in base:
-                    row += [f"{c['rps'] / base['rps']:.2f}x",
-                            f"{c['us_per_req'] / base['us_per_req']:.2f}"]
+                    row += [f"{c['rps'] / base['rps']:.2f}x", cpu_ratio(c, base)]
                 else:
                     row += ["", ""]
+                for peer in extra:
+                    mine = impl.startswith("coroloop") if peer == "uvloop" else impl == "coroloop"
+                    row.append(cpu_ratio(c, cells.get((*key, peer))) if mine else "")
             print("| " + " | ".join(row) + " |")
 
 
@@ -461,6 +482,10 @@ def add_common_arguments(p, *, conns_help, duration, warmup):
     p.add_argument("--compiled", metavar="SITE",
                    help="also run the compiled build of coroloop installed in SITE (a "
                         "site-packages directory) as implementation 'coroloop-compiled'")
+    p.add_argument("--baseline", metavar="SRC",
+                   help="also run the coroloop package in the source directory SRC (e.g. "
+                        "/tmp/main/src, a checkout of main) as implementation 'baseline', "
+                        "with a CPU/req vs baseline column")
     p.add_argument("--check", action="store_true",
                    help="exit 1 if coroloop errors or uses more server CPU/req than asyncio")
     p.add_argument("--client", metavar="JSON", help=argparse.SUPPRESS)
@@ -473,6 +498,10 @@ def finish_common_arguments(a, *, duration, warmup):
         os.environ[COMPILED_ENV] = os.path.abspath(a.compiled)  # the servers inherit it
         if "coroloop-compiled" not in a.impl.split(","):
             a.impl += ",coroloop-compiled"
+    if a.baseline:
+        os.environ[BASELINE_ENV] = os.path.abspath(a.baseline)
+        if "baseline" not in a.impl.split(","):
+            a.impl += ",baseline"
     a.duration = a.duration or (duration[1] if a.quick else duration[0])
     a.warmup = a.warmup or (warmup[1] if a.quick else warmup[0])
     return a
@@ -486,6 +515,9 @@ def available_impls(spec):
         if peer in impls and importlib.util.find_spec(peer) is None:
             impls.remove(peer)
             notes.append(f"{peer} is not installed; its rows are skipped")
+    if "baseline" in impls and not os.environ.get(BASELINE_ENV):
+        impls.remove("baseline")
+        notes.append("baseline needs --baseline SRC; its rows are skipped")
     if "coroloop-compiled" in impls and not os.environ.get(COMPILED_ENV):
         impls.remove("coroloop-compiled")
         notes.append("coroloop-compiled needs --compiled SITE; its rows are skipped")

@@ -32,13 +32,16 @@ from asyncio.log import logger
 from .._core.futures import set_result_if_pending
 from .flowcontrol import tell_protocol
 from .statemachine import check_transition
+from .transports import HEAP_READ_MAX
 from .writebuf import WriteBuffer
 
 __all__ = ["ReadPipeTransport", "WritePipeTransport", "connect_read_pipe",
            "connect_write_pipe"]
 
-#: Most bytes read in one callback, so one busy pipe does not starve the others.
-MAX_READ = 256 * 1024
+#: Most bytes read in one callback, so one busy pipe does not starve the others; no
+#: more than a heap block holds (a bigger os.read() maps and unmaps memory on every
+#: call: see HEAP_READ_MAX in transports.py).
+MAX_READ = HEAP_READ_MAX
 #: Most chunks handed to one os.writev() (well under any IOV_MAX).
 _MAX_IOVECS = 64
 #: After this many write() calls on a lost pipe, each one logs a warning

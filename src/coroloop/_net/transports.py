@@ -5,7 +5,7 @@ A transport owns a non-blocking socket and moves bytes between it and a protocol
 * **read path** (kept short, it runs once per received chunk): when the socket is
   readable, one ``recv`` (or ``recv_into`` the buffer of a ``BufferedProtocol``)
   straight into ``data_received``/``buffer_updated``.  A plain Protocol's bytes come
-  from ``recv(64 KiB)`` while reads are small and from ``recv(256 KiB)`` while the
+  from ``recv(64 KiB)`` while reads are small and from ``recv(127.5 KiB)`` while the
   peer sends in bulk (see ``_DIRECT_READ``), never copied.  The method registered with the
   loop is chosen once per protocol, not tested on every read.
 * **write path**: ``write()`` tries ``send()`` at once when nothing is queued; only the
@@ -51,15 +51,24 @@ try:
     _IOV_MAX = min(os.sysconf("SC_IOV_MAX"), 1024)
 except (AttributeError, ValueError, OSError):  # pragma: no cover
     _IOV_MAX = 16
-# A plain Protocol's reads go straight into a new bytes object.  While messages are
-# small, recv(_DIRECT_READ): a block this size comes from the malloc heap, whereas
-# recv(max_size) -- 256 KiB, past glibc's initial mmap threshold -- can map, shrink and
-# unmap a fresh block on every read (three system calls and page faults), which is
-# what makes stdlib asyncio's small reads expensive.  A read that fills _DIRECT_READ
-# means the peer sends in bulk: reads then ask for max_size, as asyncio does (after
-# the first large block is freed glibc raises its threshold and serves these from the
-# heap too), until one is small again.  Either way the data is never copied.
+# A plain Protocol's reads go straight into a new bytes object, never copied, and
+# that object must come from the malloc heap: glibc serves a block above its mmap
+# threshold (128 KiB by default) with mmap, and a read into it costs mmap, page
+# faults on every page the kernel fills, mremap when the object is shrunk to the
+# bytes read and munmap when it is freed -- about 70 us of system time per 100 KiB
+# read, which is what makes stdlib asyncio's recv(256 KiB) expensive.  glibc raises
+# that threshold after freeing a large mapped block, so whether a read maps depends
+# on what the process did before (importing big .py files does it; the compiled
+# build, which imports fewer, did not: 100 us per 100 KiB echo against 25).  Hence
+# reads ask for at most HEAP_READ_MAX, under the default threshold whatever the
+# history.  While messages are small, recv(_DIRECT_READ): a block for a short read
+# is cheaper to carve and shrink.  A read that fills _DIRECT_READ means the peer
+# sends in bulk: reads then ask for HEAP_READ_MAX (or max_size, if smaller) until one
+# is small again.
 _DIRECT_READ = 64 * 1024
+#: The most bytes one read into a new bytes object asks for (also the pipes'): 128 KiB
+#: less the bytes object's header and malloc's chunk header, with a margin.
+HEAP_READ_MAX = 128 * 1024 - 512
 # As asyncio: after this many writes to a lost connection, say so (once per write).
 _LOST_WRITES_WARN_AFTER = 5
 
@@ -356,7 +365,8 @@ class SocketTransport(_SocketTransportBase, transports.Transport):
                 if len(data) == size:
                     self._read_direct = False  # it filled up: the peer sends in bulk
             else:
-                data = self._sock.recv(self.max_size)
+                size = HEAP_READ_MAX if self.max_size > HEAP_READ_MAX else self.max_size
+                data = self._sock.recv(size)
                 if len(data) < _DIRECT_READ // 4:
                     self._read_direct = True
         except BaseException as exc:
