@@ -434,7 +434,7 @@ class SocketTransport(_SocketTransportBase, transports.Transport):
 
     # -- writing ---------------------------------------------------------------------
     def write(self, data) -> None:
-        if not isinstance(data, (bytes, bytearray, memoryview)):
+        if type(data) is not bytes and not isinstance(data, (bytes, bytearray, memoryview)):
             raise TypeError(_bridge.STREAM_WRITE_TYPE_ERROR.format(type(data).__name__))
         if self._write_side is not _WRITABLE:
             raise RuntimeError(f"Cannot call write() after write_eof() on {self!r}")
@@ -446,7 +446,7 @@ class SocketTransport(_SocketTransportBase, transports.Transport):
             self._count_lost_write()
             return
         buffer = self._buffer
-        if not buffer:
+        if not buffer.size:
             # Nothing queued: hand it to the kernel now, usually all of it.
             try:
                 sent = self._sock.send(data)

@@ -38,7 +38,7 @@ def _check_limits(high: int | None, low: int | None) -> tuple[int, int]:
 class WriteBuffer:
     """Bytes accepted by a transport's write() and not sent yet."""
 
-    __slots__ = ("_chunks", "_size", "_high", "_low", "_paused")
+    __slots__ = ("_chunks", "size", "_high", "_low", "_paused")
 
     def __init__(self, high: int | None = None, low: int | None = None) -> None:
         self._high, self._low = _check_limits(high, low)
@@ -46,8 +46,9 @@ class WriteBuffer:
         #: or a memoryview of bytes) so that a caller reusing its bytearray after
         #: write() cannot change what is sent.
         self._chunks: deque[bytes | memoryview] = deque()
-        #: Sum of the chunks' lengths.
-        self._size = 0
+        #: Sum of the chunks' lengths: read it (a transport's write() does, on every
+        #: call: cheaper than len()); only the methods here change it.
+        self.size = 0
         #: True between a True from append()/set_write_buffer_limits() (pause_writing)
         #: and the next True from consume() (resume_writing).
         self._paused = False
@@ -55,7 +56,7 @@ class WriteBuffer:
     def __repr__(self) -> str:
         state = " paused" if self._paused else ""
         return (
-            f"<WriteBuffer {self._size} bytes in {len(self._chunks)} chunks "
+            f"<WriteBuffer {self.size} bytes in {len(self._chunks)} chunks "
             f"low={self._low} high={self._high}{state}>"
         )
 
@@ -75,10 +76,10 @@ class WriteBuffer:
         return self._low, self._high
 
     def get_write_buffer_size(self) -> int:
-        return self._size
+        return self.size
 
     def __len__(self) -> int:
-        return self._size
+        return self.size
 
     @property
     def paused(self) -> bool:
@@ -109,7 +110,7 @@ class WriteBuffer:
         n = chunk.nbytes if isinstance(chunk, memoryview) else len(chunk)
         if n:
             self._chunks.append(chunk)
-            self._size += n
+            self.size += n
         return self._maybe_pause()
 
     def chunks(self, max_chunks: int | None = None) -> list[bytes | memoryview]:
@@ -123,10 +124,10 @@ class WriteBuffer:
 
     def consume(self, nbytes: int) -> bool:
         """Forget the first ``nbytes`` (sent); True if the protocol must resume now."""
-        if nbytes < 0 or nbytes > self._size:
+        if nbytes < 0 or nbytes > self.size:
             raise ValueError(
                 f"cannot consume {nbytes} bytes from {self!r}: "
-                f"0 <= nbytes <= {self._size} required"
+                f"0 <= nbytes <= {self.size} required"
             )
         chunks = self._chunks
         left = nbytes
@@ -141,8 +142,8 @@ class WriteBuffer:
                 view = first if isinstance(first, memoryview) else memoryview(first)
                 chunks[0] = view[left:]
                 left = 0
-        self._size -= nbytes
-        if self._paused and self._size <= self._low:
+        self.size -= nbytes
+        if self._paused and self.size <= self._low:
             self._paused = False
             return True
         return False
@@ -151,10 +152,10 @@ class WriteBuffer:
         """Drop everything (abort / connection lost).  The flow-control state stays:
         asyncio does not resume a protocol whose connection is gone."""
         self._chunks.clear()
-        self._size = 0
+        self.size = 0
 
     def _maybe_pause(self) -> bool:
-        if not self._paused and self._size > self._high:
+        if not self._paused and self.size > self._high:
             self._paused = True
             return True
         return False
