@@ -424,14 +424,7 @@ class StreamReader:
         if self._paused and len(self._buf) <= self._buf.limit:
             self._resume_transport()
 
-    def _new_waiter(self, func_name: str) -> Any:
-        """The future the one read*() that must wait awaits; resolved by the next
-        feed_data(), feed_eof() or set_exception().
-
-        The caller clears ``_waiter`` when its await ends in an exception (cancelled:
-        the next read may wait again); on success _wake() has cleared it.  The four
-        read methods await it directly, sparing a coroutine per wait.
-        """
+    async def _wait_for_data(self, func_name: str) -> None:
         # One waiter at a time: with two, which one would get the next bytes?
         if self._waiter is not None:
             raise RuntimeError(_ALREADY_WAITING.format(func_name))
@@ -439,25 +432,17 @@ class StreamReader:
             # Waiting while paused would deadlock (readexactly(n) with n > 2 * limit).
             self._resume_transport()
         waiter = self._waiter = self._loop.create_future()
-        return waiter
-
-    def _forget_waiter(self, waiter: Any) -> None:
-        if self._waiter is waiter:
-            self._waiter = None
-
-    async def _wait_for_data(self, func_name: str) -> None:
-        # asyncio's name for the wait; some code calls it.
-        waiter = self._new_waiter(func_name)
         try:
             await waiter
         finally:
-            self._forget_waiter(waiter)
+            # Cleared also when cancelled: the next read may wait again.
+            if self._waiter is waiter:
+                self._waiter = None
 
     # -- reading (application side) -----------------------------------------------------
     # Each loop below ends only on bytes, but mypy does not narrow ``is NEED_DATA`` on a
     # plain sentinel (an isinstance() test would, at a cost on every read): hence the
-    # ``type: ignore[return-value]`` on the four returns.  Each awaits _new_waiter()'s
-    # future itself (see there) and forgets it if the await raises.
+    # ``type: ignore[return-value]`` on the four returns.
 
     async def readline(self) -> bytes:
         """A line ending with b'\\n'; the partial last line at EOF; b'' at EOF.
@@ -466,12 +451,7 @@ class StreamReader:
         is dropped (or the whole buffer, if no newline arrived yet).
         """
         while (result := self._buf.readline()) is NEED_DATA:
-            waiter = self._new_waiter("readline")
-            try:
-                await waiter
-            except BaseException:
-                self._forget_waiter(waiter)
-                raise
+            await self._wait_for_data("readline")
         if self._paused:
             self._maybe_resume_transport()
         return result  # type: ignore[return-value]
@@ -483,12 +463,7 @@ class StreamReader:
         LimitOverrunError when the chunk exceeds the limit (the data stays buffered).
         """
         while (result := self._buf.readuntil(separator)) is NEED_DATA:
-            waiter = self._new_waiter("readuntil")
-            try:
-                await waiter
-            except BaseException:
-                self._forget_waiter(waiter)
-                raise
+            await self._wait_for_data("readuntil")
         if self._paused:
             self._maybe_resume_transport()
         return result  # type: ignore[return-value]
@@ -496,12 +471,7 @@ class StreamReader:
     async def read(self, n: int = -1) -> bytes:
         """Up to ``n`` bytes (at least one, unless at EOF); ``n < 0``: all until EOF."""
         while (result := self._buf.read(n)) is NEED_DATA:
-            waiter = self._new_waiter("read")
-            try:
-                await waiter
-            except BaseException:
-                self._forget_waiter(waiter)
-                raise
+            await self._wait_for_data("read")
         if self._paused:
             self._maybe_resume_transport()
         return result  # type: ignore[return-value]
@@ -509,12 +479,7 @@ class StreamReader:
     async def readexactly(self, n: int) -> bytes:
         """Exactly ``n`` bytes; IncompleteReadError if EOF comes first."""
         while (result := self._buf.readexactly(n)) is NEED_DATA:
-            waiter = self._new_waiter("readexactly")
-            try:
-                await waiter
-            except BaseException:
-                self._forget_waiter(waiter)
-                raise
+            await self._wait_for_data("readexactly")
         if self._paused:
             self._maybe_resume_transport()
         return result  # type: ignore[return-value]
@@ -602,7 +567,7 @@ class StreamWriter:
             # Let connection_lost() run, so that _drain_helper() sees the loss.
             await sleep(0)
         protocol = self._protocol
-        if (not protocol._paused and type(protocol)._drain_helper is _DRAIN_HELPER
+        if (type(protocol)._drain_helper is _DRAIN_HELPER and not protocol._paused
                 and not protocol._connection_lost):
             return  # nothing to wait for: spare the _drain_helper() coroutine
         await protocol._drain_helper()
