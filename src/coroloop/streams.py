@@ -327,6 +327,8 @@ class StreamReader:
         self._transport: Any = None
         #: We paused the transport's reading (buffer above 2 * limit).
         self._paused = False
+        #: Buffered bytes above which feed_data() pauses the transport's reading.
+        self._pause_above = 2 * limit
 
     def __repr__(self) -> str:
         info = ["StreamReader"]
@@ -403,12 +405,12 @@ class StreamReader:
         """Append received bytes (RuntimeError after feed_eof()); pauses the
         transport's reading above twice the limit."""
         buf = self._buf
-        buf.feed(data)
+        buffered = buf.feed(data)
         if not data:
             return
         if self._waiter is not None:
             self._wake()
-        if self._paused or self._transport is None or len(buf) <= 2 * buf.limit:
+        if self._paused or self._transport is None or buffered <= self._pause_above:
             return
         try:
             self._transport.pause_reading()

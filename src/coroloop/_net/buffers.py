@@ -109,8 +109,9 @@ class ReadBuffer:
 
     # -- input --------------------------------------------------------------------------
 
-    def feed(self, data: bytes | bytearray | memoryview) -> None:
-        """Append received bytes (copied).  Empty data is ignored."""
+    def feed(self, data: bytes | bytearray | memoryview) -> int:
+        """Append received bytes (copied).  Empty data is ignored.  Returns the number
+        of bytes now buffered (what the reader's flow control compares to the limit)."""
         if self._eof:
             # asyncio's StreamReader fails this with an assert: the same error here.
             raise AssertionError(
@@ -118,9 +119,10 @@ class ReadBuffer:
         if data:
             if type(data) is bytes and self._chunk is None and not self._buffer:
                 self._chunk = data  # immutable: kept as it is, copied only if needed
-            else:
-                self._spill()
-                self._buffer += data
+                return len(data)
+            self._spill()
+            self._buffer += data
+        return len(self._buffer) if self._chunk is None else len(self._chunk)
 
     def _spill(self) -> None:
         """Move a kept ``_chunk`` into the bytearray (before working on the bytearray)."""
