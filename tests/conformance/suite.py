@@ -45,9 +45,9 @@ SETS = {
     "eager": (98.0, True),      # eager task factory (3.12+)
     "net": (95.0, True),        # streams, networking, subprocesses (issue 4)
     # 3.14's call graph: asyncio.capture_call_graph() & co. on the target's tasks, and
-    # the awaited-by bookkeeping (Future._asyncio_awaited_by) behind it.  Reported, not
-    # enforced: it comes with coroloop.debug's call graphs (issue 15's call-graph item).
-    "callgraph": (98.0, False),
+    # the awaited-by bookkeeping (Future._asyncio_awaited_by) behind it (issue 9's
+    # call-graph item); its tests exist on 3.14+ only.
+    "callgraph": (98.0, True),
 }
 
 #: Modules each set needs loaded.

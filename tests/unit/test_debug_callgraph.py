@@ -67,6 +67,38 @@ def test_current_task_gather_and_taskgroup(virtual_loop):
     assert graph.call_stack[0].frame.f_code.co_name == "leaf"
 
 
+@pytest.mark.parametrize("timeout", [None, 0.01])
+def test_as_completed_links_the_awaiting_task_until_done_or_timed_out(virtual_loop, timeout):
+    # As 3.14's asyncio (gh-156523): the task iterating as_completed() awaits each
+    # pending future (its frames: get, _wait_for_one, the caller), on every version.
+    box = {}
+
+    async def inner():
+        await coroloop.sleep(0)
+        box["graph"] = capture_call_graph()
+        await coroloop.sleep(3600 if timeout else 0)
+
+    async def main(task):
+        for next_done in coroloop.as_completed([task], timeout=timeout):
+            await next_done
+
+    async def start():
+        task = coroloop.create_task(inner(), name="inner")
+        if timeout:
+            with pytest.raises(TimeoutError):
+                await coroloop.create_task(main(task), name="main")
+            assert not task._asyncio_awaited_by   # the edge is dropped at the timeout
+            task.cancel()
+        else:
+            await coroloop.create_task(main(task), name="main")
+            assert not task._asyncio_awaited_by   # ... and when the future is done
+
+    virtual_loop.run_until_complete(start())
+    assert shape(box["graph"]) == ["T<inner>", ["inner"],
+                                   [["T<main>", ["get", "_wait_for_one", "main"],
+                                     [[ANY, ["start"], []]]]]]
+
+
 def test_a_task_from_outside_and_limits(virtual_loop):
     out = {}
 

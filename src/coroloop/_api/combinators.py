@@ -581,6 +581,45 @@ async def _wait_for_in_own_task(aw, timeout):
 # as_completed
 # ==================================================================================
 
+class _Finished:
+    """The futures as_completed() has seen finish and not yet handed out, and the
+    callers waiting for the next one: a queue whose ``get()`` gives a turn back
+    when its caller is cancelled.  (Its frames read ``get`` / ``_wait_for_one`` in a
+    call graph, as asyncio's, whose as_completed() waits on a Queue.)"""
+
+    __slots__ = ("_loop", "_items", "_getters")
+
+    def __init__(self, loop) -> None:
+        self._loop = loop
+        self._items: deque[Any] = deque()    # None = the timeout passed
+        self._getters: deque[Any] = deque()  # futures of callers waiting
+
+    def put(self, item, first: bool = False) -> None:
+        """Hand *item* to the longest-waiting caller, or keep it (at the front if it
+        is one handed back by a cancelled caller)."""
+        while self._getters:
+            getter = self._getters.popleft()
+            if not getter.done():    # a cancelled caller passes its turn on
+                getter.set_result(item)
+                return
+        if first:
+            self._items.appendleft(item)
+        else:
+            self._items.append(item)
+
+    async def get(self):
+        if self._items:
+            return self._items.popleft()
+        getter = self._loop.create_future()
+        self._getters.append(getter)
+        try:
+            return await getter
+        except CancelledError:
+            if getter.done() and not getter.cancelled():
+                self.put(getter.result(), first=True)  # handed over meanwhile: back
+            raise
+
+
 class _AsCompleted(Generic[_T]):
     """What as_completed() returns.
 
@@ -592,6 +631,9 @@ class _AsCompleted(Generic[_T]):
     Up to 3.12 as_completed() was a generator: it looked at its arguments (and
     for a loop) only when first iterated.  On those versions so does this object,
     so that errors surface where programs written for them expect.
+
+    Each pending future is "awaited by" the task that called as_completed() (for
+    capture_call_graph, as 3.14's asyncio), until it finishes or the timeout passes.
     """
 
     def __init__(self, aws: Any, timeout: float | None, *, lazy: bool) -> None:
@@ -608,14 +650,15 @@ class _AsCompleted(Generic[_T]):
             raise TypeError(f"expect an iterable of futures, not {type(aws).__name__}")
         loop = _bridge.get_event_loop()
         todo = {ensure_future(aw, loop=loop) for aw in set(aws)}
-        self._loop = loop
         self._todo = todo                # not finished yet (emptied on timeout)
-        self._finished: deque[Any] = deque()   # finished, not handed out; None = timed out
-        self._consumers: deque[Any] = deque()  # futures of callers waiting for the next one
+        self._finished = _Finished(loop)
         self._left = len(todo)           # how many more items iteration will produce
         self._timer: Any = None
+        self._waiter = _bridge.current_task_or_none(loop)
         for fut in todo:
             fut.add_done_callback(self._on_done)
+            if self._waiter is not None:
+                _bridge.future_add_to_awaited_by(fut, self._waiter)
         if todo and self._timeout is not None:
             self._timer = loop.call_later(self._timeout, self._on_timeout)
 
@@ -631,7 +674,7 @@ class _AsCompleted(Generic[_T]):
         if not self._left:
             raise StopIteration
         self._left -= 1
-        return self._next_outcome()
+        return self._wait_for_one(resolve=True)
 
     async def __anext__(self) -> Future[_T]:
         if not self._started:
@@ -639,55 +682,36 @@ class _AsCompleted(Generic[_T]):
         if not self._left:
             raise StopAsyncIteration
         self._left -= 1
-        return await self._next_finished()
+        return await self._wait_for_one()
 
-    async def _next_outcome(self):
-        return (await self._next_finished()).result()
-
-    async def _next_finished(self):
-        if self._finished:
-            fut = self._finished.popleft()
-        else:
-            consumer = self._loop.create_future()
-            self._consumers.append(consumer)
-            try:
-                fut = await consumer
-            except CancelledError:
-                # This iteration is abandoned: give its turn back, and the item
-                # too if one was handed over in the meantime.
-                self._left += 1
-                if consumer.done() and not consumer.cancelled():
-                    self._deliver(consumer.result(), first=True)
-                raise
+    async def _wait_for_one(self, resolve: bool = False):
+        try:
+            fut = await self._finished.get()
+        except CancelledError:
+            self._left += 1   # this iteration is abandoned: give its turn back
+            raise
         if fut is None:
             raise TimeoutError
-        return fut
+        return fut.result() if resolve else fut
 
-    def _deliver(self, item, first=False) -> None:
-        """Hand *item* to the longest-waiting consumer, or keep it (at the front
-        if it is one handed back by a cancelled consumer)."""
-        while self._consumers:
-            consumer = self._consumers.popleft()
-            if not consumer.done():    # a cancelled consumer passes its turn on
-                consumer.set_result(item)
-                return
-        if first:
-            self._finished.appendleft(item)
-        else:
-            self._finished.append(item)
+    def _unlink(self, fut) -> None:
+        if self._waiter is not None:
+            _bridge.future_discard_from_awaited_by(fut, self._waiter)
 
     def _on_done(self, fut) -> None:
         if not self._todo:
             return   # timed out already
         self._todo.discard(fut)
-        self._deliver(fut)
+        self._unlink(fut)
+        self._finished.put(fut)
         if not self._todo and self._timer is not None:
             self._timer.cancel()
 
     def _on_timeout(self) -> None:
         for fut in self._todo:
             fut.remove_done_callback(self._on_done)
-            self._deliver(None)
+            self._unlink(fut)
+            self._finished.put(None)
         self._todo.clear()
 
 
