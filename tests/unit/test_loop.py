@@ -1392,6 +1392,26 @@ def test_epoll_timeout_is_rounded_once():
         poller.poll(0.0085)
         poller.poll(None)
         poller._epoll = real
-        assert seen == [0.0085, -1]
+        assert seen == [0.0085, None]  # None: epoll.poll()'s own "no limit"
     finally:
         poller.close()
+
+
+@pytest.mark.skipif(not hasattr(coroloop._core.poller, "EpollPoller"), reason="epoll only")
+def test_epoll_asks_for_as_many_events_as_it_has_registrations():
+    """poll() passes the number of registrations as epoll's maxevents (kept as they
+    change, not counted per poll): every ready descriptor is reported at once."""
+    poller = coroloop._core.poller.EpollPoller()
+    pairs = [socket.socketpair() for _ in range(3)]
+    try:
+        for a, b in pairs:
+            b.send(b"x")
+            poller.modify(a.fileno(), True, False)
+        assert sorted(fd for fd, _ in poller.poll(0)) == sorted(a.fileno() for a, _ in pairs)
+        poller.modify(pairs[0][0].fileno(), False, False)
+        assert len(poller.poll(0)) == 2
+    finally:
+        poller.close()
+        for a, b in pairs:
+            a.close()
+            b.close()

@@ -792,7 +792,6 @@ def run_until_stopped(loop) -> None:
     readiness = loop._readiness
     readers = readiness.readers
     writers = readiness.writers
-    poll = readiness.poll
     clock = loop._clock
     now = loop._now
     resolution = clock.resolution
@@ -808,14 +807,14 @@ def run_until_stopped(loop) -> None:
 
         if ready or loop._stopping:
             if readers or writers:
-                poll(0)
+                readiness.poll(0)
         elif timers:
             timeout = clock.sleep_time(timers[0])
             if timeout is not None and timeout > MAX_POLL_TIMEOUT:
                 timeout = MAX_POLL_TIMEOUT  # "Deadlines": inf or decades away
-            poll(timeout)
+            readiness.poll(timeout)
         else:
-            poll(clock.sleep_time(None))
+            readiness.poll(clock.sleep_time(None))
 
         if timers:
             buckets = timerq.buckets

@@ -113,6 +113,10 @@ if hasattr(select, "epoll"):
             #: the epoll set may still hold a stale entry under each of them.
             self._maybe_stale: set[int] = set()
             self._warned = False
+            #: The most events one poll() asks for: the number of registrations,
+            #: kept here as they change (rarely) rather than counted on every poll.
+            #: Too many is harmless, too few only defers events to the next poll.
+            self._max_events = 1
 
         def fileno(self) -> int:
             return self._epoll.fileno()
@@ -129,6 +133,7 @@ if hasattr(select, "epoll"):
                         # Closed before it was removed: gone with its last
                         # descriptor, or kept alive by a duplicate (see above).
                         self._maybe_stale.add(fd)
+                    self._max_events = len(self._masks) or 1
                 return
             if old is None:
                 if fd in self._maybe_stale:
@@ -151,6 +156,7 @@ if hasattr(select, "epoll"):
                         self._maybe_stale.add(fd)
                     raise
             self._masks[fd] = mask
+            self._max_events = len(self._masks)
 
         def unexpected(self, fd: int, events: int) -> None:
             registered = self._masks.get(fd)
@@ -179,17 +185,15 @@ if hasattr(select, "epoll"):
                     # Closed behind our back too: the loop's callback (if any)
                     # will never run again, as with a closed set.
                     del self._masks[number]
+            self._max_events = len(self._masks) or 1
 
         def poll(self, timeout: float | None) -> list[tuple[int, int]]:
-            if timeout is None:
-                timeout = -1
-            # epoll has millisecond resolution; epoll.poll() already rounds a
-            # positive timeout up to whole milliseconds, so we never wake just
-            # before a timer is due.  Rounding here as well would round twice:
-            # ceil(8.5 ms) is 0.009000000000000001 s, which poll() makes 10 ms.
-            max_events = max(len(self._masks), 1)
+            # epoll.poll() takes None (no limit) and has millisecond resolution; it
+            # already rounds a positive timeout up to whole milliseconds, so we never
+            # wake just before a timer is due.  Rounding here as well would round
+            # twice: ceil(8.5 ms) is 0.009000000000000001 s, which poll() makes 10 ms.
             try:
-                return self._epoll.poll(timeout, max_events)
+                return self._epoll.poll(timeout, self._max_events)
             except InterruptedError:
                 return []
 
@@ -197,6 +201,7 @@ if hasattr(select, "epoll"):
             self._epoll.close()
             self._masks.clear()
             self._maybe_stale.clear()
+            self._max_events = 1
 
 
 class SelectorPoller(Poller):

@@ -106,7 +106,8 @@ class Readiness:
     any descriptors watched?) and by tools; only the methods here change them.
     """
 
-    __slots__ = ("readers", "writers", "watched_objects", "poller", "waker", "_loop")
+    __slots__ = ("readers", "writers", "watched_objects", "poller", "waker", "_loop",
+                 "_ready", "_waker_fd", "_readable", "_writable")
 
     def __init__(self, loop, poller) -> None:
         self._loop = loop
@@ -117,7 +118,14 @@ class Readiness:
         #: how a closed socket still finds its registration (see watch()).
         self.watched_objects: dict[int, object] = {}
         self.waker = Waker()
-        poller.modify(self.waker.fileno(), True, False)
+        # What poll() reads on every call, fixed for the loop's life: the loop's
+        # ready queue (created first, never replaced), the waker's descriptor and
+        # the poller's event bits.
+        self._ready = loop._ready
+        self._waker_fd = self.waker.fileno()
+        self._readable = poller.READABLE
+        self._writable = poller.WRITABLE
+        poller.modify(self._waker_fd, True, False)
 
     def add_reader(self, fd, callback, *args) -> None:
         """Run ``callback(*args)`` each time *fd* is readable (replacing any reader)."""
@@ -231,19 +239,17 @@ class Readiness:
         if not events:
             return
         # In event order; per descriptor, its reader before its writer.
-        poller = self.poller
-        readable = poller.READABLE
-        writable = poller.WRITABLE
-        waker_fd = self.waker.fileno()
+        readable = self._readable
+        writable = self._writable
         readers = self.readers
         writers = self.writers
-        ready = self._loop._ready
+        ready = self._ready
         for fd, mask in events:
             if mask & readable:
                 handle = readers.get(fd)
                 if handle is not None:
                     ready.append(handle)
-                elif fd == waker_fd:
+                elif fd == self._waker_fd:
                     self.waker.drain()
                 else:
                     self._unexpected(fd, mask)
