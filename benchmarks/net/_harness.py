@@ -55,6 +55,9 @@ COMPILED_ENV = "COROLOOP_BENCH_COMPILED"
 # --baseline SRC: implementation "baseline", the coroloop package of another source tree
 # (e.g. the src/ of a checkout of main): a change's "before", measured in the same rounds.
 BASELINE_ENV = "COROLOOP_BENCH_BASELINE"
+# --baseline-compiled SITE: implementation "baseline-compiled", the compiled build of the
+# "before" installed in SITE, compared with coroloop-compiled in the same rounds.
+BASELINE_COMPILED_ENV = "COROLOOP_BENCH_BASELINE_COMPILED"
 PREFIX = "@@net-bench "
 HOST = "127.0.0.1"
 
@@ -69,8 +72,9 @@ def make_impl(name):
     if name in PEERS:
         import asyncio as aio
         return aio, importlib.import_module(name).new_event_loop
-    if name == "coroloop-compiled":
-        sys.path.insert(0, os.environ[COMPILED_ENV])
+    if name in ("coroloop-compiled", "baseline-compiled"):
+        site = COMPILED_ENV if name == "coroloop-compiled" else BASELINE_COMPILED_ENV
+        sys.path.insert(0, os.environ[site])
         import coroloop as aio
         if not aio.COMPILED:
             raise RuntimeError(f"coroloop from {aio.__file__} is not the compiled build")
@@ -415,13 +419,17 @@ def fmt_rate(v):
     return f"{v:.0f}"
 
 
+#: The implementation each "before" is compared with.
+BEFORE_OF = {"baseline": "coroloop", "baseline-compiled": "coroloop-compiled"}
+
+
 def print_table(key_names, keys, impls, cells):
     """cells[(key..., impl)] -> summarized cell; one row per (key, impl).
 
     CPU/req ratios against asyncio, and -- when they ran -- against uvloop (the
     target peer) and, on coroloop's rows, against the baseline (a change's before).
     """
-    extra = [peer for peer in ("uvloop", "baseline") if peer in impls]
+    extra = [peer for peer in ("uvloop", "baseline", "baseline-compiled") if peer in impls]
     header = list(key_names) + ["impl", "req/s", "server CPU µs/req", "user / sys µs",
                                 "server CPU", "req/s vs asyncio", "CPU/req vs asyncio"]
     header += [f"CPU/req vs {peer}" for peer in extra]
@@ -452,7 +460,8 @@ def print_table(key_names, keys, impls, cells):
                 else:
                     row += ["", ""]
                 for peer in extra:
-                    mine = impl.startswith("coroloop") if peer == "uvloop" else impl == "coroloop"
+                    mine = impl == BEFORE_OF.get(peer) or \
+                        peer == "uvloop" and impl.startswith(("coroloop", "baseline"))
                     row.append(cpu_ratio(c, cells.get((*key, peer))) if mine else "")
             print("| " + " | ".join(row) + " |")
 
@@ -486,6 +495,9 @@ def add_common_arguments(p, *, conns_help, duration, warmup):
                    help="also run the coroloop package in the source directory SRC (e.g. "
                         "/tmp/main/src, a checkout of main) as implementation 'baseline', "
                         "with a CPU/req vs baseline column")
+    p.add_argument("--baseline-compiled", metavar="SITE",
+                   help="also run the compiled build installed in SITE (the before of "
+                        "--compiled) as implementation 'baseline-compiled'")
     p.add_argument("--check", action="store_true",
                    help="exit 1 if coroloop errors or uses more server CPU/req than asyncio")
     p.add_argument("--client", metavar="JSON", help=argparse.SUPPRESS)
@@ -502,6 +514,10 @@ def finish_common_arguments(a, *, duration, warmup):
         os.environ[BASELINE_ENV] = os.path.abspath(a.baseline)
         if "baseline" not in a.impl.split(","):
             a.impl += ",baseline"
+    if a.baseline_compiled:
+        os.environ[BASELINE_COMPILED_ENV] = os.path.abspath(a.baseline_compiled)
+        if "baseline-compiled" not in a.impl.split(","):
+            a.impl += ",baseline-compiled"
     a.duration = a.duration or (duration[1] if a.quick else duration[0])
     a.warmup = a.warmup or (warmup[1] if a.quick else warmup[0])
     return a
@@ -521,6 +537,9 @@ def available_impls(spec):
     if "coroloop-compiled" in impls and not os.environ.get(COMPILED_ENV):
         impls.remove("coroloop-compiled")
         notes.append("coroloop-compiled needs --compiled SITE; its rows are skipped")
+    if "baseline-compiled" in impls and not os.environ.get(BASELINE_COMPILED_ENV):
+        impls.remove("baseline-compiled")
+        notes.append("baseline-compiled needs --baseline-compiled SITE; its rows are skipped")
     return impls, notes
 
 

@@ -113,6 +113,8 @@ def main(argv=None):
     p.add_argument("--size", action="append", type=int, help="message size (repeatable)")
     p.add_argument("--compiled", metavar="SITE", help="also run coroloop-compiled from SITE")
     p.add_argument("--baseline", metavar="SRC", help="also run the coroloop package in SRC")
+    p.add_argument("--baseline-compiled", metavar="SITE",
+                   help="also run the compiled build in SITE (the before of --compiled)")
     p.add_argument("--worker", nargs=4, help=argparse.SUPPRESS)
     a = p.parse_args(argv)
     if a.worker:
@@ -124,6 +126,9 @@ def main(argv=None):
     if a.baseline:
         os.environ[H.BASELINE_ENV] = os.path.abspath(a.baseline)
         a.impl += ",baseline"
+    if a.baseline_compiled:
+        os.environ[H.BASELINE_COMPILED_ENV] = os.path.abspath(a.baseline_compiled)
+        a.impl += ",baseline-compiled"
     impls, notes = H.available_impls(a.impl)
     apis, sizes = a.api or list(APIS), a.size or list(SIZES)
     H.header_lines(sys.argv[1:] if argv is None else argv, Path(sys.argv[0]))
@@ -156,8 +161,8 @@ def main(argv=None):
                     print(f"| {api} | {size} | {impl} | n/a ({failed.get((api, size, impl), '')[:60]}) | | |")
                     continue
                 vs_uv = f"{med[impl] / med[ref]:.2f}" if ref in med and impl != ref else ""
-                vs_base = (f"{med[impl] / med['baseline']:.2f}"
-                           if "baseline" in med and impl == "coroloop" else "")
+                before = {v: k for k, v in H.BEFORE_OF.items()}.get(impl)
+                vs_base = f"{med[impl] / med[before]:.2f}" if before in med else ""
                 print(f"| {api} | {size} | {impl} | {med[impl]:.2f} | {vs_uv} | {vs_base} |")
     print(f"\nMedians of {a.repeat} interleaved round(s), one process per measurement.")
     for n in notes:
