@@ -358,14 +358,16 @@ class SocketTransport(_SocketTransportBase, transports.Transport):
 
     def _read_data(self) -> None:
         # The read size follows what the previous read brought (see _DIRECT_READ).
+        # (max_size is a class attribute: read once, as 3.11 does not specialise that.)
+        max_size = self.max_size
         try:
             if self._read_direct:
-                size = _DIRECT_READ if self.max_size > _DIRECT_READ else self.max_size
+                size = _DIRECT_READ if max_size > _DIRECT_READ else max_size
                 data = self._sock.recv(size)
                 if len(data) == size:
                     self._read_direct = False  # it filled up: the peer sends in bulk
             else:
-                size = HEAP_READ_MAX if self.max_size > HEAP_READ_MAX else self.max_size
+                size = HEAP_READ_MAX if max_size > HEAP_READ_MAX else max_size
                 data = self._sock.recv(size)
                 if len(data) < _DIRECT_READ // 4:
                     self._read_direct = True
