@@ -159,6 +159,15 @@ CROSSINGS = {
         "coroloop's Future keeps 3.14's explicit awaited-by links (gather, TaskGroup, "
         "shield, wait) in this set: read directly, a snapshot of 10,000 tasks does "
         "not build each task's _asyncio_awaited_by frozenset on the loop's thread",
+    # >>> snap9: the snapshot's one read of a coroloop Task's fields
+    ("debug/snapshot.py", "_parent"):
+        "coroloop's Task: the fields behind spawned_by(), waiting_on(), get_coro() and "
+        "record_of(), read with one attrgetter call per task on the loop's thread (a "
+        "method call each is a millisecond of a 10,000-task snapshot's stall)",
+    ("debug/snapshot.py", "_fut_waiter"): "see ('debug/snapshot.py', '_parent')",
+    ("debug/snapshot.py", "_coro"): "see ('debug/snapshot.py', '_parent')",
+    ("debug/snapshot.py", "_step_record"): "see ('debug/snapshot.py', '_parent')",
+    # <<< snap9
     ("debug/snapshot.py", "_asyncio_awaited_by"):
         "asyncio 3.14's awaited-by links, which coroloop's futures keep on every version",
     ("debug/snapshot.py", "_callbacks"):
@@ -289,6 +298,12 @@ def _private_uses(tree):
                 and isinstance(node.args[1], ast.Constant) \
                 and isinstance(node.args[1].value, str) and _is_private(node.args[1].value):
             yield node.args[1].value, node.args[0]
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
+                and node.func.attr == "attrgetter":  # operator.attrgetter("_a", "_b")
+            for arg in node.args:
+                if isinstance(arg, ast.Constant) and isinstance(arg.value, str) \
+                        and _is_private(arg.value):
+                    yield arg.value, node
 
 
 def _crossings():

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import collections.abc
 import dataclasses
+import operator
 import threading
 import types
 from collections.abc import Sequence
@@ -28,8 +29,8 @@ from typing import Any
 import coroloop
 
 from ._tool import awaited_future, current_task_or_none, gc_paused, running_loop_or_none
-from .taskmonitor import CreationFrames, TaskMonitor, coro_name, line_at, record_of
-from .waits import _CODE_KINDS, _FUTURE_SORTS, WaitReason, _code_kind, capture_wait, finish_wait, \
+from .taskmonitor import CreationFrames, TaskMonitor, coro_name, line_at
+from .waits import _FUTURE_SORTS, WaitReason, _code_kind, capture_wait, finish_wait, \
     gather_children
 
 __all__ = ["Snapshot", "TaskInfo", "awaiters_of", "snapshot", "task_state"]
@@ -260,83 +261,104 @@ def _take_now(loop) -> Snapshot:
     return shot
 
 
-# What _capture keeps per task (a tuple, in this order); _infos makes the TaskInfo.
-# Everything a later step could change is read here; what stays is the task itself,
-# code objects and creation records (immutable), formatted afterwards:
-#   task, name, state, parent (or None), pairs ((code, lineno) per frame, outermost
-#   first; None when done), wait facts (waits.capture_wait, or None), the counters
-#   (steps, run_time, since, cancels: the record's, or Nones and task.cancelling()
-#   without one), the creation record (or None).
-# The awaited_by ids are a dict (task id -> waiting task ids) beside the list.
+# What _capture keeps: one flat list for the whole snapshot (one object for the
+# cyclic GC to track, where a tuple per task and per frame was ~100,000 of them: the
+# young-generation collection after a snapshot walked them all, on the loop's
+# thread).  Per task, in this order:
+#   task, name, state, parent (or None), the loop's StepRecord (or None: its
+#   creation site is read later, it is set at the spawn), the counters (steps,
+#   run_time, since, cancels: the record's, or Nones and task.cancelling() without
+#   one), the number n of frames of the await chain,
+#   then n (code, f_lasti) pairs (outermost first; lines are worked out off the
+#   loop), then the wait facts (waits.capture_wait's five, or five Nones).
+# Everything a later step could change is read here (a frame's f_lasti, a queue's
+# size, a lock's holder, a gather's done children...); what is read later is the
+# task itself for a debug-mode traceback, code objects, creation records and tuples
+# that never change (a gather's children, a captured TaskGroup's tasks).
+# The awaited_by ids are a dict (task id -> waiting task ids) beside the list, its
+# inverse half (who waits on a task or a gather's children) made off the loop
+# from the captured waits.
+_HEADER = 9  # fields before the frame count
+_NO_WAIT = (None, None, None, None, None)
 
 
-def _capture(tasks, current, included) -> tuple[list, dict]:
-    """The raw facts of *tasks* and who awaits whom (on the loop's thread: as few
-    operations per task as the fields allow; a snapshot of 10,000 tasks is a
-    stall of the program)."""
-    code_kinds = _CODE_KINDS
+def _capture(tasks, current, included) -> tuple:
+    """The raw facts of *tasks* (see above) and who awaits whom, on the loop's
+    thread: as few operations per task as the fields allow, and as few objects
+    kept (a snapshot of 10,000 tasks is a stall of the program)."""
+    chain_flags = _CHAIN_FLAGS
     coroutine, generator = _CoroutineType, types.GeneratorType
     sorts = _FUTURE_SORTS
     native_task = coroloop.Task
+    native_fields = _NATIVE_FIELDS
+    no_wait = _NO_WAIT
     awaited: dict[int, list] = {}
-    raw: list = []
-    append = raw.append
+    flat: list = []
+    append, extend = flat.append, flat.extend
     for task in tasks:  # grows while iterated (see below)
         if type(task) is native_task:
-            parent = task.spawned_by()
+            parent, future, awaitable, record, links = native_fields(task)
             if parent is not None and parent not in included:
                 # Every spawned_by id names a task of the snapshot: a spawner that
                 # finished but is still alive (not collected) joins it, as "done".
                 included.add(parent)
                 tasks.append(parent)
-            record = record_of(task)
-            links = task._awaited_by  # explicit links: gather, TaskGroup, shield, wait
-            future = task.waiting_on()
         else:  # a stdlib task on this loop
             parent = record = None
             links = getattr(task, "_asyncio_awaited_by", None)
             future = awaited_future(task)
-        if links:
-            ids = awaited.setdefault(id(task), [])
-            for waiter in links:
-                for waiting in (waiter,) if waiter in included else _tasks_behind(waiter):
-                    if waiting in included and id(waiting) not in ids:
-                        ids.append(id(waiting))
+            awaitable = task.get_coro()
+        if links:  # explicit links: gather, TaskGroup, shield, wait
+            _link_waiters(task, links, included, awaited)
         if record is None:
-            counters = (None, None, None, task.cancelling())
-            created = None
+            extend((task, task.get_name(), "done" if task.done() else None, parent,
+                    None, None, None, None, task.cancelling(), 0))
         else:
-            counters = (record.steps, record.run_time, record.last_step_end,
-                        record.cancel_requests)
-            created = record.created_at
-        name = task.get_name()
-        if task.done():
-            append((task, name, "done", parent, None, None, counters, created))
+            extend((task, task.get_name(), "done" if task.done() else None, parent,
+                    record, record.steps, record.run_time, record.last_step_end,
+                    record.cancel_requests, 0))
+        if flat[-_HEADER + 1] is not None:  # done
+            extend(no_wait)
             continue
-        # The await chain: (code, lineno) per frame; the outermost frame of a
-        # primitive's waiting function; the coroutines that may hold a timeout().
-        pairs = []
+        # The await chain, one walk with its step inlined per type: (code, f_lasti)
+        # per frame; the outermost frame of a primitive's waiting function; the
+        # coroutines that may hold a timeout().  Most frames have no flags.
+        count_at = len(flat) - 1
+        frames = 0
         primitive_frame = None
-        coros = []
-        awaitable = task.get_coro()
-        while awaitable is not None:  # one walk, its step inlined per type: per frame
+        coros = None
+        while awaitable is not None:
             if type(awaitable) is coroutine:
                 frame = awaitable.cr_frame
                 if frame is None:
                     break
                 code = frame.f_code
-                kind = code_kinds.get(code) or _code_kind(code)
-                if kind[2]:
-                    coros.append(awaitable)
+                flags = chain_flags.get(id(code))
+                if flags is None or flags[0] is not code:
+                    flags = _chain_flags(code)
+                flags = flags[1]
+                if flags:
+                    if flags & _MAY_HOLD_TIMEOUT:
+                        if coros is None:
+                            coros = [awaitable]
+                        else:
+                            coros.append(awaitable)
+                    if flags & _WAITING and primitive_frame is None:
+                        primitive_frame = frame
                 awaitable = awaitable.cr_await
             elif type(awaitable) is generator:  # a future's __await__, a yield from
+                code = awaitable.gi_code
+                flags = chain_flags.get(id(code))
+                if flags is None or flags[0] is not code:
+                    flags = _chain_flags(code)
+                flags = flags[1]
+                if flags & _FUTURE_AWAIT:
+                    break  # the awaited future itself (see waits._CODE_KINDS)
                 frame = awaitable.gi_frame
                 if frame is None:
                     break
-                code = frame.f_code
-                kind = code_kinds.get(code) or _code_kind(code)
-                if kind[3]:
-                    break  # the awaited future itself (see waits._CODE_KINDS)
+                if flags & _WAITING and primitive_frame is None:
+                    primitive_frame = frame
                 awaitable = awaitable.gi_yieldfrom
             else:  # another implementation's coroutine
                 frame = (getattr(awaitable, "cr_frame", None)
@@ -344,40 +366,73 @@ def _capture(tasks, current, included) -> tuple[list, dict]:
                 if frame is None:
                     break
                 code = frame.f_code
-                kind = code_kinds.get(code) or _code_kind(code)
+                flags = chain_flags.get(id(code))
+                if flags is None or flags[0] is not code:
+                    flags = _chain_flags(code)
+                flags = flags[1]
+                if flags & _WAITING and primitive_frame is None:
+                    primitive_frame = frame
                 awaitable = (getattr(awaitable, "cr_await", None)
                              or getattr(awaitable, "gi_yieldfrom", None))
-            if kind[0] and primitive_frame is None:
-                primitive_frame = frame
-            pairs.append((code, frame.f_lineno))
-            if len(pairs) == 256:
+            extend((code, frame.f_lasti))
+            frames += 1
+            if frames == 256:
                 break
+        flat[count_at] = frames
         if task is current:
-            append((task, name, "running", parent, pairs, None, counters, created))
+            flat[count_at - _HEADER + 2] = "running"
+            extend(no_wait)
         elif future is None or future.done():
-            append((task, name, "runnable", parent, pairs, None, counters, created))
+            flat[count_at - _HEADER + 2] = "runnable"
+            extend(no_wait)
         else:
+            flat[count_at - _HEADER + 2] = "waiting"
             sort = sorts.get(type(future))
-            wait: tuple
-            if sort == "sleep" and not coros:  # the commonest waits, inline
-                wait = ("sleep", None, None, future.when(), None)
-            elif sort == "task" and not coros:
-                wait = ("task", future.get_name(), None, None, None)
-                _link_children(future, task, included, awaited)
+            if sort == "sleep" and coros is None:  # the commonest waits, inline
+                extend(("sleep", None, None, future.when(), None))
+            elif sort == "task" and coros is None:
+                extend(("task", future.get_name(), future, None, None))
             else:
-                wait = capture_wait(task, future,
-                                    (primitive_frame,) if primitive_frame else (), coros=coros)
-                kind = wait[0]
-                if kind in _INVERSE_KINDS:
-                    _link_children(future, task, included, awaited)
-                elif kind == "taskgroup":
-                    for child in wait[2][2]:
-                        _link_children(child, task, included, awaited)
-            append((task, name, "waiting", parent, pairs, wait, counters, created))
-    return raw, awaited
+                extend(capture_wait(task, future,
+                                    (primitive_frame,) if primitive_frame else (),
+                                    coros=coros or ()))
+    return flat, awaited, included
 
 
 _CoroutineType = types.CoroutineType
+# coroloop's Task: the fields behind spawned_by(), waiting_on(), get_coro(),
+# record_of() and the explicit awaited-by links, read in one call (checked against
+# those methods by the tests).
+_NATIVE_FIELDS = operator.attrgetter("_parent", "_fut_waiter", "_coro", "_step_record",
+                                     "_awaited_by")
+# A frame's code, for the chain walk (from waits._code_kind, per code object; most
+# codes have none): a primitive's waiting function, may hold an ``async with``
+# (a timeout() scope), a future's ``__await__``.
+_WAITING, _MAY_HOLD_TIMEOUT, _FUTURE_AWAIT = 1, 2, 4
+_CHAIN_FLAGS: dict = {}  # id(code) -> (code, flags)
+
+
+def _chain_flags(code) -> tuple:
+    kind = _code_kind(code)
+    entry = (code, (_WAITING if kind[0] else 0) | (_MAY_HOLD_TIMEOUT if kind[2] else 0)
+             | (_FUTURE_AWAIT if kind[3] else 0))
+    if len(_CHAIN_FLAGS) < 4096:
+        # By id: a code object's hash is worked out from its contents at each call
+        # (consts, names, line table); the entry keeps the code, so the id is not
+        # reused while it is in the table.
+        _CHAIN_FLAGS[id(code)] = entry
+    return entry
+
+
+def _link_waiters(task, links, included, awaited) -> None:
+    """*task*'s explicit awaited-by *links*, as ids of tasks of the snapshot."""
+    ids = awaited.setdefault(id(task), [])
+    for waiter in links:
+        for waiting in (waiter,) if waiter in included else _tasks_behind(waiter):
+            if waiting in included and id(waiting) not in ids:
+                ids.append(id(waiting))
+
+
 # Waits whose awaited tasks are found from the waiting side (before 3.14, a gather
 # and a TaskGroup link no children; a stdlib task awaiting one of ours).
 _INVERSE_KINDS = ("task", "gather")
@@ -396,12 +451,42 @@ def _link_children(future, task, included, awaited) -> None:
 
 def _infos(raw, names) -> list:
     """The ``TaskInfo`` list from _capture's facts (on any thread)."""
-    raw, awaited = raw
+    flat, awaited, included = raw
+    # Who awaits whom, from the waiting side: a task or a gather's children (whose
+    # tuple is fixed when the gather is made), a TaskGroup's tasks (captured).
+    size = len(flat)
+    at = 0
+    while at < size:
+        frames = flat[at + _HEADER]
+        end = at + _HEADER + 1 + 2 * frames
+        kind = flat[end]
+        if kind in _INVERSE_KINDS:  # the detail is the task or the gather
+            _link_children(flat[end + 2], flat[at], included, awaited)
+        elif kind == "taskgroup":
+            for child in flat[end + 2][2]:
+                _link_children(child, flat[at], included, awaited)
+        at = end + 5
+
+    def line_of(code, offset):
+        key = (code, offset, None)  # beside _Frames' keys, in the same cache
+        line = names.get(key)
+        if line is None:
+            line = names[key] = line_at(code, offset)
+        return line
+
     infos: list = []
     append = infos.append
     none: list = []
-    for task, name, state, parent, pairs, wait, counters, created in raw:
-        steps, run_time, since, cancels = counters
+    at = 0
+    while at < size:
+        (task, name, state, parent, record, steps, run_time, since, cancels,
+         frames) = flat[at:at + _HEADER + 1]
+        created = None if record is None else record.created_at  # set at the spawn
+        at += _HEADER + 1
+        pairs = flat[at:at + 2 * frames]
+        at += 2 * frames
+        wait = flat[at:at + 5]
+        at += 5
         created_at: Sequence
         if created:
             created_at = _Frames(created, names)
@@ -409,11 +494,13 @@ def _infos(raw, names) -> list:
             source = getattr(task, "_source_traceback", None)  # debug mode's
             created_at = ([(entry[0], entry[1], entry[2]) for entry in source]
                           if source else [])
+        if pairs:
+            pairs = [(pairs[i], line_of(pairs[i], pairs[i + 1])) for i in range(0, len(pairs), 2)]
         task_id = id(task)
         append(TaskInfo(
             task_id, name, state, coro_name(task), created_at,
             None if parent is None else id(parent), list(awaited.get(task_id, none)),
-            None if wait is None else finish_wait(wait, since, pairs),
+            None if wait[0] is None else finish_wait(wait, since, pairs),
             _Frames(pairs, names) if pairs else [], steps, run_time, cancels, task))
     return infos
 

@@ -168,8 +168,8 @@ def capture_wait(task, future, frames, *, detailed: bool = True, coros=()) -> tu
     sort = _FUTURE_SORTS.get(type(future))
     if sort is None:
         sort = _sort_of(future)
-    if sort == "task":
-        return ("task", _task_label(future), None, None, None)
+    if sort == "task":  # the detail: the task awaited (snapshot() links it)
+        return ("task", _task_label(future), future, None, None)
     if sort == "sleep":  # coroloop's SleepFuture: a sleep on the timer heap
         return ("sleep", None, None, future.when(), None)
     if sort == "gather":
@@ -180,7 +180,7 @@ def capture_wait(task, future, frames, *, detailed: bool = True, coros=()) -> tu
             return ("gather", "", None, None, None)
         children = gather_children(future)
         done = sum(1 for child in children if child.done())
-        return ("gather", f"{len(children)} awaitables, {done} done", None, None, None)
+        return ("gather", f"{len(children)} awaitables, {done} done", future, None, None)
     deadline = enclosing_deadline(coros) if detailed and coros else None
     kind, target, holder, primitive = _from_frames(frames)
     if kind is None and _fed_by_thread(future):
@@ -265,19 +265,19 @@ def coroutines_of(task) -> list:
 _CoroutineType = types.CoroutineType
 # future class -> "task", "sleep", "gather" or "" (anything else), learnt as seen.
 _FUTURE_SORTS: dict = {}
-# code object -> (the wait kind its frames name, or "" (not a waiting function),
+# id(code object) -> (the code, (the wait kind its frames name, or "" (not a waiting function),
 # whether it is the library's (coroloop's or asyncio's), whether it may hold an
 # ``async with`` scope, whether it is a future's ``__await__``: the protocol's own
 # frame, where a snapshot's stack ends as it does at a stdlib future, which has no
-# frame).  Bounded; a snapshot of
+# frame)).  Bounded; a snapshot of
 # thousands of tasks asks about the same few code objects again and again.
 _CODE_KINDS: dict = {}
 
 
 def _code_kind(code):
-    known = _CODE_KINDS.get(code)
-    if known is not None:
-        return known
+    entry = _CODE_KINDS.get(id(code))
+    if entry is not None and entry[0] is code:
+        return entry[1]
     kind = ""
     in_library = code.co_filename.startswith(_LIBRARY_DIRS)
     if in_library:
@@ -288,7 +288,10 @@ def _code_kind(code):
     known = (kind, in_library, any(bytes((op,)) in raw for op in _ASYNC_WITH_OPS),
              in_library and code.co_name == "__await__")
     if len(_CODE_KINDS) < 4096:
-        _CODE_KINDS[code] = known
+        # By id: a code object's hash is worked out from its contents at each call
+        # (consts, names, line table); the entry keeps the code, so its id is not
+        # reused while it is in the table.
+        _CODE_KINDS[id(code)] = (code, known)
     return known
 
 
