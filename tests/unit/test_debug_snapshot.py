@@ -426,3 +426,111 @@ def test_wait_reason_is_a_frozen_record():
                                 "deadline": None, "holder": 5}
     with pytest.raises(AttributeError):
         reason.kind = "x"
+
+
+def test_a_snapshot_read_later_shows_the_moment_it_was_taken(virtual_loop):
+    """Everything a step may change is read when the snapshot is taken: two
+    snapshots taken back to back, the first read at once and the second only after
+    every task moved on (new lines and waits, a lock changing hands, a queue
+    filled, a gather child done, a rename, a timeout rescheduled, a group grown),
+    are the same.  A fact read lazily (when ``tasks`` is first read) differs."""
+    loop = virtual_loop
+    monitor = start_monitor(loop)
+    result = {}
+
+    async def main():
+        lock, go, later = coroloop.Lock(), coroloop.Event(), coroloop.Event()
+        queue = coroloop.Queue()
+        await lock.acquire()
+
+        async def mover():
+            await go.wait()
+            await later.wait()  # another line, another wait
+
+        async def locker():
+            async with lock:
+                await later.wait()
+
+        async def getter():
+            await queue.get()
+            await later.wait()
+
+        async def short():
+            await go.wait()
+
+        async def gathering():
+            await coroloop.gather(short(), later.wait())
+
+        async def timed():
+            async with coroloop.timeout(loop.time() + 10) as scope:
+                result["scope"] = scope
+                await later.wait()
+
+        async def group():
+            async with coroloop.TaskGroup() as tg:
+                result["tg"] = tg
+                tg.create_task(later.wait())
+
+        tasks = [coroloop.create_task(maker(), name=maker.__name__)
+                 for maker in (mover, locker, getter, gathering, timed, group)]
+        for _ in range(3):
+            await coroloop.sleep(0)
+        now, lazy = snapshot(), snapshot()
+        expected = now.to_dict()
+        # Every task moves on.
+        go.set()
+        lock.release()
+        queue.put_nowait(1)
+        result["scope"].reschedule(loop.time() + 20)
+        result["tg"].create_task(later.wait(), name="added")
+        tasks[0].set_name("renamed")
+        for _ in range(5):
+            await coroloop.sleep(0)
+        moved = snapshot().to_dict()
+        result.update(expected=expected, lazy=lazy.to_dict(), moved=moved)
+        later.set()
+        await coroloop.gather(*tasks)
+
+    run_until(loop, main())
+    monitor.stop()
+    expected, lazy, moved = result["expected"], result["lazy"], result["moved"]
+    assert lazy == expected
+    # ...and the program did move on, in each of those facts.
+    before = {info["name"]: info for info in expected["tasks"]}
+    after = {info["name"]: info for info in moved["tasks"]}
+    assert before["mover"]["stack"] != after["renamed"]["stack"]
+    assert before["mover"]["steps"] < after["renamed"]["steps"]
+    assert before["locker"]["wait"]["kind"] == "lock"
+    assert after["locker"]["wait"]["kind"] == "event"
+    assert before["getter"]["wait"]["kind"] == "queue_get"
+    assert before["gathering"]["wait"]["target"] == "2 awaitables, 0 done"
+    assert after["gathering"]["wait"]["target"] == "2 awaitables, 1 done"
+    assert before["timed"]["wait"]["deadline"] + 10 == after["timed"]["wait"]["deadline"]
+    assert "added" not in before and "added" in after
+
+
+def test_the_capture_reads_the_fields_behind_the_public_accessors(virtual_loop):
+    """The capture reads a coroloop Task's fields in one call: they are what
+    spawned_by(), waiting_on(), get_coro() and record_of() return."""
+    from coroloop.debug import snapshot as snapshot_module
+    from coroloop.debug.taskmonitor import record_of
+    read = snapshot_module._NATIVE_FIELDS
+    monitor = start_monitor(virtual_loop)
+    seen = []
+
+    async def child():
+        await coroloop.sleep(1)
+
+    async def main():
+        task = coroloop.create_task(child())
+        await coroloop.sleep(0)
+        for checked in (task, coroloop.current_task()):
+            seen.append((read(checked)[:4], (checked.spawned_by(), checked.waiting_on(),
+                                             checked.get_coro(), record_of(checked))))
+        await task
+
+    run_until(virtual_loop, main())
+    monitor.stop()
+    for fields, public in seen:
+        assert all(a is b for a, b in zip(fields, public, strict=True))
+    assert seen[0][1][0] is not None and seen[0][1][1] is not None  # not all Nones
