@@ -152,8 +152,9 @@ class Snapshot:
         self.monitored = monitored
         self._tasks = tasks
         self._raw: Any = None  # _capture's (facts, awaited_by) until tasks is read
-        # (code, lineno) -> (filename, lineno, function), shared by the snapshot's
-        # frame lists: thousands of tasks created and waiting at the same few lines.
+        # (id(code), lineno or offset, is an offset) -> (code, (filename, lineno,
+        # function)), shared by the snapshot's frame lists: thousands of tasks
+        # created and waiting at the same few lines.
         self._names: dict = {}
 
     @property
@@ -452,41 +453,34 @@ def _link_children(future, task, included, awaited) -> None:
 def _infos(raw, names) -> list:
     """The ``TaskInfo`` list from _capture's facts (on any thread)."""
     flat, awaited, included = raw
-    # Who awaits whom, from the waiting side: a task or a gather's children (whose
-    # tuple is fixed when the gather is made), a TaskGroup's tasks (captured).
-    size = len(flat)
-    at = 0
-    while at < size:
-        frames = flat[at + _HEADER]
-        end = at + _HEADER + 1 + 2 * frames
-        kind = flat[end]
-        if kind in _INVERSE_KINDS:  # the detail is the task or the gather
-            _link_children(flat[end + 2], flat[at], included, awaited)
-        elif kind == "taskgroup":
-            for child in flat[end + 2][2]:
-                _link_children(child, flat[at], included, awaited)
-        at = end + 5
-
-    def line_of(code, offset):
-        key = (code, offset, None)  # beside _Frames' keys, in the same cache
-        line = names.get(key)
-        if line is None:
-            line = names[key] = line_at(code, offset)
-        return line
-
     infos: list = []
     append = infos.append
-    none: list = []
+    linked = awaited.setdefault  # each TaskInfo gets its list: links made later land in it
+    size = len(flat)
     at = 0
     while at < size:
         (task, name, state, parent, record, steps, run_time, since, cancels,
          frames) = flat[at:at + _HEADER + 1]
-        created = None if record is None else record.created_at  # set at the spawn
         at += _HEADER + 1
-        pairs = flat[at:at + 2 * frames]
-        at += 2 * frames
-        wait = flat[at:at + 5]
-        at += 5
+        end = at + 2 * frames
+        # (code, f_lasti) pairs: lines are worked out when the frames are read.
+        pairs = list(zip(flat[at:end:2], flat[at + 1:end:2])) if frames else None
+        wait = flat[end:end + 5]
+        at = end + 5
+        kind = wait[0]
+        if kind is not None:
+            # Who awaits whom, from the waiting side: a task or a gather's children
+            # (whose list is fixed when the gather is made), a TaskGroup's tasks
+            # (copied by the capture).
+            if kind in _INVERSE_KINDS:  # the detail is the task or the gather
+                _link_children(wait[2], task, included, awaited)
+            elif kind == "taskgroup":
+                for child in wait[2][2]:
+                    _link_children(child, task, included, awaited)
+            wait = finish_wait(wait, since, pairs or (), offsets=True)
+        else:
+            wait = None
+        created = None if record is None else record.created_at  # set at the spawn
         created_at: Sequence
         if created:
             created_at = _Frames(created, names)
@@ -494,14 +488,11 @@ def _infos(raw, names) -> list:
             source = getattr(task, "_source_traceback", None)  # debug mode's
             created_at = ([(entry[0], entry[1], entry[2]) for entry in source]
                           if source else [])
-        if pairs:
-            pairs = [(pairs[i], line_of(pairs[i], pairs[i + 1])) for i in range(0, len(pairs), 2)]
         task_id = id(task)
         append(TaskInfo(
             task_id, name, state, coro_name(task), created_at,
-            None if parent is None else id(parent), list(awaited.get(task_id, none)),
-            None if wait[0] is None else finish_wait(wait, since, pairs),
-            _Frames(pairs, names) if pairs else [], steps, run_time, cancels, task))
+            None if parent is None else id(parent), linked(task_id, []), wait,
+            _Frames(pairs, names, True) if pairs else [], steps, run_time, cancels, task))
     return infos
 
 
@@ -525,15 +516,16 @@ class _Frames(collections.abc.Sequence):
             names = self._names
             offsets = self._offsets
             entries = []
-            for pair in self.raw:
-                key = (pair, True) if offsets else pair
-                entry = names.get(key)
-                if entry is None:
-                    code = pair[0]
-                    line = line_at(code, pair[1]) if offsets else pair[1]
-                    entry = names[key] = (code.co_filename, line,
-                                          getattr(code, "co_qualname", code.co_name))
-                entries.append(entry)
+            for code, number in self.raw:
+                # By the code's id (its hash is worked out from its contents at each
+                # call); the cached entry keeps the code, checked by identity.
+                key = (id(code), number, offsets)
+                known = names.get(key)
+                if known is None or known[0] is not code:
+                    line = line_at(code, number) if offsets else number
+                    known = names[key] = (code, (code.co_filename, line,
+                                                 getattr(code, "co_qualname", code.co_name)))
+                entries.append(known[1])
             self._entries = entries
         return entries
 

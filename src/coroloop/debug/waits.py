@@ -32,6 +32,8 @@ import types
 
 import coroloop
 
+from .taskmonitor import line_at as _line_at
+
 __all__ = ["KINDS", "WaitReason", "await_chain", "capture_wait", "coroutines_of",
            "describe_wait", "enclosing_deadline", "finish_wait", "gather_children",
            "wait_reason"]
@@ -207,16 +209,17 @@ def gather_children(future) -> tuple:
     return getattr(future, "_children", None) or ()
 
 
-def finish_wait(facts, since, pairs) -> WaitReason:
+def finish_wait(facts, since, pairs, *, offsets: bool = False) -> WaitReason:
     """The ``WaitReason`` from capture_wait()'s *facts*; *pairs*: the await chain as
-    ``(code, lineno)``, outermost first."""
+    ``(code, lineno)``, outermost first (``(code, f_lasti)`` with *offsets*)."""
     kind, _, _, deadline, holder = facts
-    return WaitReason(kind, _target(facts, pairs), since, deadline,
+    return WaitReason(kind, _target(facts, pairs, offsets), since, deadline,
                       None if holder is None else id(holder))
 
 
-def _target(facts, pairs) -> str:
-    """The target of *facts*; *pairs*: the await chain as ``(code, lineno)``."""
+def _target(facts, pairs, offsets: bool = False) -> str:
+    """The target of *facts*; *pairs*: the await chain as ``(code, lineno)`` (or
+    ``(code, f_lasti)`` with *offsets*)."""
     kind, target, detail, deadline, _ = facts
     if target is not None:
         return target
@@ -224,7 +227,7 @@ def _target(facts, pairs) -> str:
         return f"until {deadline:.6f}"
     if type(detail) is tuple:
         return _describe(detail[0], detail[1])
-    return _program_line(pairs) or detail
+    return _program_line(pairs, offsets) or detail
 
 
 def await_chain(task) -> list:
@@ -335,14 +338,17 @@ def _describe(primitive, size) -> str:
 _TYPE_NAMES: dict = {}
 
 
-def _program_line(pairs) -> str:
+def _program_line(pairs, offsets: bool = False) -> str:
     """``function (file:line)`` of the program's innermost frame (outside coroloop
-    and asyncio), else of the innermost frame; *pairs* are ``(code, lineno)``."""
+    and asyncio), else of the innermost frame; *pairs* are ``(code, lineno)`` (or
+    ``(code, f_lasti)`` with *offsets*)."""
     innermost = next((pair for pair in reversed(pairs)
                       if not _code_kind(pair[0])[1]), pairs[-1] if pairs else None)
     if innermost is None:
         return ""
     code, lineno = innermost
+    if offsets:
+        lineno = _line_at(code, lineno)
     return (f"{getattr(code, 'co_qualname', code.co_name)} "
             f"({os.path.basename(code.co_filename)}:{lineno})")
 
