@@ -293,6 +293,7 @@ def _capture(tasks, current, included) -> tuple:
     native_task = coroloop.Task
     native_fields = _NATIVE_FIELDS
     no_wait = _NO_WAIT
+    state_back = _HEADER - 2  # from the frame count back to the state
     awaited: dict[int, list] = {}
     flat: list = []
     append, extend = flat.append, flat.extend
@@ -311,14 +312,15 @@ def _capture(tasks, current, included) -> tuple:
             awaitable = task.get_coro()
         if links:  # explicit links: gather, TaskGroup, shield, wait
             _link_waiters(task, links, included, awaited)
+        done = task.done()
         if record is None:
-            extend((task, task.get_name(), "done" if task.done() else None, parent,
+            extend((task, task.get_name(), "done" if done else None, parent,
                     None, None, None, None, task.cancelling(), 0))
         else:
-            extend((task, task.get_name(), "done" if task.done() else None, parent,
+            extend((task, task.get_name(), "done" if done else None, parent,
                     record, record.steps, record.run_time, record.last_step_end,
                     record.cancel_requests, 0))
-        if flat[-_HEADER + 1] is not None:  # done
+        if done:
             extend(no_wait)
             continue
         # The await chain, one walk with its step inlined per type: (code, f_lasti)
@@ -381,13 +383,13 @@ def _capture(tasks, current, included) -> tuple:
                 break
         flat[count_at] = frames
         if task is current:
-            flat[count_at - _HEADER + 2] = "running"
+            flat[count_at - state_back] = "running"
             extend(no_wait)
         elif future is None or future.done():
-            flat[count_at - _HEADER + 2] = "runnable"
+            flat[count_at - state_back] = "runnable"
             extend(no_wait)
         else:
-            flat[count_at - _HEADER + 2] = "waiting"
+            flat[count_at - state_back] = "waiting"
             sort = sorts.get(type(future))
             if sort == "sleep" and coros is None:  # the commonest waits, inline
                 extend(("sleep", None, None, future.when(), None))
