@@ -466,7 +466,8 @@ def _infos(raw, names) -> list:
         at += _HEADER + 1
         end = at + 2 * frames
         # (code, f_lasti) pairs: lines are worked out when the frames are read.
-        pairs = list(zip(flat[at:end:2], flat[at + 1:end:2])) if frames else None
+        pairs = ([(flat[at], flat[at + 1])] if frames == 1
+                 else list(zip(flat[at:end:2], flat[at + 1:end:2])) if frames else None)
         wait = flat[end:end + 5]
         at = end + 5
         kind = wait[0]
