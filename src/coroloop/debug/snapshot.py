@@ -295,6 +295,7 @@ def _capture(tasks, current, included) -> tuple:
     no_wait = _NO_WAIT
     state_back = _HEADER - 2  # from the frame count back to the state
     awaited: dict[int, list] = {}
+    behind: dict = {}  # a gather's waiting tasks, found once for all its children
     flat: list = []
     append, extend = flat.append, flat.extend
     for task in tasks:  # grows while iterated (see below)
@@ -311,7 +312,7 @@ def _capture(tasks, current, included) -> tuple:
             future = awaited_future(task)
             awaitable = task.get_coro()
         if links:  # explicit links: gather, TaskGroup, shield, wait
-            _link_waiters(task, links, included, awaited)
+            _link_waiters(task, links, included, awaited, behind)
         done = task.done()
         if record is None:
             extend((task, task.get_name(), "done" if done else None, parent,
@@ -427,11 +428,19 @@ def _chain_flags(code) -> tuple:
     return entry
 
 
-def _link_waiters(task, links, included, awaited) -> None:
-    """*task*'s explicit awaited-by *links*, as ids of tasks of the snapshot."""
+def _link_waiters(task, links, included, awaited, behind) -> None:
+    """*task*'s explicit awaited-by *links*, as ids of tasks of the snapshot
+    (*behind*: the tasks behind each waiter that is not a task, found so far)."""
     ids = awaited.setdefault(id(task), [])
     for waiter in links:
-        for waiting in (waiter,) if waiter in included else _tasks_behind(waiter):
+        if waiter in included:
+            waiting_tasks = (waiter,)
+        else:
+            known = behind.get(id(waiter))
+            if known is None or known[0] is not waiter:
+                known = behind[id(waiter)] = (waiter, _tasks_behind(waiter))
+            waiting_tasks = known[1]
+        for waiting in waiting_tasks:
             if waiting in included and id(waiting) not in ids:
                 ids.append(id(waiting))
 
