@@ -527,9 +527,15 @@ def test_the_capture_reads_the_fields_behind_the_public_accessors(virtual_loop):
         task = coroloop.create_task(child())
         await coroloop.sleep(0)
         for checked in (task, coroloop.current_task()):
-            seen.append((read(checked)[:4], (checked.spawned_by(), checked.waiting_on(),
-                                             checked.get_coro(), record_of(checked))))
+            checked.get_name()  # formatted: the field is then the name
+            fields = read(checked)
+            seen.append((fields[:4], (checked.spawned_by(), checked.waiting_on(),
+                                      checked.get_coro(), record_of(checked))))
+            assert fields[5] == checked.get_name()
+            assert (fields[6] != snapshot_module._PENDING) is checked.done() is False
         await task
+        fields = read(task)
+        assert (fields[6] != snapshot_module._PENDING) is task.done() is True
 
     run_until(virtual_loop, main())
     monitor.stop()

@@ -167,6 +167,11 @@ CROSSINGS = {
     ("debug/snapshot.py", "_fut_waiter"): "see ('debug/snapshot.py', '_parent')",
     ("debug/snapshot.py", "_coro"): "see ('debug/snapshot.py', '_parent')",
     ("debug/snapshot.py", "_step_record"): "see ('debug/snapshot.py', '_parent')",
+    ("debug/snapshot.py", "_name"):
+        "see ('debug/snapshot.py', '_parent'): get_name() once it is formatted",
+    ("debug/snapshot.py", "_state"):
+        "asyncio's Future attribute (read by libraries too): done(), see "
+        "('debug/snapshot.py', '_parent'); also the pending state's value",
     # <<< snap9
     ("debug/snapshot.py", "_asyncio_awaited_by"):
         "asyncio 3.14's awaited-by links, which coroloop's futures keep on every version",

@@ -292,6 +292,7 @@ def _capture(tasks, current, included) -> tuple:
     sorts = _FUTURE_SORTS
     native_task = coroloop.Task
     native_fields = _NATIVE_FIELDS
+    pending = _PENDING
     no_wait = _NO_WAIT
     state_back = _HEADER - 2  # from the frame count back to the state
     awaited: dict[int, list] = {}
@@ -300,7 +301,10 @@ def _capture(tasks, current, included) -> tuple:
     append, extend = flat.append, flat.extend
     for task in tasks:  # grows while iterated (see below)
         if type(task) is native_task:
-            parent, future, awaitable, record, links = native_fields(task)
+            parent, future, awaitable, record, links, name, state = native_fields(task)
+            done = state != pending
+            if name.__class__ is not str:  # not formatted yet ("Task-N")
+                name = task.get_name()
             if parent is not None and parent not in included:
                 # Every spawned_by id names a task of the snapshot: a spawner that
                 # finished but is still alive (not collected) joins it, as "done".
@@ -311,14 +315,15 @@ def _capture(tasks, current, included) -> tuple:
             links = getattr(task, "_asyncio_awaited_by", None)
             future = awaited_future(task)
             awaitable = task.get_coro()
+            done = task.done()
+            name = task.get_name()
         if links:  # explicit links: gather, TaskGroup, shield, wait
             _link_waiters(task, links, included, awaited, behind)
-        done = task.done()
         if record is None:
-            extend((task, task.get_name(), "done" if done else None, parent,
+            extend((task, name, "done" if done else None, parent,
                     None, None, None, None, task.cancelling(), 0))
         else:
-            extend((task, task.get_name(), "done" if done else None, parent,
+            extend((task, name, "done" if done else None, parent,
                     record, record.steps, record.run_time, record.last_step_end,
                     record.cancel_requests, 0))
         if done:
@@ -405,10 +410,14 @@ def _capture(tasks, current, included) -> tuple:
 
 _CoroutineType = types.CoroutineType
 # coroloop's Task: the fields behind spawned_by(), waiting_on(), get_coro(),
-# record_of() and the explicit awaited-by links, read in one call (checked against
-# those methods by the tests).
+# record_of(), the explicit awaited-by links, get_name() (once formatted) and
+# done() (asyncio's _state), read in one call (checked against those methods by
+# the tests).
 _NATIVE_FIELDS = operator.attrgetter("_parent", "_fut_waiter", "_coro", "_step_record",
-                                     "_awaited_by")
+                                     "_awaited_by", "_name", "_state")
+# asyncio's pending state (base_futures._PENDING, compared against by libraries
+# too), which coroloop's futures share.
+_PENDING = "PENDING"
 # A frame's code, for the chain walk (from waits._code_kind, per code object; most
 # codes have none): a primitive's waiting function, may hold an ``async with``
 # (a timeout() scope), a future's ``__await__``.
