@@ -230,3 +230,50 @@ def test_a_raising_loop_watcher_is_reported_and_the_loop_made(errors):
         assert "Loop watcher" in context["message"]
     finally:
         loop.close()
+
+
+class TickingClock(coroloop.Clock):
+    """A clock that moves on by one second at every read: shows how many reads a
+    step costs and which read each bound of a step is."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def time(self):
+        self.now += 1.0
+        return self.now
+
+    def sleep_time(self, deadline):
+        return 0.0
+
+
+def test_task_stepped_alone_reads_the_clock_once_per_step():
+    # A tracer (task_stepped, no other per-item hook) runs on the loop's lean path:
+    # steps that follow each other share a clock read -- one step's end is the
+    # next one's start -- instead of reading the clock twice per step.
+    loop = coroloop.new_event_loop(clock=TickingClock())
+    try:
+        steps = []
+
+        class Stepped:
+            hooks_catch_errors = True
+
+            def task_stepped(self, task, started, ended):
+                steps.append((task.get_name(), started, ended))
+
+        async def quick():
+            pass
+
+        async def main():
+            await coroloop.gather(*(coroloop.create_task(quick(), name=f"q{i}")
+                                    for i in range(3)))
+
+        loop.add_instrument(Stepped())
+        loop.run_until_complete(loop.create_task(main(), name="main"))
+    finally:
+        loop.close()
+    quick_steps = [step for step in steps if step[0].startswith("q")]
+    assert [name for name, _, _ in quick_steps] == ["q0", "q1", "q2"]
+    for (_, _, ended), (_, started, _) in zip(quick_steps, quick_steps[1:]):
+        assert started == ended
+    assert all(ended - started == 1.0 for _, started, ended in quick_steps[1:])

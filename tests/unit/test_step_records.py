@@ -10,13 +10,22 @@ from coroloop.debug import TaskMonitor, snapshot
 
 
 class StepCounter(coroloop.Instrument):
-    """Per-step hooks: they put the ready queue on the watched path."""
+    """Per-step hooks: they put the ready queue on the watched path (task_stepped
+    alone would not: a tracer's hook is called on the lean path too)."""
 
     def __init__(self):
         self.steps = {}
 
+    def task_step_started(self, task):
+        pass
+
     def task_stepped(self, task, started, ended):
         self.steps[task] = self.steps.get(task, 0) + 1
+
+
+class OnlyStepped(coroloop.Instrument):
+    def task_stepped(self, task, started, ended):
+        pass
 
 
 async def sleeper(clock, n, delay):
@@ -71,6 +80,10 @@ def test_the_lean_path_is_taken_only_without_per_step_hooks(virtual_loop):
     assert not virtual_loop._instruments.lean
     virtual_loop.remove_instrument(counter)
     assert virtual_loop._instruments.lean
+    only_stepped = OnlyStepped()
+    virtual_loop.add_instrument(only_stepped)
+    assert virtual_loop._instruments.lean
+    virtual_loop.remove_instrument(only_stepped)
     monitor.stop()
 
 

@@ -46,6 +46,9 @@ an iteration, two after a plain callback (whose time is not a step's).  Its eage
 first step (3.12's eager tasks) counts too.  Such an instrument should not also
 implement per-step hooks (``task_step_started`` and the like): with them the loop
 takes its general watched path, which keeps the records as well but costs more.
+``task_stepped`` is the exception: an instrument whose only per-item hook it is (a
+trace recorder) has the lean path too, called there with the same chained times (one
+step's end is the next one's start), records or not.
 
 Errors.  An instrument that raises is removed and the error is reported through the
 loop's exception handler, so a broken tool cannot break the program it watches.  An
@@ -74,7 +77,7 @@ _POLL_HOOKS = ("io_wait_started", "io_wait_ended")
 _STEP_HOOKS = ("task_step_started", "task_step_ended", "task_stepped", "task_exited")
 # The hooks the lean recording path calls (or that are not called from the ready run).
 _LEAN_HOOKS = ("ready_run_started", "task_exited", "task_spawned", "task_woken",
-               "task_cancel_requested")
+               "task_cancel_requested", "task_stepped")
 
 
 class StepRecord:
@@ -196,7 +199,8 @@ class Instruments:
             getattr(self, hook) is not None for hook in HOOKS if hook not in _POLL_HOOKS)
         # Step records and nothing else per item but task_exited: the loop's lean
         # recording path (no Python call per step, no timing of callbacks).
-        self.lean = self.records_steps and not any(
+        # task_stepped too (a tracer): called there with the same chained times.
+        self.lean = (self.records_steps or self.task_stepped is not None) and not any(
             getattr(self, hook) is not None for hook in HOOKS
             if hook not in _POLL_HOOKS and hook not in _LEAN_HOOKS)
         # Changes with every change of the set: a loop may keep the hooks it read

@@ -842,8 +842,8 @@ def run_until_stopped(loop) -> None:
             if hooks is None or not hooks.lean or loop._debug:
                 run_ready(len(ready))
             else:
-                # Step records and nothing else per item (a TaskMonitor):
-                # _run_ready_watched() made lean, inlined as its call per
+                # Step records or task_stepped, nothing else per item (a
+                # TaskMonitor, a trace recorder): _run_ready_watched() made lean, inlined as its call per
                 # iteration costs more than the records.  Each task step is
                 # counted in its StepRecord with one clock read: the end of one
                 # step is the start of the next, also across iterations when
@@ -859,6 +859,8 @@ def run_until_stopped(loop) -> None:
                     mark = None  # the loop may have blocked, or the set changed
                 version = hooks.version
                 exited = hooks.task_exited
+                records = hooks.records_steps
+                stepped = hooks.task_stepped  # a tracer's one call per step
                 for _ in range(count):
                     handle = popleft()
                     if handle._cancelled:
@@ -892,14 +894,17 @@ def run_until_stopped(loop) -> None:
                         mark = None
                     else:
                         ended = now()
-                        record = task._step_record
-                        if record is None:
-                            record = task._step_record = StepRecord()
-                        # >>> copy add-step (self -> record, began -> mark)
-                        record.steps += 1
-                        record.run_time += ended - mark
-                        record.last_step_end = ended
-                        # <<< copy add-step
+                        if records:
+                            record = task._step_record
+                            if record is None:
+                                record = task._step_record = StepRecord()
+                            # >>> copy add-step (self -> record, began -> mark)
+                            record.steps += 1
+                            record.run_time += ended - mark
+                            record.last_step_end = ended
+                            # <<< copy add-step
+                        if stepped is not None:
+                            stepped(task, mark, ended)
                         mark = ended
                         if exited is not None and task._state is not PENDING:
                             exited(task)
