@@ -143,6 +143,14 @@ CROSSINGS = {
         "sys._getframe: the stack of a cancel() call, read inside the hook it calls",
     ("debug/callgraph.py", "_getframe"):
         "sys._getframe: the current task's call stack, as asyncio.capture_call_graph takes it",
+    # -- issue 10 (trace10): the trace recorder's per-step hook ----------------------
+    ("debug/trace.py", "_fut_waiter"):
+        "asyncio's Task attribute (waiting_on() reads it): the trace reads it once per "
+        "step, where a method call is a large part of what recording costs",
+    ("debug/trace.py", "_state"):
+        "asyncio's Future attribute (done() and cancelled() read it): per step, as above",
+    ("debug/trace.py", "_coro"):
+        "asyncio's Task attribute (get_coro() reads it): once per task, as it exits",
     ("debug/_tool.py", "_fut_waiter"):
         "asyncio's Task attribute: what a stdlib task on coroloop's loop waits on "
         "(coroloop's tasks answer waiting_on())",

@@ -375,3 +375,45 @@ def test_debug_public_names():
         coroloop.debug.__all__)
     for name in coroloop.debug.__all__:
         assert getattr(coroloop.debug, name).__doc__, name
+
+
+def test_waits_of_one_constant_label_are_labelled_by_type(tmp_path, monkeypatch):
+    # A gather's label is the same for every gather: wait_reason() runs for the
+    # first one only, later ones are labelled by the future's type.  A task wait's
+    # target differs per instance: worked out at every such step.
+    calls = []
+    real = trace_module.wait_reason
+
+    def counting(task, future):
+        calls.append(type(future).__name__)
+        return real(task, future)
+
+    monkeypatch.setattr(trace_module, "wait_reason", counting)
+
+    async def main():
+        for i in range(5):
+            await coroloop.gather(coroloop.sleep(0), coroloop.sleep(0))
+            await coroloop.create_task(coroloop.sleep(0), name=f"awaited{i}")
+
+    _, trace = record(tmp_path, main)
+    parsed = check_trace(trace)
+    waits = [(e["args"]["kind"], e["args"].get("target", ""))
+             for e in by_track(parsed, "main") if e["cat"] == "wait"]
+    assert waits[1:] == [item for i in range(5)
+                         for item in (("gather", ""), ("task", f"awaited{i}"))]
+    assert calls.count("_GatheringFuture") == 1
+    assert len([name for name in calls if name != "_GatheringFuture"]) == 5
+
+
+def test_steps_after_stop_are_not_in_the_recording(virtual_loop):
+    # The loop's lean path may still call the hooks for the rest of the iteration
+    # in which the recorder stopped; what they add is not exported.
+    recorder = coroloop.debug.TraceRecorder(virtual_loop).start()
+
+    async def main():
+        await coroloop.sleep(1)
+        recorder.stop()  # inside main's second step: its end comes after the stop
+
+    virtual_loop.run_until_complete(virtual_loop.create_task(main(), name="main"))
+    steps = [e for e in recorder.events() if e.get("cat") == "step"]
+    assert [e["args"]["step"] for e in steps] == [1]

@@ -54,7 +54,7 @@ import weakref
 
 import coroloop
 
-from .waits import wait_reason
+from .waits import constant_wait_reason, wait_reason
 
 __all__ = ["TraceRecorder", "is_recording", "record_trace", "mark", "trace_events",
            "write_trace"]
@@ -66,8 +66,8 @@ __all__ = ["TraceRecorder", "is_recording", "record_trace", "mark", "trace_event
 #   SPAWN   created  -        task   parent (0: created outside any task)
 #   STEP    started  ended    task   _YIELDED: runnable again; >= 0: waiting, the
 #                                    index of its (kind, target) in `labels`;
-#                                    <= _EXITED: done, see _exited() (its name: the
-#                                    next of `names`)
+#                                    _EXITED / _CANCELLED: done (its name and its
+#                                    coroutine's: the next two of `names`)
 #   WAKE    time     -        task   waker (0: a callback or the scheduler)
 #   CANCEL  time     -        task   canceller (0: none); message: next of `notes`
 #   READY   time     -        count  -
@@ -79,12 +79,7 @@ _RECORD = struct.Struct("<BddQq")
 _SPAWN, _STEP, _WAKE, _CANCEL, _READY, _MARK = range(6)
 _YIELDED = -1
 _EXITED = -2
-
-
-def _exited(coroutine: int, cancelled: bool) -> int:
-    """A STEP record's last field for a step that ended the task: which coroutine
-    (its index in `coroutines`) and whether it was cancelled, in one number."""
-    return _EXITED - 2 * coroutine - cancelled
+_CANCELLED = -3
 
 
 _active_lock = threading.Lock()
@@ -112,14 +107,15 @@ class TraceRecorder:
         self.thread = threading.current_thread().name
         self.records = bytearray()                 # see "Records" above
         self.labels: dict[tuple[str, str], int] = {}   # (kind, target) -> its index
-        self.names: list[str] = []                 # each exited task's name, in order
-        self.coroutines: dict[str, int] = {}       # coroutine name -> its index
+        self.names: list[str] = []                 # each exited task's name and its
+                                                   # coroutine's, in order
         self.notes: list = []                      # cancel messages, marks
         self.alive: list[tuple] = []               # (id, name, coroutine) at stop()
         self.error: str | None = None              # why recording stopped early
         self.started_at = loop.time()
         self.stopped_at: float | None = None
         self._installed = False
+        self._stopped_size: int | None = None  # len(records) at stop()
         self._make_hooks()
 
     # -- the hooks (closures: no attribute lookups on the hot path) ------------------
@@ -130,9 +126,11 @@ class TraceRecorder:
         loop = self.loop
         labels = self.labels
         label_of = labels.get
+        # Future type -> the index of the label every future of that type has (a
+        # gather's, say): most waits cost one lookup, not a wait_reason() call.
+        label_by_type: dict[type, int] = {}
+        label_for_type = label_by_type.get
         add_name = self.names.append
-        coroutines = self.coroutines
-        coroutine_of = coroutines.get
         add_note = self.notes.append
         current_task = coroloop.current_task
         fail = self._fail
@@ -146,22 +144,31 @@ class TraceRecorder:
 
         def task_stepped(task, started, ended):
             try:
-                future = task.waiting_on()
+                # asyncio's Task and Future attributes, read directly: a method
+                # call each (waiting_on(), done(), ...) would be most of the cost.
+                future = task._fut_waiter
                 if future is not None:
-                    reason = wait_reason(task, future)
-                    label = label_of(reason)
+                    label = label_for_type(type(future))
                     if label is None:
-                        label = labels[reason] = len(labels)
+                        reason = wait_reason(task, future)
+                        label = label_of(reason)
+                        if label is None:
+                            label = labels[reason] = len(labels)
+                        if constant_wait_reason(type(future)) == reason \
+                                and len(label_by_type) < 64:
+                            label_by_type[type(future)] = label
                     add(pack(_STEP, started, ended, id(task), label))
-                elif task.done():
-                    # No tuple per exit: strings and numbers only (nothing for the GC).
-                    name = _coroutine_name(task)
-                    coroutine = coroutine_of(name)
-                    if coroutine is None:
-                        coroutine = coroutines[name] = len(coroutines)
+                elif task._state != "PENDING":
+                    # Two strings, no tuple per exit (nothing for the GC); a
+                    # coroutine's name is its code's, shared by all its tasks.
+                    try:
+                        coroutine = task._coro.__qualname__
+                    except AttributeError:  # not a coroutine (or None: an eager task's)
+                        coroutine = _coroutine_name(task)
                     add_name(task.get_name())
+                    add_name(coroutine)
                     add(pack(_STEP, started, ended, id(task),
-                             _exited(coroutine, task.cancelled())))
+                             _CANCELLED if task._state == "CANCELLED" else _EXITED))
                 else:
                     add(pack(_STEP, started, ended, id(task), _YIELDED))
             except Exception as exc:
@@ -209,6 +216,7 @@ class TraceRecorder:
         """Install the hooks (from the loop's thread, or before the loop runs)."""
         self.loop.add_instrument(self)
         self._installed = True
+        self._stopped_size = None
         with _active_lock:
             _active.setdefault(self.loop, []).append(self)
         return self
@@ -225,6 +233,9 @@ class TraceRecorder:
         if self in self.loop.instruments:
             self.loop.remove_instrument(self)
         self.stopped_at = self.loop.time()
+        # The loop may call the hooks for the rest of this iteration (its lean
+        # path reads them once per iteration): records from now on are not kept.
+        self._stopped_size = len(self.records)
         if not self.loop.is_closed():
             for task in coroloop.all_tasks(self.loop):
                 self.alive.append((id(task), task.get_name(), _coroutine_name(task)))
@@ -313,9 +324,9 @@ class _Exporter:
         rec = self.rec
         self.labels = list(rec.labels)       # index -> (kind, target)
         self.names = iter(rec.names)
-        self.coroutines = list(rec.coroutines)  # index -> coroutine name
         self.notes = iter(rec.notes)
-        size = len(rec.records) - len(rec.records) % _RECORD.size
+        size = len(rec.records) if rec._stopped_size is None else rec._stopped_size
+        size -= size % _RECORD.size
         for code, t, t2, task, b in _RECORD.iter_unpack(memoryview(rec.records)[:size]):
             handlers[code](self, t, t2, task, b)
         self.finish()
@@ -361,10 +372,9 @@ class _Exporter:
             self.out.append(("s", track, name, flow_id, at))
         track.end = end
         if wait <= _EXITED:
-            coroutine, cancelled = divmod(_EXITED - wait, 2)
-            outcome = "cancelled" if cancelled else "done"
-            track.name, track.coro, track.closed = next(self.names), \
-                self.coroutines[coroutine], True
+            outcome = "cancelled" if wait == _CANCELLED else "done"
+            names = self.names
+            track.name, track.coro, track.closed = next(names), next(names), True
             track.wait = None
             self.out.append(("i", track, "exit", outcome, end, None))
         elif wait == _YIELDED:

@@ -406,3 +406,13 @@ def _task_label(task) -> str:
         return task.get_name()
     except Exception:
         return repr(task)
+
+
+# -- for the trace recorder (debug/trace.py) -------------------------------------------
+# The recorder labels every waiting step; by future type it can skip wait_reason()
+# for the types whose label never varies, once this says so.
+
+def constant_wait_reason(future_type: type) -> tuple[str, str] | None:
+    """The ``wait_reason`` shared by every future of *future_type* (a gather's), if
+    the type is one and ``wait_reason`` has met it; else None."""
+    return _BY_TYPE.get(future_type)
