@@ -37,9 +37,17 @@ Cost.  Recording packs one 33-byte record per event into a bytearray (no Python
 object kept per event, nothing for the garbage collector); names, wait labels and
 the JSON are worked out when the file is written.  The hooks are ``task_stepped``
 (one call per step), ``task_spawned``, ``task_woken``, ``task_cancel_requested`` and
-``ready_run_started``; each catches its own errors: a failing recorder removes itself
-and reports through the loop's exception handler, the program goes on, and the file
-says why it is short (``otherData.errors``).
+``ready_run_started``, all of which the loop's lean ready-queue path calls (one
+clock read per step, see ``coroloop.Instrument``).  Per step the hook reads the
+task's asyncio attributes directly (a method call each would cost more than the
+record) and labels a wait by its future's type when every future of that type has
+one label (a gather's; ``waits.constant_wait_reason``), else by ``wait_reason()``;
+an exit keeps two strings, the task's name and its coroutine's.  On ``async_tree``
+that is about 3 records a node (a spawn, two steps) and costs ~20% of its CPU time,
+over issue 10's 15% (docs/benchmarks.md, "Trace on", says where it goes).  Each
+hook catches its own errors: a failing recorder removes itself and reports through
+the loop's exception handler, the program goes on, and the file says why it is
+short (``otherData.errors``).
 """
 
 from __future__ import annotations
