@@ -22,7 +22,7 @@ import pytest
 import coroloop
 import coroloop.debug
 from coroloop.debug import endpoint as endpoint_module
-from coroloop.debug import format_ps, format_pstree
+from coroloop.debug import TaskMonitor, format_ps, format_pstree
 from coroloop.debug.endpoint import MAX_REQUEST, MonitorClient, MonitorError, serve
 
 pytestmark = pytest.mark.timeout(60)
@@ -214,12 +214,21 @@ def test_a_blocked_loop_is_answered_with_its_stack(served):
     loop.run_until_complete(blocks_the_loop())
     (reply,) = replies
     assert reply["state"] == "blocked"
-    assert reply["blocked_ms"] > 0
+    # Sampled from the endpoint's thread: at least since the request was posted.
+    assert reply["blocked_ms"] >= 49
     frames = [(function, source) for _, _, function, source in reply["stack"]]
     assert ("blocks_the_loop", "unblock.wait(30)  # the loop thread is stuck here until "
             "the answer came") in frames
     # Once it is free, the same endpoint answers with a snapshot again.
     assert in_thread(loop, request, endpoint.path, "snapshot")["state"] == "ok"
+
+
+def test_serving_adds_no_hook_beyond_the_task_monitor(served):
+    # The endpoint samples loop.iterations() from its own thread: the loop runs
+    # the TaskMonitor's lean path and nothing per iteration for the endpoint.
+    loop, endpoint = served
+    assert loop.instruments == (TaskMonitor.of(loop),)
+    assert loop._instruments.lean and loop._instruments.ready_run_started is None
 
 
 def test_a_loop_that_is_not_running(served):

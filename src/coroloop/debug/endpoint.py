@@ -213,27 +213,40 @@ def _remove_stale_socket(path: str) -> None:
 
 # -- the loop side ------------------------------------------------------------------
 
-class _LoopWatch(coroloop.Instrument):
-    """What the endpoint thread needs to know about a loop without asking it: which
-    thread runs it, and since when it has been running the current iteration.
+class _LoopWatch:
+    """How long a served loop has been stuck, seen from the endpoint's threads, with
+    no hook on the loop: the loop thread pays nothing for it.
 
-    ``progress`` is the monotonic time the current iteration began running its ready
-    callbacks.  A request the loop did not take within its timeout means the loop
-    has not come back to its poller since then (``call_soon_threadsafe`` wakes a
-    poll at once): that is "blocked for N ms".  One hook per iteration, none per
-    callback: timing each callback (``callback_ran``) cost 8% on async_tree.  Plain
-    attribute writes, read from the endpoint thread without a lock.
+    The loop counts its iterations (``loop.iterations()``: it does while the
+    ``TaskMonitor`` of ``_Served`` watches it); the endpoint samples that count as it
+    posts a request and again when the loop did not take the request in time.  The
+    loop has been in the same iteration at least since the count was first seen
+    with its current value: that is "blocked for N ms" (a lower bound, at least the
+    request's timeout; an earlier request that saw the same iteration makes it
+    longer).  The loop thread's id is ``loop.thread_id``.  (An instrument hook per
+    iteration gave the iteration's exact start, at one Python call per iteration:
+    15-20% on call_soon and sleep0.)  One tuple, replaced whole: threads read it
+    without a lock.
     """
 
-    hooks_catch_errors = True  # nothing here can raise
+    def __init__(self, loop) -> None:
+        self._loop_ref = weakref.ref(loop)
+        self._seen: tuple = (None, time.monotonic())  # (iteration, first seen at)
 
-    def __init__(self) -> None:
-        self.progress = time.monotonic()
-        self.thread_id: int | None = None
+    def sample(self) -> float:
+        """Monotonic time since which the loop has been seen in its current iteration."""
+        loop = self._loop_ref()
+        iteration = loop.iterations() if loop is not None else None
+        seen = self._seen
+        if seen[0] != iteration or iteration is None:
+            seen = self._seen = (iteration, time.monotonic())
+        return seen[1]
 
-    def ready_run_started(self, count: int) -> None:
-        self.progress = time.monotonic()
-        self.thread_id = threading.get_ident()
+    @property
+    def thread_id(self) -> int | None:
+        """The thread running the loop (None when it does not run)."""
+        loop = self._loop_ref()
+        return loop.thread_id if loop is not None else None
 
 
 class _Served:
@@ -243,10 +256,9 @@ class _Served:
 
     def __init__(self, loop) -> None:
         self.loop_ref = weakref.ref(loop)
-        self.watch = _LoopWatch()
         self.own_monitor = TaskMonitor.of(loop) is None
-        self.monitor = TaskMonitor.install(loop)
-        loop.add_instrument(self.watch)
+        self.monitor = TaskMonitor.install(loop)  # the loop counts iterations for it
+        self.watch = _LoopWatch(loop)
 
     def loop(self):
         return self.loop_ref()
@@ -255,10 +267,6 @@ class _Served:
         loop = self.loop()
         if loop is None:
             return
-        try:
-            loop.remove_instrument(self.watch)
-        except (ValueError, RuntimeError):
-            pass
         if self.own_monitor:
             self.monitor.stop()
 
@@ -566,6 +574,7 @@ class Endpoint:
         index, served, loop = self._pick(_loop_field(request))
         # Only the snapshot is taken on the loop's thread; it is plain data from then
         # on, so trimming and to_dict() happen here, off the loop.
+        served.watch.sample()  # the iteration the loop is in as we ask
         posted = self._on_loop(loop, lambda: snapshot(loop), timeout)
         facts: dict[str, Any] = {"index": index, "iterations": served.monitor.iterations,
                                  "time": None, "lag_ms": None}
@@ -573,7 +582,10 @@ class Endpoint:
             return {"state": "not_running", "loop": facts}
         if not posted.wait(timeout):
             watch = served.watch
-            blocked = time.monotonic() - watch.progress
+            since = watch.sample()
+            if TaskMonitor.of(loop) is None:  # the program stopped the monitor we
+                since = posted.posted        # shared: iterations are not counted
+            blocked = time.monotonic() - since
             return {"state": "blocked", "blocked_ms": round(blocked * 1000, 1),
                     "stack": _thread_stack(watch.thread_id), "loop": facts}
         if posted.error is not None:
