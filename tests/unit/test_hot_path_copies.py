@@ -76,6 +76,11 @@ EXPECTED_COPIES = {
         # rule: TimerQueue.fire (used for timers sharing a deadline)
         "_core/loop.py": "the scheduler: every due timer with a deadline of its own",
     },
+    "exit-entry": {
+        # rule: log_exit (instrument.py)
+        "_core/loop.py": "the lean recording path: every finished task while a "
+                         "TaskMonitor keeps its history (debug on)",
+    },
     "add-step": {
         # rule: StepRecord.add_step (instrument.py)
         "_core/loop.py": "_run_ready_recorded: every task step while a TaskMonitor "

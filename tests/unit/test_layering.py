@@ -204,9 +204,6 @@ CROSSINGS = {
         "the loop's StepRecord of a task (coroloop.Instrument's records_steps): made at "
         "spawn with the creation site, read for snapshots; an attribute, not an accessor, "
         "so the loop counts each step without a call",
-    ("debug/taskmonitor.py", "_exception"):
-        "asyncio's Future attribute: a finished task's error for the history, read "
-        "without exception(), which would mark it retrieved and silence asyncio's report",
     # -- end of issue 9 (debug) ---------------------------------------------------------
     ("testing/pytest_plugin.py", "_getframe"):
         "sys._getframe: the pytest plugin records where each task of its loops was "

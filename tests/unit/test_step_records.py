@@ -159,3 +159,64 @@ def test_creation_sites_stay_right_when_the_spawn_depth_changes(virtual_loop):
     line = infos[id(tasks[0])].created_at[-1][1]
     with open(__file__) as source:
         assert "create_task" in source.read().splitlines()[line - 1]
+
+
+class BadRepr(Exception):
+    def __repr__(self):
+        raise RuntimeError("no repr")
+
+
+def test_the_exit_log_keeps_no_task_alive_and_reports_unretrieved_errors_at_once(virtual_loop):
+    # The loop appends finished tasks to the monitor's history itself (no hook
+    # call): the entry must hold neither the task nor its result or exception.
+    import weakref
+
+    reported = []
+    virtual_loop.set_exception_handler(  # (the context names the task: keep only words)
+        lambda loop, context: reported.append(context["message"]))
+
+    class Result:
+        pass
+
+    async def returns():
+        return Result()
+
+    async def fails():
+        raise BadRepr()
+
+    async def cancelled():
+        await coroloop.sleep(10)
+
+    async def main():
+        tasks = [coroloop.create_task(returns(), name="returns"),
+                 coroloop.create_task(fails(), name="fails"),
+                 coroloop.create_task(cancelled())]
+        await coroloop.sleep(0)
+        tasks[2].cancel()
+        await coroloop.sleep(0)
+        return [weakref.ref(task) for task in tasks], weakref.ref(tasks[0].result())
+
+    with TaskMonitor(virtual_loop, history=10) as monitor:
+        refs, result = virtual_loop.run_until_complete(main())
+    assert [ref() for ref in refs] == [None, None, None] and result() is None
+    assert reported == ["Task exception was never retrieved"]  # as it went, not at a gc
+    by_name = {done.name: done for done in monitor.finished}
+    assert by_name["returns"].outcome == "result" and by_name["returns"].error is None
+    assert by_name["fails"].outcome == "exception"
+    assert by_name["fails"].error == "<BadRepr (repr failed)>"  # a tool never raises
+    (cancelled_one,) = [done for done in monitor.finished if done.outcome == "cancelled"]
+    assert cancelled_one.name.startswith("Task-") and cancelled_one.steps == 2
+    assert monitor.finished_count == 4  # main too
+
+
+def test_finished_count_without_a_history(virtual_loop):
+    async def child():
+        return 1
+
+    async def main():
+        await coroloop.gather(*(child() for _ in range(5)))
+
+    with TaskMonitor(virtual_loop, history=0) as monitor:
+        virtual_loop.run_until_complete(main())
+    assert monitor.finished_count == 6 and list(monitor.finished) == []
+    assert monitor.counts()["done"] == 6

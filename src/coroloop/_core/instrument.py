@@ -50,6 +50,17 @@ takes its general watched path, which keeps the records as well but costs more.
 trace recorder) has the lean path too, called there with the same chained times (one
 step's end is the next one's start), records or not.
 
+Exit log.  A ``records_steps`` instrument may also have an ``exit_log`` (a
+``collections.deque``, bounded as it likes) and an ``exit_seq`` (a callable
+returning the next sequence number, ``itertools.count(1).__next__``): the loop
+then appends, inline and with no Python call, one entry per finished task --
+``exit_entry``'s tuple ``(seq, id, name, coro, cancelled, error, record)``, where
+*name* is the task's raw name (an int N for the default ``Task-N``), *error* the
+repr of its exception (or None) and *record* its StepRecord.  Nothing in it keeps
+the task, its result or its exception alive (the exception is retrieved later as
+usual; "never retrieved" is reported when the task goes).  The debug package's
+TaskMonitor keeps its history of finished tasks so.
+
 Errors.  An instrument that raises is removed and the error is reported through the
 loop's exception handler, so a broken tool cannot break the program it watches.  An
 instrument whose hooks catch and report their own errors may say so with a true
@@ -62,7 +73,9 @@ from __future__ import annotations
 
 import itertools
 
-__all__ = ["Instrument", "Instruments", "HOOKS", "StepRecord", "add_loop_watcher", "remove_loop_watcher",
+from .futures import CANCELLED
+
+__all__ = ["Instrument", "Instruments", "HOOKS", "StepRecord", "log_exit", "error_repr", "add_loop_watcher", "remove_loop_watcher",
            "announce_loop", "set_debug_mode_tools", "debug_mode_started", "debug_mode_ended"]
 
 HOOKS = ("task_spawned", "task_step_started", "task_step_ended", "task_stepped",
@@ -105,6 +118,24 @@ class StepRecord:
         # <<< rule add-step
 
 
+def error_repr(exc) -> str:
+    """repr(*exc*) for the exit log; never raises (a debugging tool must not)."""
+    try:
+        return repr(exc)
+    except Exception:
+        return f"<{type(exc).__name__} (repr failed)>"
+
+
+def log_exit(log, seq, task, record) -> None:
+    """Append finished *task*'s entry to an instrument's exit log (see the module doc)."""
+    # >>> rule exit-entry
+    exc = task._exception  # not exception(): that would mark it retrieved
+    log.append((seq(), id(task), task._name, task._coro,
+                exc is None and task._state is CANCELLED,
+                None if exc is None else error_repr(exc), record))
+    # <<< rule exit-entry
+
+
 def record_step(task, began: float, ended: float) -> None:
     """Count a step of *task* in its StepRecord, made now if it has none (the loop's
     watched path and eager steps; the lean path does the same inline)."""
@@ -121,6 +152,10 @@ class Instrument:
     hooks_catch_errors = False
     #: True to have the loop keep each task's StepRecord (see the module doc).
     records_steps = False
+    #: With records_steps: a deque the loop appends finished tasks' entries to, and
+    #: the callable numbering them (see the module doc).
+    exit_log = None
+    exit_seq = None
 
     def task_spawned(self, task) -> None:
         """A task was created on the loop (in its creator's step)."""
@@ -192,6 +227,11 @@ class Instruments:
             setattr(self, hook, self._fan_out(hook, methods) if methods else None)
         self.records_steps = any(getattr(member, "records_steps", False)
                                  for member in self.members)
+        # The exit log of the first records_steps member that has one (see the doc).
+        logging = [member for member in self.members if getattr(member, "records_steps", False)
+                   and getattr(member, "exit_log", None) is not None]
+        self.exit_log = logging[0].exit_log if logging else None
+        self.exit_seq = logging[0].exit_seq if logging else None
         self.watch_steps = any(getattr(self, hook) is not None for hook in _STEP_HOOKS)
         # Only hooks the ready-queue run calls need its watched path: an instrument
         # with just the poller's hooks (the deadlock detector) leaves the fast one.

@@ -63,11 +63,11 @@ from .clock import Clock, MonotonicClock
 from .coroutines import is_coroutine_function, iscoroutine
 from .errors import ErrorReporter, logger
 from .executors import Executors
-from .futures import PENDING, isfuture, new_future
+from .futures import CANCELLED, PENDING, isfuture, new_future
 from .handles import (Handle, TimerHandle, callback_error_context, extract_source_traceback,
                       new_handle, new_threadsafe_handle, new_timer_handle)
 from .instrument import (Instruments, StepRecord, announce_loop, debug_mode_ended,
-                         debug_mode_started, record_step)
+                         debug_mode_started, error_repr, log_exit, record_step)
 from .loopstate import NATIVE_LOOPS, LoopState
 from .poller import Poller, default_poller
 from .readiness import Readiness
@@ -354,6 +354,8 @@ class CoreEventLoop(_aevents.AbstractEventLoop):
                         stepped(task, step_began, step_ended)
                 if ended_hook is not None:
                     ended_hook(task)
+                if records and hooks.exit_log is not None and task.done():
+                    log_exit(hooks.exit_log, hooks.exit_seq, task, task._step_record)
                 if exited is not None and task.done():
                     exited(task)
             if timed:
@@ -861,6 +863,8 @@ def run_until_stopped(loop) -> None:
                 exited = hooks.task_exited
                 records = hooks.records_steps
                 stepped = hooks.task_stepped  # a tracer's one call per step
+                exit_log = hooks.exit_log  # only with records: `record` is set below
+                exit_seq = hooks.exit_seq
                 for _ in range(count):
                     handle = popleft()
                     if handle._cancelled:
@@ -906,8 +910,16 @@ def run_until_stopped(loop) -> None:
                         if stepped is not None:
                             stepped(task, mark, ended)
                         mark = ended
-                        if exited is not None and task._state is not PENDING:
-                            exited(task)
+                        if task._state is not PENDING:
+                            if exit_log is not None:
+                                # >>> copy exit-entry (log -> exit_log, seq -> exit_seq)
+                                exc = task._exception  # not exception(): that would mark it retrieved
+                                exit_log.append((exit_seq(), id(task), task._name, task._coro,
+                                                 exc is None and task._state is CANCELLED,
+                                                 None if exc is None else error_repr(exc), record))
+                                # <<< copy exit-entry
+                            if exited is not None:
+                                exited(task)
                 loop._current_handle = None
                 chained = iteration + 1 if ready else 0
         else:

@@ -38,7 +38,7 @@ from .typed import AsyncioTask
 from .futures import (FINISHED, PENDING, CancelledError, Future, InvalidStateError,
                       asyncio_twin, future_loop, isfuture)
 from .handles import extract_source_traceback
-from .instrument import record_step
+from .instrument import log_exit, record_step
 from .loopstate import NATIVE_LOOPS, LoopState
 from .sleep import SleepFuture
 
@@ -372,6 +372,9 @@ class Task(AsyncioTask[_T], Future[_T]):
                         hooks.task_stepped(self, began, ended)
                 if hooks.task_step_ended is not None:
                     hooks.task_step_ended(self)
+                if self._state is not PENDING and hooks.exit_log is not None \
+                        and began is not None:
+                    log_exit(hooks.exit_log, hooks.exit_seq, self, self._step_record)
                 if hooks.task_exited is not None and self._state is not PENDING:
                     hooks.task_exited(self)
             _bridge.swap_current_task(loop, previous)

@@ -28,6 +28,7 @@ from __future__ import annotations
 import collections
 import collections.abc
 import dataclasses
+import itertools
 import os
 import sys
 
@@ -237,10 +238,12 @@ class TaskMonitor(LoopTool):
         if not isinstance(history, int) or history < 0:
             raise ValueError(f"TaskMonitor(history=...) must be an int >= 0, got {history!r}")
         self.loop = loop
-        # Raw entries, made into FinishedTask objects when ``finished`` is read.
-        self._finished: collections.deque = collections.deque(maxlen=history)
+        # The loop appends finished tasks to it, inline (coroloop.Instrument's exit
+        # log); made into FinishedTask objects when ``finished`` is read.  With
+        # history=0 it keeps the last entry only (its number is finished_count).
+        self.exit_log: collections.deque = collections.deque(maxlen=max(history, 1))
+        self.exit_seq = itertools.count(1).__next__
         self._keep = history > 0
-        self.finished_count = 0          # all tasks seen finishing, beyond the history
         self._iterations_before = 0      # the loop's iterations when installed
 
     # -- installing --------------------------------------------------------------------
@@ -288,28 +291,24 @@ class TaskMonitor(LoopTool):
         except Exception as exc:
             self._fail("task_cancel_requested", exc)
 
-    def task_exited(self, task) -> None:
-        """Instrument hook: add *task* to the bounded history of finished tasks."""
-        try:
-            self.finished_count += 1
-            if self._keep:
-                exc = task._exception  # not exception(): that would mark it retrieved
-                # The finished coroutine (no frame left) names itself when read.
-                self._finished.append((id(task), task.get_name(), task.get_coro(),
-                                       exc is None and task.cancelled(),
-                                       None if exc is None else repr(exc),
-                                       task._step_record))
-        except Exception as exc:
-            self._fail("task_exited", exc)
+    @property
+    def finished_count(self) -> int:
+        """How many tasks finished while the monitor watched (beyond the history too)."""
+        log = self.exit_log
+        return log[-1][0] if log else 0
 
     @property
     def finished(self) -> collections.deque:
         """The last finished tasks (``FinishedTask``), oldest first, at most
         ``history`` of them (a new deque at each read)."""
-        made: collections.deque = collections.deque(maxlen=self._finished.maxlen)
+        if not self._keep:
+            return collections.deque(maxlen=0)
+        made: collections.deque = collections.deque(maxlen=self.exit_log.maxlen)
         now = None
         created: tuple
-        for task_id, name, coro, cancelled, error, record in self._finished:
+        for _, task_id, name, coro, cancelled, error, record in self.exit_log:
+            if type(name) is int:
+                name = f"Task-{name}"  # as get_name() formats it
             outcome = "cancelled" if cancelled else "result" if error is None else "exception"
             coro = "" if coro is None else (getattr(coro, "__qualname__", None)
                                             or type(coro).__qualname__)
