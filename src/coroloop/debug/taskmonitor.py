@@ -108,7 +108,12 @@ def creation_frames(skip: int = 1) -> tuple:
                 break
             frame = frame.f_back
             depth += 1
-    frames: list = []
+    if frame is None:  # no frame of the program's (a task made by coroloop alone)
+        return CreationFrames(())
+    # The first is the program's frame found above; then outwards.
+    code = frame.f_code
+    frames: list = [(code, frame.f_lasti)]
+    frame = frame.f_back
     while frame is not None:
         code = frame.f_code
         kind = kinds.get(code.co_filename)
