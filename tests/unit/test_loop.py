@@ -651,6 +651,26 @@ def test_debug_mode_tracks_coroutine_origin_while_running(loop):
     assert sys.get_coroutine_origin_tracking_depth() == 0
 
 
+@pytest.mark.parametrize("debug", [False, True])
+def test_a_run_puts_back_the_programs_own_origin_tracking_depth(loop, debug):
+    # asyncio saves the depth when debug mode raises it and restores it after; a
+    # run without debug mode never touches it.
+    loop.set_debug(debug)
+
+    async def depth():
+        return sys.get_coroutine_origin_tracking_depth()
+
+    sys.set_coroutine_origin_tracking_depth(3)
+    try:
+        assert loop.run_until_complete(depth()) == (10 if debug else 3)
+        assert sys.get_coroutine_origin_tracking_depth() == 3
+        loop.set_debug(not debug)  # turned off (or on) while stopped, then run again
+        assert loop.run_until_complete(depth()) == (3 if debug else 10)
+        assert sys.get_coroutine_origin_tracking_depth() == 3
+    finally:
+        sys.set_coroutine_origin_tracking_depth(0)
+
+
 def _python_with_env(code, **env):
     full_env = dict(os.environ)
     full_env.pop("PYTHONASYNCIODEBUG", None)

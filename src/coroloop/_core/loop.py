@@ -624,8 +624,20 @@ class CoreEventLoop(_aevents.AbstractEventLoop):
         if self.is_running():
             self.call_soon_threadsafe(self._set_coroutine_origin_tracking, enabled)
 
+    # The program's own origin-tracking depth while a debug-mode run raises it.
+    _saved_origin_depth: int | None = None
+
     def _set_coroutine_origin_tracking(self, enabled: bool) -> None:
-        sys.set_coroutine_origin_tracking_depth(_DEBUG_STACK_DEPTH if enabled else 0)
+        # As asyncio: a debug-mode run raises the depth and its end puts the
+        # program's own setting back; a run without debug mode leaves it alone.
+        if bool(enabled) == (self._saved_origin_depth is not None):
+            return
+        if enabled:
+            self._saved_origin_depth = sys.get_coroutine_origin_tracking_depth()
+            sys.set_coroutine_origin_tracking_depth(_DEBUG_STACK_DEPTH)
+        else:
+            sys.set_coroutine_origin_tracking_depth(self._saved_origin_depth)
+            self._saved_origin_depth = None
 
     def scheduler_facts(self) -> dict:
         """The scheduler's state, for the debugging tools: ``ready`` (ready-queue
