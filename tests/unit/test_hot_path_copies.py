@@ -49,7 +49,8 @@ EXPECTED_COPIES = {
     "add-entry": {
         # rule: Future._add_entry
         "_core/futures.py": "Future.add_done_callback: gather and wait add one per child",
-        "_core/tasks.py": "Task._step: every await of a coroloop future",
+        "_core/tasks.py": "Task._step: every await of a coroloop future; "
+                          "new_child_task: every TaskGroup child",
     },
     "waiting-on": {
         # rule: Task._wait_for (the asyncio-protocol path)

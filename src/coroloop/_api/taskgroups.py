@@ -41,6 +41,7 @@ from asyncio import exceptions as _exc
 
 from .. import _bridge
 from .._core.tasks import Task as _Task
+from .._core.tasks import new_child_task as _new_child_task
 
 if TYPE_CHECKING:
     from collections.abc import Coroutine
@@ -158,6 +159,13 @@ class TaskGroup:
         """Start *coro* as a task of this group (asyncio.create_task's arguments)."""
         if self._state is not _RUNNING or self._aborting:
             self._refuse(coro)
+        if name is None:
+            task = _new_child_task(self._loop, coro, context, self._done_entry)
+            if task is not None:  # coroloop's plain loop: _adopt()'s work, done
+                self._tasks[task] = None
+                if _AWAITED_BY_LINKS:
+                    _bridge.future_add_to_awaited_by(task, self._parent_task)
+                return task
         if name is not None and not _NAMED_TASKS_USE_UP_A_NUMBER:
             task = (self._loop.create_task(coro, name=name) if context is None
                     else self._loop.create_task(coro, name=name, context=context))
@@ -176,6 +184,13 @@ class TaskGroup:
             any other keyword goes on to ``loop.create_task()``)."""
             if self._state is not _RUNNING or self._aborting:
                 self._refuse(coro)
+            if not kwargs:
+                task = _new_child_task(self._loop, coro, None, self._done_entry)
+                if task is not None:  # as above
+                    self._tasks[task] = None
+                    if _AWAITED_BY_LINKS:
+                        _bridge.future_add_to_awaited_by(task, self._parent_task)
+                    return task
             task = (self._loop.create_task(coro, **kwargs) if kwargs
                     else self._loop.create_task(coro))
             return self._adopt(task)
@@ -235,6 +250,8 @@ class TaskGroup:
             _bridge.future_discard_from_awaited_by(task, self._parent_task)
         if not tasks and self._all_done is not None and not self._all_done.done():
             self._all_done.set_result(None)
+        if type(task) is _Task and task._exception is None:
+            return  # a result or a cancellation: nothing to report (the common case)
         if task.cancelled() or (exc := task.exception()) is None:
             return
         self._errors.append(exc)
