@@ -46,7 +46,7 @@ from .. import _bridge
 from .._core.coroutines import iscoroutine
 from .._core.futures import PENDING, Future, asyncio_twin, future_loop, isfuture
 from .._core.typed import Generic
-from .._core.tasks import Task as _Task, ensure_future
+from .._core.tasks import Task as _Task, ensure_future, new_child_task as _new_child_task
 from . import timeouts
 
 if TYPE_CHECKING:
@@ -255,6 +255,17 @@ def gather(*coros_or_futures: Any, return_exceptions: bool = False) -> Any:
     try:
         for arg in coros_or_futures:
             fut: Any = seen.get(arg)
+            if fut is None and type(arg) is _CoroutineType and context is not None:
+                # The common case after the first pending child: a task of the plain
+                # loop, built with our done-callback entry (None: another loop).
+                fut = _new_child_task(loop, arg, None, entry)
+                if fut is not None:
+                    fut._log_destroy_pending = False  # (as below)
+                    seen[arg] = fut
+                    if _LINK_AWAITED_BY:
+                        outer._link_child(fut)
+                    children.append(fut)
+                    continue
             if fut is None:
                 if type(arg) is _CoroutineType:
                     # The common case, without ensure_future()'s generic checks.
