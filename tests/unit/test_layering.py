@@ -92,6 +92,9 @@ CROSSINGS = {
     ("_api/taskgroups.py", "_add_entry"):
         "TaskGroup adds its one (callback, context) tuple to each pending coroloop Task "
         "it made (add_done_callback() would build a tuple per child)",
+    ("_api/taskgroups.py", "_exception"):
+        "asyncio's Future attribute: a coroloop Task child whose _exception is None "
+        "(a result or a cancellation) is done with without cancelled()/exception() calls",
     ("_api/combinators.py", "_log_destroy_pending"):
         "asyncio's Task attribute: gather() turns the 'destroyed but pending' report "
         "off for the tasks it creates, as asyncio's gather does",

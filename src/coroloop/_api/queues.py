@@ -1,7 +1,8 @@
 """Queues for tasks: Queue (FIFO), PriorityQueue, LifoQueue, with asyncio's API and 3.13's
 ``shutdown()`` on every supported Python.
 
-Built only on the core's public API (the running loop and ``loop.create_future()``).  A task
+Built only on the core's public API (the running loop and ``loop.create_future()``, through
+``_LoopBound._new_waiter``).  A task
 blocked in get() or put() awaits a future kept in the ``_getters`` / ``_putters`` deque;
 whoever makes room or adds an item pops the oldest not-yet-done future and resolves it.  The
 woken task then re-checks the queue (it may have to wait again if another task got there
@@ -141,7 +142,7 @@ class Queue(_LoopBound, Generic[_T]):
         while 0 < maxsize <= len(self._queue):
             if self._is_shutdown:
                 raise QueueShutDown
-            fut = self._get_loop().create_future()
+            fut = self._new_waiter()
             self._putters.append(fut)
             try:
                 await fut
@@ -185,7 +186,7 @@ class Queue(_LoopBound, Generic[_T]):
         while not self._queue:
             if self._is_shutdown:
                 raise QueueShutDown
-            fut = self._get_loop().create_future()
+            fut = self._new_waiter()
             self._getters.append(fut)
             try:
                 await fut
@@ -246,7 +247,7 @@ class Queue(_LoopBound, Generic[_T]):
         """Wait until every item put into the queue has been marked with task_done()."""
         if self._unfinished_tasks == 0:
             return
-        fut = self._get_loop().create_future()
+        fut = self._new_waiter()
         joiners = self._joiners
         joiners.append(fut)
         try:
