@@ -4,6 +4,7 @@ threads, executors, async generators, readiness callbacks and instruments."""
 from __future__ import annotations
 
 import asyncio
+import collections
 import concurrent.futures
 import contextvars
 import gc
@@ -1435,3 +1436,69 @@ def test_epoll_asks_for_as_many_events_as_it_has_registrations():
         for a, b in pairs:
             a.close()
             b.close()
+
+
+@pytest.mark.parametrize("base", ["asyncio", "coroloop"])
+def test_a_loop_subclass_sees_every_call_of_the_methods_it_overrides(base):
+    # asyncio's create_task(), TaskGroup, gather, sleep(), locks and a future's
+    # callbacks all go through the loop's methods; coroloop's fast paths stand in for
+    # them only on loops whose methods are coroloop's own.
+    calls = collections.Counter()
+
+    class Counting((coroloop.EventLoop if base == "coroloop" else asyncio.SelectorEventLoop)):
+        def call_soon(self, *args, **kwargs):
+            calls["call_soon"] += 1
+            return super().call_soon(*args, **kwargs)
+
+        def call_later(self, *args, **kwargs):
+            calls["call_later"] += 1
+            return super().call_later(*args, **kwargs)
+
+        def create_future(self):
+            calls["create_future"] += 1
+            return super().create_future()
+
+        def create_task(self, *args, **kwargs):
+            calls["create_task"] += 1
+            return super().create_task(*args, **kwargs)
+
+    lib = coroloop if base == "coroloop" else asyncio
+
+    async def child():
+        await lib.sleep(0.001)
+
+    async def main():
+        await lib.create_task(child())
+        await lib.gather(child(), child())
+        async with lib.TaskGroup() as group:
+            group.create_task(child())
+        lock = lib.Lock()
+        async with lock:
+            waiter = lib.create_task(lock.acquire())
+            await lib.sleep(0)
+        await waiter
+        lock.release()
+
+    loop = Counting()
+    try:
+        loop.run_until_complete(main())
+    finally:
+        loop.close()
+    assert calls["create_task"] >= 5, calls   # child x4 and the lock's waiter
+    assert calls["call_later"] >= 4, calls    # each sleep(0.001)
+    assert calls["create_future"] >= 5, calls  # each sleep's waiter and the lock's
+    assert calls["call_soon"] >= 5, calls      # the tasks' first steps and wake-ups
+    if base == "coroloop":
+        from coroloop._core.loopstate import NATIVE_LOOPS
+        assert Counting not in NATIVE_LOOPS
+        assert coroloop.EventLoop in NATIVE_LOOPS
+
+
+def test_a_loop_subclass_that_overrides_none_of_them_keeps_the_fast_paths():
+    from coroloop._core.loopstate import NATIVE_LOOPS
+
+    class Plain(coroloop.EventLoop):
+        def run_forever(self):  # not a method the fast paths stand in for
+            return super().run_forever()
+
+    assert Plain in NATIVE_LOOPS

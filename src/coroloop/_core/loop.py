@@ -111,13 +111,27 @@ _DEBUG_STACK_DEPTH = 10
 MAX_POLL_TIMEOUT = 24 * 3600
 
 
+# The loop methods coroloop's fast paths do the work of, on a loop of NATIVE_LOOPS:
+# a future's callbacks are queued without call_soon(), sleep() makes its timer
+# without create_future()/call_later()/call_at()/time(), create_task(), TaskGroup and
+# gather make tasks without loop.create_task(), locks and queues their waiters
+# without create_future().
+FAST_PATHS_STAND_IN_FOR = ("call_soon", "call_later", "call_at", "time",
+                           "create_future", "create_task")
+
+
 class CoreEventLoop(_aevents.AbstractEventLoop):
     """The scheduler of coroloop's event loop: callbacks, timers, readiness,
     futures and tasks, executors.  ``coroloop.EventLoop`` adds networking on top."""
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
-        NATIVE_LOOPS.add(cls)  # subclasses take the same fast paths
+        # Subclasses take the same fast paths, unless they override a method one of
+        # them stands in for: then every call goes through that method, as asyncio's
+        # code would call it.
+        if all(getattr(cls, name) is getattr(CoreEventLoop, name)
+               for name in FAST_PATHS_STAND_IN_FOR):
+            NATIVE_LOOPS.add(cls)
 
     def __init__(self, *, clock: Clock | None = None, poller: Poller | None = None,
                  scheduler: Any = None) -> None:
