@@ -262,7 +262,7 @@ def gather(*coros_or_futures: Any, return_exceptions: bool = False) -> Any:
                 if fut is not None:
                     fut._log_destroy_pending = False  # (as below)
                     seen[arg] = fut
-                    if _LINK_AWAITED_BY:
+                    if _LINK_AWAITED_BY and outer is not None:  # (it is: made before context)
                         outer._link_child(fut)
                     children.append(fut)
                     continue

@@ -71,7 +71,9 @@ is what a tracer recording every step pays most).
 
 from __future__ import annotations
 
+import collections
 import itertools
+from collections.abc import Callable
 
 from .futures import CANCELLED
 
@@ -129,10 +131,10 @@ def error_repr(exc) -> str:
 def log_exit(log, seq, task, record) -> None:
     """Append finished *task*'s entry to an instrument's exit log (see the module doc)."""
     # >>> rule exit-entry
-    exc = task._exception  # not exception(): that would mark it retrieved
+    error = task._exception  # not exception(): that would mark it retrieved
     log.append((seq(), id(task), task._name, task._coro,
-                exc is None and task._state is CANCELLED,
-                None if exc is None else error_repr(exc), record))
+                error is None and task._state is CANCELLED,
+                None if error is None else error_repr(error), record))
     # <<< rule exit-entry
 
 
@@ -154,8 +156,8 @@ class Instrument:
     records_steps = False
     #: With records_steps: a deque the loop appends finished tasks' entries to, and
     #: the callable numbering them (see the module doc).
-    exit_log = None
-    exit_seq = None
+    exit_log: collections.deque | None = None
+    exit_seq: Callable[[], int] | None = None
 
     def task_spawned(self, task) -> None:
         """A task was created on the loop (in its creator's step)."""
@@ -240,7 +242,7 @@ class Instruments:
         # Step records and nothing else per item but task_exited: the loop's lean
         # recording path (no Python call per step, no timing of callbacks).
         # task_stepped too (a tracer): called there with the same chained times.
-        self.lean = (self.records_steps or self.task_stepped is not None) and not any(
+        self.lean = (self.records_steps or getattr(self, "task_stepped") is not None) and not any(
             getattr(self, hook) is not None for hook in HOOKS
             if hook not in _POLL_HOOKS and hook not in _LEAN_HOOKS)
         # Changes with every change of the set: a loop may keep the hooks it read

@@ -650,8 +650,8 @@ class CoreEventLoop(_aevents.AbstractEventLoop):
             self._saved_origin_depth = sys.get_coroutine_origin_tracking_depth()
             sys.set_coroutine_origin_tracking_depth(_DEBUG_STACK_DEPTH)
         else:
-            sys.set_coroutine_origin_tracking_depth(self._saved_origin_depth)
-            self._saved_origin_depth = None
+            depth, self._saved_origin_depth = self._saved_origin_depth, None
+            sys.set_coroutine_origin_tracking_depth(depth or 0)
 
     def scheduler_facts(self) -> dict:
         """The scheduler's state, for the debugging tools: ``ready`` (ready-queue
@@ -939,10 +939,10 @@ def run_until_stopped(loop) -> None:
                         if task._state is not PENDING:
                             if exit_log is not None:
                                 # >>> copy exit-entry (log -> exit_log, seq -> exit_seq)
-                                exc = task._exception  # not exception(): that would mark it retrieved
+                                error = task._exception  # not exception(): that would mark it retrieved
                                 exit_log.append((exit_seq(), id(task), task._name, task._coro,
-                                                 exc is None and task._state is CANCELLED,
-                                                 None if exc is None else error_repr(exc), record))
+                                                 error is None and task._state is CANCELLED,
+                                                 None if error is None else error_repr(error), record))
                                 # <<< copy exit-entry
                             if exited is not None:
                                 exited(task)
