@@ -871,8 +871,8 @@ def run_until_stopped(loop) -> None:
                 run_ready(len(ready))
             else:
                 # Step records or task_stepped, nothing else per item (a
-                # TaskMonitor, a trace recorder): _run_ready_watched() made lean, inlined as its call per
-                # iteration costs more than the records.  Each task step is
+                # TaskMonitor, a trace recorder): _run_ready_watched() made lean,
+                # inlined as its call per iteration costs more than the records.  Each task step is
                 # counted in its StepRecord with one clock read: the end of one
                 # step is the start of the next, also across iterations when
                 # the loop cannot have blocked in between (the ready queue was
