@@ -54,7 +54,7 @@ Exit log.  A ``records_steps`` instrument may also have an ``exit_log`` (a
 ``collections.deque``, bounded as it likes) and an ``exit_seq`` (a callable
 returning the next sequence number, ``itertools.count(1).__next__``): the loop
 then appends, inline and with no Python call, one entry per finished task --
-``exit_entry``'s tuple ``(seq, id, name, coro, cancelled, error, record)``, where
+``log_exit``'s tuple ``(seq, id, name, coro, cancelled, error, record)``, where
 *name* is the task's raw name (an int N for the default ``Task-N``), *error* the
 repr of its exception (or None) and *record* its StepRecord.  Nothing in it keeps
 the task, its result or its exception alive (the exception is retrieved later as
