@@ -1494,6 +1494,51 @@ def test_a_loop_subclass_sees_every_call_of_the_methods_it_overrides(base):
         assert coroloop.EventLoop in NATIVE_LOOPS
 
 
+@pytest.mark.parametrize("base", ["asyncio", "coroloop"])
+@pytest.mark.parametrize("overrides", ["call_at", "time"])
+def test_a_loop_subclass_that_overrides_call_at_or_time_sees_call_later(base, overrides):
+    # BaseEventLoop.call_later() is call_at(time() + delay).
+    seen = []
+
+    class Base(coroloop.EventLoop if base == "coroloop" else asyncio.SelectorEventLoop):
+        pass
+
+    if overrides == "call_at":
+        class Shifted(Base):
+            def call_at(self, when, callback, *args, context=None):
+                seen.append(when)
+                return super().call_at(when, callback, *args, context=context)
+    else:
+        class Shifted(Base):
+            def time(self):
+                seen.append("time")
+                return super().time() + 1000.0
+
+    class Deeper(Shifted):  # inherits the routing
+        pass
+
+    for cls in (Shifted, Deeper):
+        seen.clear()
+        loop = cls()
+        loop.set_debug(True)
+        try:
+            timer = loop.call_later(5, print)
+            assert isinstance(timer, asyncio.TimerHandle)
+            assert seen, f"{overrides}() not called by call_later()"
+            if overrides == "time":
+                assert timer.when() > 1000.0
+            else:
+                assert seen == [timer.when()]
+            # the creation stack names this test's line
+            assert "test_a_loop_subclass_that_overrides_call_at_or_time_sees_call_later" \
+                in [frame.name for frame in timer._source_traceback]
+            timer.cancel()
+            with pytest.raises(TypeError, match="delay must not be None"):
+                loop.call_later(None, print)
+        finally:
+            loop.close()
+
+
 def test_a_loop_subclass_that_overrides_none_of_them_keeps_the_fast_paths():
     from coroloop._core.loopstate import NATIVE_LOOPS
 

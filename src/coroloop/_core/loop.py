@@ -120,6 +120,15 @@ FAST_PATHS_STAND_IN_FOR = ("call_soon", "call_later", "call_at", "time",
                            "create_future", "create_task")
 
 
+def _call_later_through_call_at(self, delay, callback, *args, context=None):
+    """call_later() on a loop subclass that overrides call_at() or time()."""
+    if delay is None:
+        raise TypeError("delay must not be None")
+    # In debug mode the timer's creation stack leaves this frame out by itself:
+    # extract_source_traceback() drops coroloop's own frames.
+    return self.call_at(self.time() + delay, callback, *args, context=context)
+
+
 class CoreEventLoop(_aevents.AbstractEventLoop):
     """The scheduler of coroloop's event loop: callbacks, timers, readiness,
     futures and tasks, executors.  ``coroloop.EventLoop`` adds networking on top."""
@@ -132,6 +141,13 @@ class CoreEventLoop(_aevents.AbstractEventLoop):
         if all(getattr(cls, name) is getattr(CoreEventLoop, name)
                for name in FAST_PATHS_STAND_IN_FOR):
             NATIVE_LOOPS.add(cls)
+        elif (cls.call_later is CoreEventLoop.call_later
+              and (cls.call_at is not CoreEventLoop.call_at
+                   or cls.time is not CoreEventLoop.time)):
+            # asyncio's call_later() is call_at(time() + delay): an override of
+            # either sees call_later()'s timers too.  Set per class, so coroloop's
+            # own call_later() keeps call_at()'s body inline.
+            cls.call_later = _call_later_through_call_at
 
     def __init__(self, *, clock: Clock | None = None, poller: Poller | None = None,
                  scheduler: Any = None) -> None:
