@@ -645,7 +645,7 @@ def current_task(loop: AbstractEventLoop | None = None) -> Task[Any] | None:
 
 def all_tasks(loop: AbstractEventLoop | None = None) -> set[Task[Any]]:
     """The not-yet-done tasks of *loop* (default: the running loop)."""
-    return _bridge.all_tasks(loop)
+    return _bridge.loop_tasks(loop, Task, PENDING)
 
 
 def create_task(coro: _TaskCompatibleCoro[_T], *, name: str | None = None,

@@ -243,10 +243,12 @@ def _take_now(loop) -> Snapshot:
     monitor = TaskMonitor.of(loop)
     now = loop.time()
     current = current_task_or_none(loop)
-    tasks = list(coroloop.all_tasks(loop))
-    if current is not None and current not in tasks:
+    included = coroloop.all_tasks(loop)
+    tasks = list(included)
+    if current is not None and current not in included:
         tasks.append(current)
-    raw = _capture(tasks, current, set(tasks))
+        included.add(current)
+    raw = _capture(tasks, current, included)
     try:
         facts = loop.scheduler_facts()
     except AttributeError:  # not coroloop's loop
