@@ -365,9 +365,8 @@ def _capture(tasks, current, included) -> tuple:
                     break
                 code = frame.f_code
                 flags = chain_flags.get(id(code))
-                if flags is None or flags[0] is not code:
+                if flags is None:
                     flags = _chain_flags(code)
-                flags = flags[1]
                 if flags:
                     if flags & _MAY_HOLD_TIMEOUT:
                         if coros is None:
@@ -380,9 +379,8 @@ def _capture(tasks, current, included) -> tuple:
             elif type(awaitable) is generator:  # a future's __await__, a yield from
                 code = awaitable.gi_code
                 flags = chain_flags.get(id(code))
-                if flags is None or flags[0] is not code:
+                if flags is None:
                     flags = _chain_flags(code)
-                flags = flags[1]
                 if flags & _FUTURE_AWAIT:
                     break  # the awaited future itself (see waits._CODE_KINDS)
                 frame = awaitable.gi_frame
@@ -398,9 +396,8 @@ def _capture(tasks, current, included) -> tuple:
                     break
                 code = frame.f_code
                 flags = chain_flags.get(id(code))
-                if flags is None or flags[0] is not code:
+                if flags is None:
                     flags = _chain_flags(code)
-                flags = flags[1]
                 if flags & _WAITING and primitive_frame is None:
                     primitive_frame = frame
                 awaitable = (getattr(awaitable, "cr_await", None)
@@ -444,19 +441,21 @@ _PENDING = "PENDING"
 # codes have none): a primitive's waiting function, may hold an ``async with``
 # (a timeout() scope), a future's ``__await__``.
 _WAITING, _MAY_HOLD_TIMEOUT, _FUTURE_AWAIT = 1, 2, 4
-_CHAIN_FLAGS: dict = {}  # id(code) -> (code, flags)
+# By id: a code object's hash is worked out from its contents at each call (consts,
+# names, line table).  The codes are kept alive in _CHAIN_CODES, so an id in the
+# table names the same code for as long as it is there: no identity check needed.
+_CHAIN_FLAGS: dict = {}  # id(code) -> flags
+_CHAIN_CODES: list = []
 
 
-def _chain_flags(code) -> tuple:
+def _chain_flags(code) -> int:
     kind = _code_kind(code)
-    entry = (code, (_WAITING if kind[0] else 0) | (_MAY_HOLD_TIMEOUT if kind[2] else 0)
+    flags = ((_WAITING if kind[0] else 0) | (_MAY_HOLD_TIMEOUT if kind[2] else 0)
              | (_FUTURE_AWAIT if kind[3] else 0))
-    if len(_CHAIN_FLAGS) < 4096:
-        # By id: a code object's hash is worked out from its contents at each call
-        # (consts, names, line table); the entry keeps the code, so the id is not
-        # reused while it is in the table.
-        _CHAIN_FLAGS[id(code)] = entry
-    return entry
+    if len(_CHAIN_CODES) < 4096:
+        _CHAIN_CODES.append(code)
+        _CHAIN_FLAGS[id(code)] = flags
+    return flags
 
 
 def _link_waiters(task, links, included, awaited, behind) -> None:

@@ -98,7 +98,8 @@ def describe_wait(task, future, since=None, frames=None) -> WaitReason:
 # a small tuple of facts; finish_wait() turns them into the WaitReason's strings,
 # later and on any thread (snapshot() does that lazily, the endpoint off the loop).
 # Facts: (kind, target or None, detail, deadline, holder task or None); a None
-# target is made by finish_wait from the detail (see _target).
+# target is made by finish_wait from the detail (see _target), and so is a gather's
+# label, from the count of its done children (an int target).
 
 _GATHER = ("gather", "")
 # Future types whose label is the same for every instance (filled as they are seen).
@@ -139,7 +140,7 @@ _EXECUTOR_FUNCTIONS = ("run_in_executor", "to_thread")
 _LIBRARY_DIRS = tuple(os.path.dirname(str(module.__file__)) + os.sep
                       for module in (coroloop, asyncio))
 # Kinds whose primitive may have a holding task.
-_HELD = ("lock", "semaphore")
+_HELD = frozenset(("lock", "semaphore"))
 
 
 def _needs_frames(future) -> bool:
@@ -180,9 +181,11 @@ def capture_wait(task, future, frames, *, detailed: bool = True, coros=()) -> tu
             if len(_BY_TYPE) < 64:
                 _BY_TYPE[type(future)] = _GATHER
             return ("gather", "", None, None, None)
-        children = gather_children(future)
-        done = sum(1 for child in children if child.done())
-        return ("gather", f"{len(children)} awaitables, {done} done", future, None, None)
+        done = 0  # what a step may change; the label is made by _target
+        for child in gather_children(future):
+            if child.done():
+                done += 1
+        return ("gather", done, future, None, None)
     deadline = enclosing_deadline(coros) if detailed and coros else None
     kind, target, holder, primitive = _from_frames(frames)
     if kind is None and _fed_by_thread(future):
@@ -222,6 +225,8 @@ def _target(facts, pairs, offsets: bool = False) -> str:
     ``(code, f_lasti)`` with *offsets*)."""
     kind, target, detail, deadline, _ = facts
     if target is not None:
+        if target.__class__ is int:  # a gather's done children (its list is fixed)
+            return f"{len(gather_children(detail))} awaitables, {target} done"
         return target
     if kind == "sleep":
         return f"until {deadline:.6f}"
@@ -380,7 +385,10 @@ def enclosing_deadline(coros):
         code = getattr(coro, "cr_code", None)
         if code is None or not _code_kind(code)[2]:
             continue
-        for held in _referents(coro):
+        referents = _referents(coro)
+        if _SCOPE_HOLDERS.isdisjoint(map(type, referents)):
+            continue  # neither a scope nor a bound method (a scope's exit): in C
+        for held in referents:
             cls = type(held)
             if cls is _MethodType:
                 held = held.__self__
@@ -398,7 +406,8 @@ _MethodType = types.MethodType
 # a plain ``with`` uses too: a few more coroutines are looked at there).
 _ASYNC_WITH_OPS = bytes(op for op in (dis.opmap.get("BEFORE_ASYNC_WITH"),
                                       dis.opmap.get("LOAD_SPECIAL")) if op is not None)
-_TIMEOUT_TYPES = (coroloop.Timeout, asyncio.Timeout)
+_TIMEOUT_TYPES = frozenset((coroloop.Timeout, asyncio.Timeout))  # looked up by hash
+_SCOPE_HOLDERS = _TIMEOUT_TYPES | {_MethodType}
 
 
 def _task_label(task) -> str:
