@@ -510,13 +510,14 @@ def test_a_snapshot_read_later_shows_the_moment_it_was_taken(virtual_loop):
 
 
 def test_the_capture_reads_the_fields_behind_the_public_accessors(virtual_loop):
-    """The capture reads a coroloop Task's fields in one call: they are what
-    spawned_by(), waiting_on(), get_coro() and record_of() return."""
+    """The fields the capture reads of a coroloop Task (its copy of
+    _native_fields, checked by test_hot_path_copies) are what spawned_by(),
+    waiting_on(), get_coro() and record_of() return."""
     import importlib
 
     from coroloop.debug.taskmonitor import record_of
     snapshot_module = importlib.import_module("coroloop.debug.snapshot")
-    read = snapshot_module._NATIVE_FIELDS
+    read = snapshot_module._native_fields
     monitor = start_monitor(virtual_loop)
     seen = []
 

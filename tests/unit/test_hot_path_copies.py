@@ -82,6 +82,11 @@ EXPECTED_COPIES = {
         "_core/loop.py": "the lean recording path: every finished task while a "
                          "TaskMonitor keeps its history (debug on)",
     },
+    "native-fields": {
+        # rule: _native_fields (debug/snapshot.py)
+        "debug/snapshot.py": "_capture: every task of a snapshot (one attrgetter call "
+                             "costs three times the seven loads)",
+    },
     "add-step": {
         # rule: StepRecord.add_step (instrument.py)
         "_core/loop.py": "_run_ready_recorded: every task step while a TaskMonitor "
