@@ -82,6 +82,11 @@ EXPECTED_COPIES = {
         "_core/loop.py": "the lean recording path: every finished task while a "
                          "TaskMonitor keeps its history (debug on)",
     },
+    "default-name": {
+        # rule: Task.get_name (_core/tasks.py)
+        "debug/snapshot.py": "_infos: a snapshot captures a task's number and names it "
+                             "off the loop (10,000 f-strings on the loop's thread)",
+    },
     "native-fields": {
         # rule: _native_fields (debug/snapshot.py)
         "debug/snapshot.py": "_capture: every task of a snapshot (one attrgetter call "

@@ -465,7 +465,10 @@ class Task(AsyncioTask[_T], Future[_T]):
         """The task's name (``Task-N`` unless one was given)."""
         name = self._name
         if name.__class__ is int:
-            name = self._name = f"Task-{name}"
+            # >>> rule default-name: debug.snapshot formats a captured int off the loop
+            name = f"Task-{name}"
+            # <<< rule default-name
+            self._name = name
         return name
 
     def set_name(self, value: object) -> None:
