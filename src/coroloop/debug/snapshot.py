@@ -29,8 +29,8 @@ import coroloop
 
 from ._tool import awaited_future, current_task_or_none, gc_paused, running_loop_or_none
 from .taskmonitor import CreationFrames, TaskMonitor, coro_name, line_at
-from .waits import _FUTURE_SORTS, WaitReason, _code_kind, capture_wait, finish_wait, \
-    gather_children
+from .waits import _FUTURE_SORTS, WaitReason, _code_kind, capture_primitive_wait, \
+    capture_wait, enclosing_deadline, finish_wait, gather_children
 
 __all__ = ["Snapshot", "TaskInfo", "awaiters_of", "snapshot", "task_state"]
 
@@ -308,7 +308,7 @@ def _capture(tasks, current, included) -> tuple:
     """The raw facts of *tasks* (see above) and who awaits whom, on the loop's
     thread: as few operations per task as the fields allow, and as few objects
     kept (a snapshot of 10,000 tasks is a stall of the program)."""
-    chain_flags = _CHAIN_FLAGS
+    chain_flags, chain_kinds = _CHAIN_FLAGS, _CHAIN_KINDS
     coroutine, generator = _CoroutineType, types.GeneratorType
     sorts = _FUTURE_SORTS
     native_task = coroloop.Task
@@ -426,6 +426,11 @@ def _capture(tasks, current, included) -> tuple:
                 extend(("sleep", None, None, future.when(), None))
             elif sort == "task" and coros is None:
                 extend(("task", future.get_name(), future, None, None))
+            elif sort == "" and primitive_frame is not None and \
+                    id(primitive_frame.f_code) in chain_kinds:  # a lock's, a queue's...
+                extend(capture_primitive_wait(
+                    primitive_frame, chain_kinds[id(primitive_frame.f_code)],
+                    enclosing_deadline(coros) if coros else None))
             else:
                 extend(capture_wait(task, future,
                                     (primitive_frame,) if primitive_frame else (),
@@ -465,6 +470,7 @@ _WAITING, _MAY_HOLD_TIMEOUT, _FUTURE_AWAIT = 1, 2, 4
 # names, line table).  The codes are kept alive in _CHAIN_CODES, so an id in the
 # table names the same code for as long as it is there: no identity check needed.
 _CHAIN_FLAGS: dict = {}  # id(code) -> flags
+_CHAIN_KINDS: dict = {}  # id(code) -> the wait kind, for the codes flagged _WAITING
 _CHAIN_CODES: list = []
 
 
@@ -475,6 +481,8 @@ def _chain_flags(code) -> int:
     if len(_CHAIN_CODES) < 4096:
         _CHAIN_CODES.append(code)
         _CHAIN_FLAGS[id(code)] = flags
+        if kind[0]:
+            _CHAIN_KINDS[id(code)] = kind[0]
     return flags
 
 

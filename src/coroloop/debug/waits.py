@@ -34,7 +34,8 @@ import coroloop
 
 from .taskmonitor import line_at as _line_at
 
-__all__ = ["KINDS", "WaitReason", "await_chain", "capture_wait", "coroutines_of",
+__all__ = ["KINDS", "WaitReason", "await_chain", "capture_primitive_wait", "capture_wait",
+           "coroutines_of",
            "describe_wait", "enclosing_deadline", "finish_wait", "gather_children",
            "wait_reason"]
 
@@ -192,6 +193,19 @@ def capture_wait(task, future, frames, *, detailed: bool = True, coros=()) -> tu
         kind = "executor"
     if kind is None or not (target or primitive is not None):
         return ((kind or "future"), None, type(future).__name__, deadline, holder)
+    return _primitive_facts(kind, target, holder, primitive, deadline)
+
+
+def capture_primitive_wait(frame, kind: str, deadline) -> tuple:
+    """capture_wait()'s facts for a wait on a plain future inside *frame*, the
+    outermost frame of the await chain that is a primitive's waiting function,
+    whose wait *kind* the caller knows; *deadline*: an enclosing timeout()'s.
+    (snapshot() finds that frame in its own walk of the chain.)"""
+    kind, target, holder, primitive = _frame_primitive(frame, kind)
+    return _primitive_facts(kind, target, holder, primitive, deadline)
+
+
+def _primitive_facts(kind, target, holder, primitive, deadline) -> tuple:
     if primitive is None:
         return (kind, target, None, deadline, holder)
     # The primitive, and what of it may change: a queue's size; a group's tasks
@@ -309,15 +323,19 @@ def _from_frames(frames):
     target is the function's name; Nones when no frame is a primitive's."""
     for frame in frames:
         kind = _code_kind(frame.f_code)[0]
-        if not kind:
-            continue
-        primitive = frame.f_locals.get("self")
-        holder = getattr(primitive, "_holder", None) if kind in _HELD else None
-        if primitive is not None:
-            return kind, None, holder, primitive
-        code = frame.f_code
-        return kind, getattr(code, "co_qualname", code.co_name), holder, None
+        if kind:
+            return _frame_primitive(frame, kind)
     return None, "", None, None
+
+
+def _frame_primitive(frame, kind: str) -> tuple:
+    """_from_frames()'s answer for *frame*, a primitive's waiting function of *kind*."""
+    primitive = frame.f_locals.get("self")
+    holder = getattr(primitive, "_holder", None) if kind in _HELD else None
+    if primitive is not None:
+        return kind, None, holder, primitive
+    code = frame.f_code
+    return kind, getattr(code, "co_qualname", code.co_name), holder, None
 
 
 def _type_facts(primitive) -> tuple:
