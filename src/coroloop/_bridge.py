@@ -175,9 +175,9 @@ def loop_tasks(loop, native_task, pending) -> set:
         except RuntimeError:
             if attempt == 999:
                 raise
-    found = set()
+    found: set = set()
     add = found.add
-    get_loop = _futures._get_loop
+    get_loop: Any = getattr(_futures, "_get_loop")  # what all_tasks() asks each task
     for ref in refs:
         task = ref()
         if type(task) is native_task:  # not __class__: it may stand for asyncio's
