@@ -207,6 +207,13 @@ CROSSINGS = {
         "the loop's StepRecord of a task (coroloop.Instrument's records_steps): made at "
         "spawn with the creation site, read for snapshots; an attribute, not an accessor, "
         "so the loop counts each step without a call",
+    # >>> cost10: the spawn hook's end of the creation-site walk
+    ("debug/taskmonitor.py", "_parent"):
+        "the spawning task (spawned_by()) and its coroutine (get_coro()), read in the "
+        "spawn hook without two method calls: the coroutine's frame is where the "
+        "creation-site walk stops, sparing it a look at the scheduler's frame",
+    ("debug/taskmonitor.py", "_coro"): "see ('debug/taskmonitor.py', '_parent')",
+    # <<< cost10
     # -- end of issue 9 (debug) ---------------------------------------------------------
     ("testing/pytest_plugin.py", "_getframe"):
         "sys._getframe: the pytest plugin records where each task of its loops was "

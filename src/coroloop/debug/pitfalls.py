@@ -104,7 +104,7 @@ _PACKAGE_DIR = os.path.dirname(coroloop.__file__) + os.sep
 def _creation_site(task):
     """``(filename, lineno, function)`` of the program line that created *task*."""
     record = record_of(task)
-    frames = format_frames(record.created_at) if record is not None else []
+    frames = format_frames(record.created_at, offsets=True) if record is not None else []
     if not frames:
         frames = [tuple(entry[:3]) for entry in getattr(task, "_source_traceback", None) or ()]
     for entry in reversed(frames):

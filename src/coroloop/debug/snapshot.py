@@ -28,7 +28,7 @@ from typing import Any
 import coroloop
 
 from ._tool import awaited_future, current_task_or_none, gc_paused, running_loop_or_none
-from .taskmonitor import CreationFrames, TaskMonitor, coro_name, line_at
+from .taskmonitor import TaskMonitor, coro_name, line_at
 from .waits import _FUTURE_SORTS, WaitReason, _code_kind, capture_primitive_wait, \
     capture_wait, enclosing_deadline, finish_wait, gather_children
 
@@ -557,7 +557,7 @@ def _infos(raw, names) -> list:
         created = None if record is None else record.created_at  # set at the spawn
         created_at: Sequence
         if created:
-            created_at = _Frames(created, names)
+            created_at = _Frames(created, names, True)  # (code, f_lasti) pairs
         else:
             source = getattr(task, "_source_traceback", None)  # debug mode's
             created_at = ([(entry[0], entry[1], entry[2]) for entry in source]
@@ -573,17 +573,17 @@ def _infos(raw, names) -> list:
 
 class _Frames(collections.abc.Sequence):
     """``(filename, lineno, function)`` entries, formatted from raw ``(code, lineno)``
-    pairs when first read, each pair once per snapshot (*names* is its cache).  A
-    monitor's ``CreationFrames`` hold ``(code, f_lasti)`` pairs instead (*offsets*):
-    their lines are worked out here, off the loop."""
+    pairs when first read, each pair once per snapshot (*names* is its cache).  With
+    *offsets* (a recorded creation site, a stack captured on the loop) they are
+    ``(code, f_lasti)`` pairs: their lines are worked out here, off the loop."""
 
     __slots__ = ("raw", "_names", "_entries", "_offsets")
 
-    def __init__(self, raw, names, offsets: bool | None = None) -> None:
+    def __init__(self, raw, names, offsets: bool) -> None:
         self.raw = raw
         self._names = names
         self._entries: list | None = None
-        self._offsets = isinstance(raw, CreationFrames) if offsets is None else offsets
+        self._offsets = offsets
 
     def _formatted(self) -> list:
         entries = self._entries

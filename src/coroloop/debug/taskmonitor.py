@@ -49,7 +49,7 @@ from coroloop import StepRecord
 
 from ._tool import LoopTool, current_task_or_none
 
-__all__ = ["CreationFrames", "FinishedTask", "FrameList", "TaskMonitor", "format_frames"]
+__all__ = ["FinishedTask", "FrameList", "TaskMonitor", "format_frames"]
 
 _PACKAGE_DIR = os.path.dirname(coroloop.__file__) + os.sep
 _CORE_DIR = _PACKAGE_DIR + "_core" + os.sep
@@ -82,8 +82,10 @@ def record_of(task):
     return getattr(task, "_step_record", None)
 
 
-def creation_frames(skip: int = 1) -> tuple:
-    """``CreationFrames``: the calling code outside coroloop, innermost last.
+def creation_frames(skip: int = 1, outermost=None) -> tuple:
+    """The calling code outside coroloop, innermost last, as raw ``(code, f_lasti)``
+    pairs (a plain tuple: a tuple subclass costs a type call and stays tracked by
+    the GC; ``format_frames(..., offsets=True)`` works out the lines).
 
     The walk skips coroloop's frames until it meets the program's, then goes
     outwards up to the scheduler (a task's step or the loop: the same for every
@@ -91,6 +93,8 @@ def creation_frames(skip: int = 1) -> tuple:
     frames on the way are new at each call, so the depth at which the program's
     frame was found last time is tried first (``sys._getframe`` there makes one
     frame object, and one more to check that the frame inside it is coroloop's).
+    *outermost*, when known, is the frame the walk ends at (the spawning task's
+    coroutine frame: it spares looking at the scheduler's frame beyond it).
     A program's task factory or Task subclass on the way may so be left out of the
     site (the line calling create_task() is always in).
     """
@@ -121,10 +125,12 @@ def creation_frames(skip: int = 1) -> tuple:
             frame = frame.f_back
             depth += 1
     if frame is None:  # no frame of the program's (a task made by coroloop alone)
-        return CreationFrames(())
+        return ()
     # The first is the program's frame found above; then outwards.
     code = frame.f_code
     frames: list = [(code, frame.f_lasti)]
+    if frame is outermost:
+        return tuple(frames)
     frame = frame.f_back
     while frame is not None:
         code = frame.f_code
@@ -135,23 +141,16 @@ def creation_frames(skip: int = 1) -> tuple:
             # f_lasti, not f_lineno: working out a line scans the code's line
             # table (a microsecond for a long function); done when formatted.
             frames.append((code, frame.f_lasti))
-            if len(frames) == CREATION_FRAMES:
+            if frame is outermost or len(frames) == CREATION_FRAMES:
                 break
         elif kind == _SCHEDULER:
             break
         frame = frame.f_back
     frames.reverse()
-    return CreationFrames(frames)
+    return tuple(frames)
 
 
 _last_depth = [0]  # where creation_frames() found the program's frame last time
-
-
-class CreationFrames(tuple):
-    """A task's creation site as recorded: ``(code, f_lasti)`` pairs, innermost
-    last; ``format_frames`` turns the offsets into line numbers."""
-
-    __slots__ = ()
 
 
 def line_at(code, offset: int) -> int:
@@ -162,10 +161,10 @@ def line_at(code, offset: int) -> int:
     return code.co_firstlineno
 
 
-def format_frames(raw) -> list[tuple[str, int, str]]:
-    """``[(filename, lineno, function), ...]`` from raw ``(code, lineno)`` pairs (or
-    a task's ``CreationFrames``)."""
-    if isinstance(raw, CreationFrames):
+def format_frames(raw, offsets: bool = False) -> list[tuple[str, int, str]]:
+    """``[(filename, lineno, function), ...]`` from raw ``(code, lineno)`` pairs, or
+    with *offsets* ``(code, f_lasti)`` pairs (a task's recorded creation site)."""
+    if offsets:
         raw = [(code, line_at(code, offset)) for code, offset in raw]
     return [(code.co_filename, lineno, getattr(code, "co_qualname", code.co_name))
             for code, lineno in raw]
@@ -293,8 +292,12 @@ class TaskMonitor(LoopTool):
     def task_spawned(self, task) -> None:
         """Instrument hook: start tracking *task* (its creation site)."""
         try:
-            record = task._step_record = StepRecord()
-            record.created_at = creation_frames(2)
+            parent = task._parent  # the spawning task: its coroutine's frame is outermost
+            try:
+                outermost = parent._coro.cr_frame
+            except AttributeError:  # no task (a callback), or not a coroutine
+                outermost = None
+            task._step_record = StepRecord(creation_frames(2, outermost))
         except Exception as exc:
             self._fail("task_spawned", exc)
 
@@ -335,7 +338,7 @@ class TaskMonitor(LoopTool):
                 finished_at, steps, run_time, created = now, 0, 0.0, ()
             else:
                 finished_at, steps, run_time = record.last_step_end, record.steps, record.run_time
-                created = tuple(format_frames(record.created_at))
+                created = tuple(format_frames(record.created_at, offsets=True))
             made.append(FinishedTask(task_id, name, coro, outcome, error, finished_at,
                                      steps, run_time, created))
         return made
