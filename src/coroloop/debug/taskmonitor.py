@@ -87,50 +87,37 @@ def creation_frames(skip: int = 1, outermost=None) -> tuple:
     pairs (a plain tuple: a tuple subclass costs a type call and stays tracked by
     the GC; ``format_frames(..., offsets=True)`` works out the lines).
 
-    The walk skips coroloop's frames until it meets the program's, then goes
+    The walk starts *skip* frames out (the spawn hook: at the caller of the core
+    function that called it, so ``create_task()``'s caller is the first frame
+    looked at), skips coroloop's frames until it meets the program's, then goes
     outwards up to the scheduler (a task's step or the loop: the same for every
-    task).  Making a frame object is what a walk costs most, and coroloop's own
-    frames on the way are new at each call, so the depth at which the program's
-    frame was found last time is tried first (``sys._getframe`` there makes one
-    frame object, and one more to check that the frame inside it is coroloop's).
-    *outermost*, when known, is the frame the walk ends at (the spawning task's
-    coroutine frame: it spares looking at the scheduler's frame beyond it).
-    A program's task factory or Task subclass on the way may so be left out of the
-    site (the line calling create_task() is always in).
+    task), or up to *outermost* when known (the spawning task's coroutine frame:
+    that spares looking at the scheduler's frame beyond it).  Each frame looked
+    at costs ~1.3k instructions (a frame object made or found, ``f_code``,
+    ``f_lasti``, the kind of its file); a frame object made for a frame of
+    coroloop's is new at each call, one of the program's is mostly reused.
     """
     kinds = _kinds
-    frame = None
-    depth = _last_depth[0]
-    if depth:
-        try:
-            guessed = sys._getframe(skip + depth)
-            inner = sys._getframe(skip + depth - 1).f_code.co_filename
-        except ValueError:  # a shallower stack than last time
-            pass
-        else:
-            if kinds.get(guessed.f_code.co_filename) == _USER and \
-                    kinds.get(inner, _USER) != _USER:
-                frame = guessed
-    if frame is None:
+    try:
         frame = sys._getframe(skip)
-        depth = 0
-        while frame is not None:
-            filename = frame.f_code.co_filename
-            kind = kinds.get(filename)
-            if kind is None:
-                kind = _kind(filename)
-            if kind == _USER:
-                _last_depth[0] = depth
-                break
-            frame = frame.f_back
-            depth += 1
+    except ValueError:  # a shallower stack than *skip*
+        return ()
+    while frame is not None:
+        filename = frame.f_code.co_filename
+        kind = kinds.get(filename)
+        if kind is None:
+            kind = _kind(filename)
+        if kind == _USER:
+            break
+        frame = frame.f_back
     if frame is None:  # no frame of the program's (a task made by coroloop alone)
         return ()
     # The first is the program's frame found above; then outwards.
     code = frame.f_code
-    frames: list = [(code, frame.f_lasti)]
+    first = (code, frame.f_lasti)
     if frame is outermost:
-        return tuple(frames)
+        return (first,)
+    frames: list = [first]
     frame = frame.f_back
     while frame is not None:
         code = frame.f_code
@@ -148,9 +135,6 @@ def creation_frames(skip: int = 1, outermost=None) -> tuple:
         frame = frame.f_back
     frames.reverse()
     return tuple(frames)
-
-
-_last_depth = [0]  # where creation_frames() found the program's frame last time
 
 
 def line_at(code, offset: int) -> int:
@@ -297,7 +281,7 @@ class TaskMonitor(LoopTool):
                 outermost = parent._coro.cr_frame
             except AttributeError:  # no task (a callback), or not a coroutine
                 outermost = None
-            task._step_record = StepRecord(creation_frames(2, outermost))
+            task._step_record = StepRecord(creation_frames(3, outermost))
         except Exception as exc:
             self._fail("task_spawned", exc)
 
