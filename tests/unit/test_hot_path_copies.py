@@ -92,6 +92,13 @@ EXPECTED_COPIES = {
         "debug/snapshot.py": "_capture: every task of a snapshot (one attrgetter call "
                              "costs three times the seven loads)",
     },
+    # >>> cost10
+    "new-record": {
+        # rule: StepRecord.__init__ (instrument.py)
+        "debug/taskmonitor.py": "TaskMonitor.task_spawned: every task spawned while a "
+                                "TaskMonitor watches (debug on)",
+    },
+    # <<< cost10
     "add-step": {
         # rule: StepRecord.add_step (instrument.py)
         "_core/loop.py": "_run_ready_recorded: every task step while a TaskMonitor "

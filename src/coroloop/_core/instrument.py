@@ -111,11 +111,15 @@ class StepRecord:
     __slots__ = ("steps", "run_time", "last_step_end", "cancel_requests", "created_at")
 
     def __init__(self, created_at: tuple = ()) -> None:
+        # >>> rule new-record
         self.steps = 0
         self.run_time = 0.0
-        self.last_step_end: float | None = None
+        self.last_step_end = None
         self.cancel_requests = 0
         self.created_at = created_at
+        # <<< rule new-record
+
+    last_step_end: float | None
 
     def add_step(self, began: float, ended: float) -> None:
         """Count one step that ran from loop time *began* to *ended*."""
