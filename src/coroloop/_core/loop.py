@@ -956,9 +956,13 @@ def run_until_stopped(loop) -> None:
                             if exit_log is not None:
                                 # >>> copy exit-entry (log -> exit_log, seq -> exit_seq)
                                 error = task._exception  # not exception(): that would mark it retrieved
-                                exit_log.append((exit_seq(), id(task), task._name, task._coro,
+                                coro = task._coro
+                                exit_log.append((exit_seq(), id(task), task._name,
+                                                 getattr(coro, "__qualname__", coro),
                                                  error is None and task._state is CANCELLED,
-                                                 None if error is None else error_repr(error), record))
+                                                 None if error is None else error_repr(error),
+                                                 record.steps, record.run_time,
+                                                 record.last_step_end, record.created_at))
                                 # <<< copy exit-entry
                             if exited is not None:
                                 exited(task)

@@ -333,19 +333,19 @@ class TaskMonitor(LoopTool):
         made: collections.deque = collections.deque(maxlen=self.exit_log.maxlen)
         now = None
         created: tuple
-        for _, task_id, name, coro, cancelled, error, record in self.exit_log:
+        for (_, task_id, name, coro, cancelled, error, steps, run_time, finished_at,
+             site) in self.exit_log:
             if type(name) is int:
                 name = f"Task-{name}"  # as get_name() formats it
             outcome = "cancelled" if cancelled else "result" if error is None else "exception"
-            coro = "" if coro is None else (getattr(coro, "__qualname__", None)
-                                            or type(coro).__qualname__)
-            if record is None or record.last_step_end is None:
+            if type(coro) is not str:  # gone (None), or a coroutine without __qualname__
+                coro = "" if coro is None else type(coro).__qualname__
+            if finished_at is None:  # never stepped while recorded
                 if now is None:
                     now = self.loop.time()
                 finished_at, steps, run_time, created = now, 0, 0.0, ()
             else:
-                finished_at, steps, run_time = record.last_step_end, record.steps, record.run_time
-                created = tuple(format_frames(record.created_at, offsets=True))
+                created = tuple(format_frames(site, offsets=True))
             made.append(FinishedTask(task_id, name, coro, outcome, error, finished_at,
                                      steps, run_time, created))
         return made
