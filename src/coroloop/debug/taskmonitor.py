@@ -17,19 +17,19 @@ Cost.  Nothing until installed (the loop's hooks stay one branch).  Installed, t
 monitor is a ``records_steps`` instrument (``coroloop.Instrument``): the loop itself
 counts each step in the task's ``StepRecord``, inline, with no Python call per step
 (one clock read per step), and appends each finished task to the monitor's
-``exit_log`` itself (one tuple: no Python call at exit; ``FinishedTask`` objects are
-made when ``finished`` is read).  The monitor's own Python code runs once per task
+``exit_log`` itself (one tuple of strings and numbers: no Python call at exit, and
+nothing the garbage collector walks again; ``FinishedTask`` objects are made when
+``finished`` is read).  The monitor's own Python code runs once per task
 at spawn (the creation site: a walk of the creating frames up to the scheduler's,
 the frames kept as ``(code, f_lasti)``) and once per ``cancel()``.  The record lives
 on the task, so a collected task takes it along.
 
 What that costs and why it is not less (instructions per task, valgrind, Python
-3.11, create_task: ~20k per task without tools, ~41.7k with the three tools): the
-lean path with its records ~4.2k (a ``StepRecord`` made ~1k, a clock read ~0.5k;
-the record in a Task slot instead of the task's ``__dict__`` measured no gain),
-the spawn hook ~11-14k (a do-nothing hook call alone ~0.6k; the creation-site walk
-~1.5-2k per frame visited; ``CreationFrames`` ~1k), the exit entry ~1.5k (the hook
-it replaced: ~4.2k).  docs/benchmarks.md has the table.
+3.11, create_task: ~20.3k per task without tools, ~34.7k with the monitor): the
+lean path with its records ~4.4k (a clock read ~0.5k; the record made by the loop
+when no spawn hook made it), the exit entry ~2.5k, the spawn hook ~7.4k (its call
+~0.6k; the creation-site walk ~1.3k per frame looked at, two here; the record
+~0.5k).  docs/benchmarks.md has the table.
 Python's own coroutine origin tracking (``cr_origin``) was measured as the
 alternative for the creation site: ~1.9k per coroutine at depth 1 and 4-12k at
 depth 2 (it works out line numbers eagerly, for every coroutine, awaited ones too).
