@@ -286,16 +286,17 @@ class Task(AsyncioTask[_T], Future[_T]):
                 # <<< copy waiting-on
             else:
                 self._wait_for(result)
+            return  # the task waits: no check of its state below
         finally:
             _leave_task(loop, self)
-        if self._state is not PENDING:
-            # Long chains of finished tasks must not keep each other alive.
-            self._parent = None
-            # A failed coroutine's frame outlives this step (its traceback holds it)
-            # and links back to this frame via f_back; this frame's locals must not
-            # keep the task alive, or "exception was never retrieved" would wait for
-            # the cyclic GC.
-            self = None
+        # Here the task is done (each except clause above finishes it).
+        # Long chains of finished tasks must not keep each other alive.
+        self._parent = None
+        # A failed coroutine's frame outlives this step (its traceback holds it)
+        # and links back to this frame via f_back; this frame's locals must not
+        # keep the task alive, or "exception was never retrieved" would wait for
+        # the cyclic GC.
+        self = None
 
     def _wait_for(self, result):
         """Arrange the next step according to what the coroutine yielded, when
