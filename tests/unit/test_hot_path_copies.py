@@ -49,8 +49,7 @@ EXPECTED_COPIES = {
     "add-entry": {
         # rule: Future._add_entry
         "_core/futures.py": "Future.add_done_callback: gather and wait add one per child",
-        "_core/tasks.py": "Task._step: every await of a coroloop future; "
-                          "new_child_task: every TaskGroup child",
+        "_core/tasks.py": "Task._step: every await of a coroloop future",
     },
     "waiting-on": {
         # rule: Task._wait_for (the asyncio-protocol path)
@@ -58,7 +57,8 @@ EXPECTED_COPIES = {
     },
     "new-task": {
         # rule: tasks.new_task (loop.create_task)
-        "_core/tasks.py": "create_task() up to 3.13: a call costs a tenth of the task",
+        "_core/tasks.py": "create_task() up to 3.13, and new_child_task (every TaskGroup "
+                          "and gather child): a call costs a tenth of the task",
     },
     "timer-push": {
         # rule: TimerQueue.push

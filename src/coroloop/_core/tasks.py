@@ -570,10 +570,10 @@ def new_task(loop, coro, name, context):
     native branch, without type.__call__ packing the keyword arguments into a
     dict and without the generic checks (the caller knows the loop).
     """
-    # >>> rule new-task: a task built and scheduled on coroloop's open loop
     if loop._debug or (coro.__class__ is not _CoroutineType and not iscoroutine(coro)) or (
             context is not None and context.__class__ is not _Context):
         return Task(coro, loop=loop, name=name, context=context)  # the rare cases
+    # >>> rule new-task: a task built and scheduled on coroloop's open loop
     task = _new_object(Task)
     # >>> copy future-fields (fut -> task)
     task._loop = loop
@@ -604,8 +604,8 @@ def new_task(loop, coro, name, context):
         _registry_add(_weakref(task, _registry_discard))
     else:
         _bridge.register_task(task)
-    return task
     # <<< rule new-task
+    return task
 
 
 def new_child_task(loop, coro, context, entry):
@@ -619,16 +619,46 @@ def new_child_task(loop, coro, context, entry):
     if (loop.__class__ not in NATIVE_LOOPS or loop._task_factory is not None
             or loop._state is _CLOSED):
         return None
-    task = new_task(loop, coro, None, context)
-    # >>> copy add-entry (self -> task)
-    entries = task._entries
-    if entries is None:
-        task._entries = entry
-    elif type(entries) is list:
-        entries.append(entry)
+    name = None
+    if loop._debug or (coro.__class__ is not _CoroutineType and not iscoroutine(coro)) or (
+            context is not None and context.__class__ is not _Context):
+        task = Task(coro, loop=loop, context=context)  # the rare cases
+        task._add_entry(entry)
+        return task
+    # new_task(), inlined: a call costs as much as a tenth of the task.
+    # >>> copy new-task
+    task = _new_object(Task)
+    # >>> copy future-fields (fut -> task)
+    task._loop = loop
+    task._state = PENDING
+    task._result = None
+    task._asyncio_future_blocking = False
+    task._entries = None
+    # <<< copy future-fields
+    task._exception = None
+    task._unretrieved = False
+    task._log_destroy_pending = True
+    task._name = next(_names) if name is None else str(name)
+    task._coro = coro
+    task._context = _copy_context() if context is None else context
+    task._fut_waiter = None
+    task._must_cancel = False
+    task._throw = None
+    task._parent = _current_task_of(loop)
+    task._native = True
+    task._callback = _step
+    task._cancelled = False
+    task._args = None
+    hooks = loop._instruments
+    if hooks is not None and hooks.task_spawned is not None:
+        hooks.task_spawned(task)
+    loop._ready.append(task)
+    if _registry_add is not None:  # seen by asyncio.all_tasks()
+        _registry_add(_weakref(task, _registry_discard))
     else:
-        task._entries = [entries, entry]
-    # <<< copy add-entry
+        _bridge.register_task(task)
+    # <<< copy new-task
+    task._entries = entry  # the done callback, registered as add_done_callback would
     return task
 
 
@@ -662,10 +692,10 @@ def create_task(coro: _TaskCompatibleCoro[_T], *, name: str | None = None,
             and loop._task_factory is None):
         # What loop.create_task does: new_task(loop, coro, None, context), inlined
         # (a call costs as much as a tenth of the task).
-        # >>> copy new-task
         if loop._debug or (coro.__class__ is not _CoroutineType and not iscoroutine(coro)) or (
                 context is not None and context.__class__ is not _Context):
             return Task(coro, loop=loop, name=name, context=context)  # the rare cases
+        # >>> copy new-task
         task = _new_object(Task)
         # >>> copy future-fields (fut -> task)
         task._loop = loop
@@ -696,8 +726,8 @@ def create_task(coro: _TaskCompatibleCoro[_T], *, name: str | None = None,
             _registry_add(_weakref(task, _registry_discard))
         else:
             _bridge.register_task(task)
-        return task
         # <<< copy new-task
+        return task
     return _create_task(loop, coro, name, context,
                         {} if eager_start is None else {"eager_start": eager_start})
 
