@@ -95,6 +95,12 @@ CROSSINGS = {
     ("_api/taskgroups.py", "_exception"):
         "asyncio's Future attribute: a coroloop Task child whose _exception is None "
         "(a result or a cancellation) is done with without cancelled()/exception() calls",
+    ("_api/combinators.py", "_exception"):
+        "asyncio's Future attribute: gather() takes a finished coroloop Task child "
+        "whose _exception is None as a success without an exception() call",
+    ("_api/combinators.py", "_result"):
+        "asyncio's Future attribute: gather() reads the results of its coroloop Task "
+        "children, all of which succeeded, without a result() call per child",
     ("_api/combinators.py", "_log_destroy_pending"):
         "asyncio's Task attribute: gather() turns the 'destroyed but pending' report "
         "off for the tasks it creates, as asyncio's gather does",

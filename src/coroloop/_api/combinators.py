@@ -44,7 +44,7 @@ from asyncio import exceptions as _exc
 
 from .. import _bridge
 from .._core.coroutines import iscoroutine
-from .._core.futures import PENDING, Future, asyncio_twin, future_loop, isfuture
+from .._core.futures import FINISHED, PENDING, Future, asyncio_twin, future_loop, isfuture
 from .._core.typed import Generic
 from .._core.tasks import Task as _Task, ensure_future, new_child_task as _new_child_task
 from . import timeouts
@@ -135,7 +135,7 @@ class _GatheringFuture(Future):
             self._unlink_children()  # the children outliving us lose the edge
 
     def _child_done(self, child) -> None:
-        # A hot path (once per child): one method call on the child when all is well.
+        # A hot path (once per child): no method call on a task of ours when all is well.
         if self._waiter_task:
             _bridge.future_discard_from_awaited_by(child, self._waiter_task)
         self._unfinished -= 1
@@ -144,13 +144,16 @@ class _GatheringFuture(Future):
                 child.exception()   # we failed early; don't report it as unretrieved
             return
         if not self._return_exceptions:
-            try:
-                exc = child.exception()
-            except CancelledError as cancelled:
-                # A cancelled child surfaces as CancelledError; gather itself is
-                # not marked cancelled (the other children go on).
-                self.set_exception(cancelled)
-                return
+            if type(child) is _Task and child._state is FINISHED and child._exception is None:
+                exc = None  # a task of ours with a result: exception(), without the call
+            else:
+                try:
+                    exc = child.exception()
+                except CancelledError as cancelled:
+                    # A cancelled child surfaces as CancelledError; gather itself is
+                    # not marked cancelled (the other children go on).
+                    self.set_exception(cancelled)
+                    return
             if exc is not None:
                 self.set_exception(exc)
                 return
@@ -159,8 +162,10 @@ class _GatheringFuture(Future):
                     # Cancelled through us, but the children swallowed it.
                     self.set_exception(_last_child_cancelled_error(self._children))
                 else:
-                    # Every child succeeded (a failure would have ended us above).
-                    self.set_result([child.result() for child in self._children])
+                    # Every child succeeded (a failure would have ended us above):
+                    # our own tasks' results are read without the call.
+                    self.set_result([child._result if type(child) is _Task else child.result()
+                                     for child in self._children])
             return
         if self._unfinished == 0:
             self._finish_collecting()
