@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio.futures as _asyncio_futures
 import math
-import types
 from typing import Any, TypeVar, overload
 
 from .. import _bridge
@@ -78,10 +77,19 @@ class SleepFuture(Future):
         return info
 
 
-@types.coroutine
-def _yield_now():
-    # A bare yield: the running task is re-queued behind everything already ready.
-    yield
+class _YieldNow:
+    """``await _YIELD_NOW``: a bare yield (the running task is re-queued behind
+    everything already ready), as asyncio's ``sleep(0)`` makes.
+
+    ``__await__`` is a C callable without ``__get__``, so ``await`` calls it with
+    no arguments: each await gets a fresh iterator over ``(None,)``, which yields
+    None once and then ends.  No generator and no Python frame per sleep(0).
+    """
+    __slots__ = ()
+    __await__ = (None,).__iter__
+
+
+_YIELD_NOW = _YieldNow()
 
 
 _T = TypeVar("_T")
@@ -94,7 +102,7 @@ async def sleep(delay: float, result: _T) -> _T: ...
 async def sleep(delay: float, result: Any = None) -> Any:
     """Suspend the current task for *delay* seconds, then return *result*."""
     if delay <= 0:
-        await _yield_now()
+        await _YIELD_NOW
         return result
     if _SLEEP_REJECTS_NAN and _isnan(delay):
         raise ValueError("Invalid delay: NaN (not a number)")
