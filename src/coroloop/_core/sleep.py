@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio.futures as _asyncio_futures
 import math
-from typing import Any, TypeVar, overload
+from typing import Any, Awaitable, TypeVar, cast, overload
 
 from .. import _bridge
 from .futures import FINISHED, PENDING, Future, asyncio_twin, set_result_if_pending
@@ -89,7 +89,8 @@ class _YieldNow:
     __await__ = (None,).__iter__
 
 
-_YIELD_NOW = _YieldNow()
+# Typed as the awaitable it is: mypy wants a method for __await__.
+_YIELD_NOW = cast("Awaitable[None]", _YieldNow())
 
 
 _T = TypeVar("_T")
