@@ -277,3 +277,84 @@ def test_task_stepped_alone_reads_the_clock_once_per_step():
     for (_, _, ended), (_, started, _) in zip(quick_steps, quick_steps[1:]):
         assert started == ended
     assert all(ended - started == 1.0 for _, started, ended in quick_steps[1:])
+
+
+class StepLog:
+    """The step-log protocol: the lean path appends (task, start, end) per step and
+    calls read_step_log() every STEP_LOG_BATCH steps."""
+
+    hooks_catch_errors = True
+
+    def __init__(self, read=True):
+        self.step_log = []
+        self.read = []          # the log as each read_step_log() call found it
+        self.stepped = []       # task_stepped calls (the paths without the log)
+        if read:
+            self.read_step_log = self._read
+
+    def _read(self):
+        self.read.append(list(self.step_log))
+        self.step_log.clear()
+
+    def task_stepped(self, task, started, ended):
+        self.stepped.append((task, started, ended))
+
+
+def test_a_step_log_gets_three_appends_per_step_and_is_read_every_batch():
+    from coroloop._core.instrument import STEP_LOG_BATCH
+    loop = coroloop.new_event_loop(clock=TickingClock())
+    instrument = StepLog()
+    try:
+        async def quick():
+            pass
+
+        async def main():
+            # One iteration of more than two batches of steps.
+            await coroloop.gather(*(coroloop.create_task(quick(), name=f"q{i}")
+                                    for i in range(2 * STEP_LOG_BATCH + 10)))
+
+        loop.add_instrument(instrument)
+        loop.run_until_complete(loop.create_task(main(), name="main"))
+        remaining = list(instrument.step_log)
+    finally:
+        loop.close()
+    assert instrument.stepped == []  # the lean path made no call per step
+    assert [len(batch) for batch in instrument.read] == [3 * STEP_LOG_BATCH] * 2
+    entries = [entry for batch in instrument.read for entry in batch] + remaining
+    steps = [tuple(entries[at:at + 3]) for at in range(0, len(entries), 3)]
+    names = [task.get_name() for task, _, _ in steps]
+    assert names[0] == "main"
+    assert [name for name in names if name != "main"] == \
+        [f"q{i}" for i in range(2 * STEP_LOG_BATCH + 10)]
+    quick_steps = [step for step in steps if step[0].get_name() != "main"]
+    for (_, _, ended), (_, started, _) in zip(quick_steps, quick_steps[1:]):
+        assert started == ended  # chained: one clock read per step
+    # Read before the iteration ended: every task of a batch is done and kept by it
+    # only until it is read.
+    assert all(task.done() for task, _, _ in steps[1:1 + STEP_LOG_BATCH])
+
+
+def test_a_step_log_without_read_step_log_gets_task_stepped_calls(loop):
+    instrument = StepLog(read=False)
+
+    async def quick():
+        pass
+
+    loop.add_instrument(instrument)
+    loop.run_until_complete(loop.create_task(quick(), name="q"))
+    assert instrument.step_log == []
+    assert [task.get_name() for task, _, _ in instrument.stepped] == ["q"]
+
+
+def test_two_tracers_each_get_task_stepped_calls(loop):
+    # The log is one instrument's: with two step hooks both are called.
+    first, second = StepLog(), StepLog()
+
+    async def quick():
+        pass
+
+    loop.add_instrument(first)
+    loop.add_instrument(second)
+    loop.run_until_complete(loop.create_task(quick(), name="q"))
+    assert first.step_log == second.step_log == []
+    assert len(first.stepped) == len(second.stepped) == 1

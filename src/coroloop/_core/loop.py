@@ -66,14 +66,13 @@ from .executors import Executors
 from .futures import CANCELLED, PENDING, isfuture, new_future
 from .handles import (Handle, TimerHandle, callback_error_context, extract_source_traceback,
                       new_handle, new_threadsafe_handle, new_timer_handle)
-from .instrument import (Instruments, StepRecord, announce_loop, debug_mode_ended,
+from .instrument import (STEP_LOG_BATCH, Instruments, StepRecord, announce_loop, debug_mode_ended,
                          debug_mode_started, error_repr, log_exit, record_step)
 from .loopstate import NATIVE_LOOPS, LoopState
 from .poller import Poller, default_poller
 from .readiness import Readiness
 from .sleep import SleepFuture
 from .tasks import Task, ensure_future, new_task
-from .tasks import _step as _task_step
 from .timers import TimerQueue
 
 if TYPE_CHECKING:
@@ -843,6 +842,10 @@ def run_until_stopped(loop) -> None:
     # The lean recording path's chain of step times (see there).
     mark: Any = None
     task: Any = None
+    step_log: Any = None
+    log_step: Any = None
+    read_log: Any = None
+    logged = 0
     chained = version = 0
     while True:
         if timerq.cancelled and timerq.heap:
@@ -904,70 +907,89 @@ def run_until_stopped(loop) -> None:
                 version = hooks.version
                 exited = hooks.task_exited
                 records = hooks.records_steps
-                stepped = hooks.task_stepped  # a tracer's one call per step
+                # A tracer's step: three appends to its step_log (no Python call),
+                # else one call of task_stepped.
+                step_log = hooks.step_log
+                stepped = hooks.task_stepped if step_log is None else None
+                if step_log is not None:
+                    log_step = step_log.append
+                    read_log = hooks.read_step_log
                 exit_log = hooks.exit_log  # only with records: `record` is set below
                 exit_seq = hooks.exit_seq
+                # Anything per step but the log (a tracer alone needs nothing else).
+                more = records or stepped is not None or exited is not None
                 for _ in range(count):
                     handle = popleft()
                     if handle._cancelled:
                         continue
-                    callback = handle._callback
-                    if callback is _task_step:
+                    args = handle._args
+                    if args is None:  # a task: its own handle (as in the fast path)
                         task = handle
-                    elif type(callback) is _MethodType and \
-                            callback.__func__ is _task_wakeup:  # a foreign future's
-                        task = callback.__self__
+                    elif type(handle._callback) is _MethodType and \
+                            handle._callback.__func__ is _task_wakeup:  # a foreign future's
+                        task = handle._callback.__self__
                     else:
                         task = None
-                    if task is not None:
-                        if mark is None:
-                            mark = now()
+                    if task is not None and mark is None:
+                        mark = now()
+                    if records:
                         loop._step_began = mark
                     loop._current_handle = handle
-                    args = handle._args
                     try:
-                        if args is None:  # a task (as in the fast path)
-                            handle._context.run(callback, handle)
+                        if args is None:
+                            handle._context.run(handle._callback, handle)
                         elif len(args) == 1:
-                            handle._context.run(callback, args[0])
+                            handle._context.run(handle._callback, args[0])
                         else:
-                            handle._context.run(callback, *args)
+                            handle._context.run(handle._callback, *args)
                     except (SystemExit, KeyboardInterrupt):
                         raise
                     except BaseException as exc:
                         loop._report_callback_error(handle, exc)
                     if task is None:
                         mark = None
-                    else:
-                        ended = now()
-                        if records:
-                            record = task._step_record
-                            if record is None:
-                                record = task._step_record = StepRecord()
-                            # >>> copy add-step (self -> record, began -> mark)
-                            record.steps += 1
-                            record.run_time += ended - mark
-                            record.last_step_end = ended
-                            # <<< copy add-step
-                        if stepped is not None:
-                            stepped(task, mark, ended)
-                        mark = ended
-                        if task._state is not PENDING:
-                            if exit_log is not None:
-                                # >>> copy exit-entry (log -> exit_log, seq -> exit_seq)
-                                error = task._exception  # not exception(): that would mark it retrieved
-                                coro = task._coro
-                                exit_log.append((exit_seq(), id(task), task._name,
-                                                 getattr(coro, "__qualname__", coro),
-                                                 error is None and task._state is CANCELLED,
-                                                 None if error is None else error_repr(error),
-                                                 record.steps, record.run_time,
-                                                 record.last_step_end, record.created_at))
-                                # <<< copy exit-entry
-                            if exited is not None:
-                                exited(task)
+                        continue
+                    ended = now()
+                    if step_log is not None:
+                        log_step(task)
+                        log_step(mark)
+                        log_step(ended)
+                        logged += 1
+                        if logged == STEP_LOG_BATCH:  # read while its tasks are in cache
+                            read_log()
+                            logged = 0
+                        if not more:
+                            mark = ended
+                            continue
+                    if records:
+                        record = task._step_record
+                        if record is None:
+                            record = task._step_record = StepRecord()
+                        # >>> copy add-step (self -> record, began -> mark)
+                        record.steps += 1
+                        record.run_time += ended - mark
+                        record.last_step_end = ended
+                        # <<< copy add-step
+                    if stepped is not None:
+                        stepped(task, mark, ended)
+                    mark = ended
+                    if task._state is not PENDING:
+                        if exit_log is not None:
+                            # >>> copy exit-entry (log -> exit_log, seq -> exit_seq)
+                            error = task._exception  # not exception(): that would mark it retrieved
+                            coro = task._coro
+                            exit_log.append((exit_seq(), id(task), task._name,
+                                             getattr(coro, "__qualname__", coro),
+                                             error is None and task._state is CANCELLED,
+                                             None if error is None else error_repr(error),
+                                             record.steps, record.run_time,
+                                             record.last_step_end, record.created_at))
+                            # <<< copy exit-entry
+                        if exited is not None:
+                            exited(task)
                 loop._current_handle = None
                 chained = iteration + 1 if ready else 0
+                step_log = None  # a recorder stopped by an item lets go of its log
         else:
             tracking = loop._tracking_running
             if tracking:
