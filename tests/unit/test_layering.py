@@ -160,6 +160,16 @@ CROSSINGS = {
         "asyncio's Future attribute (done() and cancelled() read it): per step, as above",
     ("debug/trace.py", "_coro"):
         "asyncio's Task attribute (get_coro() reads it): once per task, as it exits",
+    ("debug/trace.py", "_parent"):
+        "coroloop's Task field behind spawned_by(): the step that created tasks records "
+        "them at its end, checking in one read each that it is their parent",
+    ("debug/trace.py", "_name"):
+        "coroloop's Task field behind get_name(): an exit keeps the raw name (an int for "
+        "the default Task-N, formatted when the trace is written)",
+    ("debug/trace.py", "_callback"):
+        "asyncio's Handle attribute: which task a running ready-queue item steps (one "
+        "woken by a foreign future), the creator of an eager task that finished in its "
+        "first step",
     ("debug/_tool.py", "_fut_waiter"):
         "asyncio's Task attribute: what a stdlib task on coroloop's loop waits on "
         "(coroloop's tasks answer waiting_on())",

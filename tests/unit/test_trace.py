@@ -417,3 +417,128 @@ def test_steps_after_stop_are_not_in_the_recording(virtual_loop):
     virtual_loop.run_until_complete(virtual_loop.create_task(main(), name="main"))
     steps = [e for e in recorder.events() if e.get("cat") == "step"]
     assert [e["args"]["step"] for e in steps] == [1]
+
+
+def test_a_wake_in_the_iteration_its_wait_began_points_to_the_next_step(tmp_path):
+    # The recorder reads the loop's step log in batches: the waiter's step that
+    # begins the wait and the setter's step that ends it are read together, after
+    # the wake-up was recorded.  The arrow must still end at the waiter's next
+    # step, and the wait before that step carries the wake-up.
+    async def main():
+        loop = coroloop.get_running_loop()
+        future = loop.create_future()
+
+        async def waiter():
+            return await future
+
+        async def setter():
+            future.set_result(5)
+
+        waiting = coroloop.create_task(waiter(), name="waiter")
+        coroloop.create_task(setter(), name="setter")
+        return await waiting
+
+    result, trace = record(tmp_path, main)
+    assert result == 5
+    parsed = check_trace(trace)
+    tid = {n: t[1] for t, n in parsed["thread_names"].items()}
+    waiter_steps = [e for e in by_track(parsed, "waiter") if e["cat"] == "step"]
+    assert [e["args"]["step"] for e in waiter_steps] == [1, 2]
+    [wake] = [pair for (cat, _), pair in parsed["flows"].items()
+              if cat == "wake" and pair["f"]["tid"] == tid["waiter"]]
+    assert wake["s"]["tid"] == tid["setter"]
+    assert round((wake["f"]["ts"] - waiter_steps[1]["ts"]) * 1000) == 1
+    [wait] = [e for e in by_track(parsed, "waiter") if e["cat"] == "wait"
+              and e["args"]["kind"] == "future"]
+    assert "woken_at_us" in wait["args"]
+
+
+def test_a_task_cancelled_in_the_step_that_created_it_has_one_track(tmp_path):
+    async def main():
+        async def never():
+            await coroloop.sleep(10)
+
+        task = coroloop.create_task(never(), name="short-lived")
+        task.cancel("at once")
+        await coroloop.gather(task, return_exceptions=True)
+
+    _, trace = record(tmp_path, main)
+    parsed = check_trace(trace)
+    assert list(parsed["thread_names"].values()).count("short-lived") == 1
+    [tid] = [t[1] for t, n in parsed["thread_names"].items() if n == "short-lived"]
+    events = [e for e in trace["traceEvents"] if e.get("tid") == tid and e["ph"] != "M"]
+    assert [e["args"]["step"] for e in events if e["cat"] == "step"] == [1]
+    [cancel] = [e for e in events if e["cat"] == "cancel"]
+    assert cancel["args"]["msg"] == "at once" and cancel["args"]["by"] == "main"
+    assert [e["args"]["outcome"] for e in events if e["cat"] == "exit"] == ["cancelled"]
+
+
+def test_spawns_of_eager_and_default_named_tasks_and_no_task_kept(tmp_path):
+    # task_spawned is a list's append: a spawn is recorded when the step log is
+    # read, also for an eager task that finished in its first step (its
+    # spawned_by() link is dropped by then); a default name is formatted when the
+    # file is written; the recorder keeps no task alive.
+    import gc
+    import weakref
+    refs = []
+
+    async def quick():
+        return 1
+
+    async def main():
+        loop = coroloop.get_running_loop()
+        eager = coroloop.Task(quick(), loop=loop, name="eager", eager_start=True)
+        assert eager.done()
+        plain = loop.create_task(quick())
+        refs.append(weakref.ref(plain))
+        await plain
+        del plain
+        return await eager
+
+    _, trace = record(tmp_path, main)
+    parsed = check_trace(trace)
+    tid = {n: t[1] for t, n in parsed["thread_names"].items()}
+    arrows = {(pair["s"]["tid"], pair["f"]["tid"], cat) for (cat, _), pair in parsed["flows"].items()}
+    assert (tid["main"], tid["eager"], "spawn") in arrows
+    [default] = [n for n in tid if n.startswith("Task-")]
+    assert (tid["main"], tid[default], "spawn") in arrows
+    gc.collect()
+    assert refs[0]() is None
+
+
+def test_many_steps_in_one_iteration_are_all_recorded_and_let_go(virtual_loop):
+    # More steps than one batch of the step log, in one iteration: every step and
+    # spawn is there, in order, and no finished task is kept by the recorder.
+    import gc
+    import weakref
+    from coroloop._core.instrument import STEP_LOG_BATCH
+    count = 3 * STEP_LOG_BATCH + 5
+    refs = []
+
+    async def leaf(i):
+        await coroloop.sleep(0)
+        return i
+
+    async def main():
+        tasks = [coroloop.create_task(leaf(i), name=f"leaf{i}") for i in range(count)]
+        refs.extend(weakref.ref(task) for task in tasks)
+        return sum(await coroloop.gather(*tasks))
+
+    recorder = coroloop.debug.TraceRecorder(virtual_loop).start()
+    assert virtual_loop.run_until_complete(virtual_loop.create_task(main(), name="main")) \
+        == count * (count - 1) // 2
+    recorder.stop()
+    gc.collect()
+    assert all(ref() is None for ref in refs)
+    parsed = check_trace({"traceEvents": recorder.events(), "displayTimeUnit": "ms"})
+    for i in (0, STEP_LOG_BATCH, count - 1):
+        events = by_track(parsed, f"leaf{i}")
+        assert [e["args"]["step"] for e in events if e["cat"] == "step"] == [1, 2]
+        assert [e["args"]["kind"] for e in events if e["cat"] == "wait"] == \
+            ["runnable", "runnable"]
+    tid = {n: t[1] for t, n in parsed["thread_names"].items()}
+    spawned = {pair["f"]["tid"] for (cat, _), pair in parsed["flows"].items()
+               if cat == "spawn" and pair["s"]["tid"] == tid["main"]}
+    assert spawned == {tid[f"leaf{i}"] for i in range(count)}
+    # Steps: two a leaf, two of main; spawns: the leaves and main; and the events.
+    assert recorder.event_count == 2 * count + 2 + count + 1 + len(recorder.records) // 33

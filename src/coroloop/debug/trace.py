@@ -20,6 +20,8 @@ What the file holds (one "process" per loop, one "thread" -- a track -- per task
                       kinds: sleep, future, task, gather, lock, queue_get, ...;
                       "runnable" when queued to run again), args.target
     s/f  cat "spawn"  from the step that created a task to the task's first step
+                      (from that step's end, where the task's first wait,
+                      "runnable" with target "created", begins)
     s/f  cat "wake"   from the step (or, on the loop's track, the callback) that
                       completed the awaited future to the step it woke
     C  "ready queue"  callbacks and steps ready at the start of each iteration
@@ -33,27 +35,34 @@ arrows bound 1 ns inside it -- so steps that take no loop time (all of them, in
 virtual time) stay visible, in order, and each arrow binds to the right slice.
 Each track's times are pushed forward by at most 2 ns per slice for this.
 
-Cost.  Recording packs one 33-byte record per event into a bytearray (no Python
-object kept per event, nothing for the garbage collector); names, wait labels and
-the JSON are worked out when the file is written.  The hooks are ``task_stepped``
-(one call per step), ``task_spawned``, ``task_woken``, ``task_cancel_requested`` and
-``ready_run_started``, all of which the loop's lean ready-queue path calls (one
-clock read per step, see ``coroloop.Instrument``).  Per step the hook reads the
-task's asyncio attributes directly (a method call each would cost more than the
-record) and labels a wait by its future's type when every future of that type has
-one label (a gather's; ``waits.constant_wait_reason``), else by ``wait_reason()``;
-an exit keeps two strings, the task's name and its coroutine's.  On ``async_tree``
-that is about 3 records a node (a spawn, two steps) and costs ~20% of its CPU time,
-over issue 10's 15% (docs/benchmarks.md, "Trace on", says where it goes).  Each
-hook catches its own errors: a failing recorder removes itself and reports through
-the loop's exception handler, the program goes on, and the file says why it is
-short (``otherData.errors``).
+Cost.  Per task step the loop's lean ready-queue path reads the clock once (one
+step's end is the next one's start) and appends the task and the two times to the
+recorder's step log: no Python call per step (``coroloop.Instrument``, "Step
+log").  Every 64 steps, and at each iteration's start, the recorder reads the log
+while those tasks are still in the CPU's caches: per step a few of asyncio's
+attributes read directly (what it waits on, its state; a wait is coded by its
+future's type when every future of that type has one label, a gather's, else by
+``wait_reason()``; an exit keeps the raw name and the coroutine's) and one
+``struct`` call packs the batch, 32 bytes a step.  ``task_spawned`` is a list's
+append, read with the log; ``task_woken``, ``task_cancel_requested`` and
+``ready_run_started`` pack a 33-byte event each, with the number of steps before
+it, which is how the three streams are merged back into order when the file is
+written (names, labels and the JSON are worked out then too).  No Python object
+is kept per event, nothing for the garbage collector.  On ``async_tree`` that
+costs about 12% of its CPU time (issue 10's budget: 15%; docs/benchmarks.md,
+"Trace on").  Each hook catches its own errors: a failing recorder removes itself
+and reports through the loop's exception handler, the program goes on, and the
+file says why it is short (``otherData.errors``).
 """
 
 from __future__ import annotations
 
+import array
 import contextlib
+import functools
+import itertools
 import json
+import operator
 import os
 import struct
 import sys
@@ -67,27 +76,91 @@ from .waits import constant_wait_reason, wait_reason
 __all__ = ["TraceRecorder", "is_recording", "record_trace", "mark", "trace_events",
            "write_trace"]
 
-# Records: one fixed-size binary record per event, appended to a bytearray in the
-# order things happened -- no Python object is kept per event, so recording adds no
-# work for the garbage collector and little memory (33 bytes an event):
-#   code    time     time2    task   b
-#   SPAWN   created  -        task   parent (0: created outside any task)
-#   STEP    started  ended    task   _YIELDED: runnable again; >= 0: waiting, the
-#                                    index of its (kind, target) in `labels`;
-#                                    _EXITED / _CANCELLED: done (its name and its
-#                                    coroutine's: the next two of `names`)
-#   WAKE    time     -        task   waker (0: a callback or the scheduler)
-#   CANCEL  time     -        task   canceller (0: none); message: next of `notes`
-#   READY   time     -        count  -
-#   MARK    time     -        task   -  (0: none); (kind, name, args): next of `notes`
-# A task is its id(); the exporter gives each task a track of its own (an id that a
-# later task reuses starts a new track at that task's SPAWN).  Side lists are
-# appended before their record, so a failure in between loses nothing but itself.
-_RECORD = struct.Struct("<BddQq")
-_SPAWN, _STEP, _WAKE, _CANCEL, _READY, _MARK = range(6)
+# What a recording keeps -- arrays of numbers and bytes, no Python object per event,
+# so recording adds no work for the garbage collector and ~33 bytes an event:
+#
+#   steps    step_ids, step_starts, step_ends, step_codes: one entry per task step,
+#            in the order the steps ended.  The code says what the task does next:
+#            _YIELDED, runnable again; >= 0, it waits: the index of its
+#            (kind, target) in `labels`; _EXITED / _CANCELLED, it is done (its raw
+#            name -- an int N for the default "Task-N" -- and its coroutine's name
+#            are the next of `exit_names` and `exit_coros`).
+#   spawns   spawn_ids, spawn_parents (id(None): created outside any task),
+#            spawn_pos, spawn_at: the tasks created, each before the step spawn_pos
+#            names (its index among the steps) and before every event of that
+#            position.  spawn_at is NaN for "in its parent's next step" (the step
+#            that created it), else the loop time it is known to exist by.
+#   events   `records`, one 33-byte record each, for the rest:
+#              code    time   a      b          pos
+#              WAKE    at     task   waker      (0: a callback or the scheduler)
+#              CANCEL  at     task   canceller  (0: none); message: next of `notes`
+#              READY   at     count  -
+#              MARK    at     task   -          (0: none); (kind, name, args): next
+#                                               of `notes`
+#            where pos is the number of steps that had ended then: the event comes
+#            before that step.
+#
+# The loop's lean path appends each step's task, start and end to the recorder's
+# `step_log` (coroloop.Instrument's "Step log": three list appends per step, no
+# Python call); `task_spawned` is the `spawned` list's append.  Both are turned
+# into the arrays above at the start of the next iteration (and at an eager first
+# step, and at stop()) -- in C loops: map(id, ...), attribute getters, one dict
+# lookup per step for its code, array.extend -- so a step costs the recorder no
+# Python call and no bytecode of its own; only odd waits (a lock's, a queue's: a
+# label per future, not per type) and exits cost Python per step.
+_EVENT = struct.Struct("<BdQQQ")
+_WAKE, _CANCEL, _READY, _MARK = range(4)
 _YIELDED = -1
 _EXITED = -2
 _CANCELLED = -3
+_NONE = id(None)  # a spawn's parent when it has none
+_NAN = float("nan")
+_parent = operator.attrgetter("_parent")
+_CHUNK = 256  # steps moved into the arrays at a time
+
+
+@functools.lru_cache(maxsize=512)
+def _step_chunk(count: int) -> struct.Struct:
+    """The layout of *count* steps: their ids, starts, ends and codes, column by
+    column (one C call packs them; array.extend() converts item by item through
+    argument parsing, 5x slower, and a growing array is copied as it grows)."""
+    return struct.Struct(f"<{count}Q{2 * count}d{count}q")
+
+
+@functools.lru_cache(maxsize=512)
+def _spawn_chunk(count: int) -> struct.Struct:
+    """The layout of *count* spawns: the position of the step they come before,
+    the time (NaN: in their parents' next steps), their ids, their parents'."""
+    return struct.Struct(f"<Qd{2 * count}Q")
+
+
+_STEP_SIZE = _step_chunk(1).size    # bytes a step takes in a chunk
+
+
+def _each_spawn(chunks: list[bytes]):
+    """(position, id, parent, time) of every spawn in *chunks*, in order."""
+    for chunk in chunks:
+        count = (len(chunk) - 16) // 16
+        pos, at, *ids = _spawn_chunk(count).unpack(chunk)
+        for child, parent in zip(ids[:count], ids[count:]):
+            yield pos, child, parent, at
+
+
+def _columns(chunks: list[bytes], size: int, types: str) -> list[array.array]:
+    """The columns of *chunks* (each column by column, of items *size* bytes in
+    all) as one array per column, of the array type codes in *types*."""
+    columns = [array.array(code) for code in types]
+    for chunk in chunks:
+        count = len(chunk) // size
+        at = 0
+        for column in columns:
+            end = at + count * column.itemsize
+            column.frombytes(chunk[at:end])
+            at = end
+    if sys.byteorder != "little":  # the chunks are little-endian ("<")
+        for column in columns:
+            column.byteswap()
+    return columns
 
 
 _active_lock = threading.Lock()
@@ -113,79 +186,130 @@ class TraceRecorder:
         self.loop = loop
         self.clock = type(loop.clock).__name__
         self.thread = threading.current_thread().name
-        self.records = bytearray()                 # see "Records" above
+        # What is kept (see "What a recording keeps" above).
+        self.step_chunks: list[bytes] = []           # _step_chunk()s
+        self.steps = 0                               # how many steps they hold
+        self.exit_names: list = []
+        self.exit_coros: list[str] = []
+        self.spawn_chunks: list[bytes] = []          # _spawn_chunk()s
+        self.records = bytearray()                 # the events
         self.labels: dict[tuple[str, str], int] = {}   # (kind, target) -> its index
-        self.names: list[str] = []                 # each exited task's name and its
-                                                   # coroutine's, in order
         self.notes: list = []                      # cancel messages, marks
         self.alive: list[tuple] = []               # (id, name, coroutine) at stop()
         self.error: str | None = None              # why recording stopped early
         self.started_at = loop.time()
         self.stopped_at: float | None = None
         self._installed = False
-        self._stopped_size: int | None = None  # len(records) at stop()
         self._make_hooks()
 
     # -- the hooks (closures: no attribute lookups on the hot path) ------------------
     def _make_hooks(self) -> None:
+        """Make the hooks, with a step log and a spawned list of their own."""
+        # Steps not yet recorded: task, start, end, ... (the loop's three appends,
+        # or task_stepped's); tasks created since: task_spawned is its append.
+        # Both hold only tasks the ready queue held this iteration, or that are
+        # about to run.
+        log: list = []
+        spawned: list = []
         add = self.records.extend
-        pack = _RECORD.pack
+        pack = _EVENT.pack
         now = self.loop.clock.time
         loop = self.loop
         labels = self.labels
         label_of = labels.get
-        # Future type -> the index of the label every future of that type has (a
-        # gather's, say): most waits cost one lookup, not a wait_reason() call.
-        label_by_type: dict[type, int] = {}
-        label_for_type = label_by_type.get
-        add_name = self.names.append
+        # Future type -> the code of a wait on it, when every future of that type
+        # has one label (a gather's; waits.constant_wait_reason): most waits cost
+        # one lookup, not a wait_reason() call.
+        code_by_type: dict[type, int] = {}
+        code_of = code_by_type.get
+        add_steps = self.step_chunks.append
+        add_name, add_coro = self.exit_names.append, self.exit_coros.append
+        add_spawns = self.spawn_chunks.append
         add_note = self.notes.append
         current_task = coroloop.current_task
         fail = self._fail
+        recorder = self
 
-        def task_spawned(task):
-            try:
-                parent = task.spawned_by()
-                add(pack(_SPAWN, now(), 0.0, id(task), 0 if parent is None else id(parent)))
-            except Exception as exc:
-                fail("task_spawned", exc)
+        def label(task, future) -> int:
+            """The code of a wait on *future* that its type does not tell."""
+            reason = wait_reason(task, future)
+            index = label_of(reason)
+            if index is None:
+                index = labels[reason] = len(labels)
+            if constant_wait_reason(type(future)) == reason and len(code_by_type) < 64:
+                code_by_type[type(future)] = index
+            return index
+
+        def record(eager_at=None) -> None:
+            """Move the log and the spawned tasks into the arrays (*eager_at*: the
+            start of an eager first step, which created tasks are known by)."""
+            if not recorder._installed:
+                return
+            first = recorder.steps
+            if spawned:
+                children = spawned[:]
+                spawned.clear()
+                parents = list(map(_parent, children))
+                if eager_at is not None and None in parents:
+                    # An eager task that finished in its first step has let go of
+                    # its parent: the task whose step is running made it.
+                    creator = _eager_parent(loop)
+                    parents = [creator if parent is None and child._state != "PENDING"
+                               else parent for child, parent in zip(children, parents)]
+                add_spawns(_spawn_chunk(len(children)).pack(
+                    first, _NAN if eager_at is None else eager_at,
+                    *map(id, children), *map(id, parents)))
+            # In chunks: a chunk's temporaries are small and reused, where one
+            # batch of 50,000 steps would write megabytes of fresh memory (cache
+            # misses that cost more than the packing).
+            for at in range(0, len(log), 3 * _CHUNK):
+                steps = log[at:at + 3 * _CHUNK]
+                tasks = steps[0::3]
+                codes: list[int] = []
+                add_code = codes.append
+                for task in tasks:
+                    # asyncio's Task and Future attributes, read directly: a
+                    # method call each (waiting_on(), done(), ...) would cost more.
+                    future = task._fut_waiter
+                    if future is not None:
+                        code = code_of(type(future))
+                        add_code(label(task, future) if code is None else code)
+                    elif task._state == "PENDING":
+                        add_code(_YIELDED)
+                    else:
+                        # The raw name (an int for "Task-N", formatted when the
+                        # file is written) and the code's name: nothing is made.
+                        add_name(task._name)
+                        try:
+                            add_coro(task._coro.__qualname__)
+                        except AttributeError:  # not a coroutine (or None: an eager task's)
+                            add_coro(_coroutine_name(task))
+                        add_code(_CANCELLED if task._state == "CANCELLED" else _EXITED)
+                add_steps(_step_chunk(len(tasks)).pack(
+                    *map(id, tasks), *steps[1::3], *steps[2::3], *codes))
+                recorder.steps += len(tasks)
+            log.clear()
+
+        def position() -> int:
+            return recorder.steps + len(log) // 3
 
         def task_stepped(task, started, ended):
+            # The paths that call it (debug mode's; an eager first step): the
+            # same log as the lean path's appends.
             try:
-                # asyncio's Task and Future attributes, read directly: a method
-                # call each (waiting_on(), done(), ...) would be most of the cost.
-                future = task._fut_waiter
-                if future is not None:
-                    label = label_for_type(type(future))
-                    if label is None:
-                        reason = wait_reason(task, future)
-                        label = label_of(reason)
-                        if label is None:
-                            label = labels[reason] = len(labels)
-                        if constant_wait_reason(type(future)) == reason \
-                                and len(label_by_type) < 64:
-                            label_by_type[type(future)] = label
-                    add(pack(_STEP, started, ended, id(task), label))
-                elif task._state != "PENDING":
-                    # Two strings, no tuple per exit (nothing for the GC); a
-                    # coroutine's name is its code's, shared by all its tasks.
-                    try:
-                        coroutine = task._coro.__qualname__
-                    except AttributeError:  # not a coroutine (or None: an eager task's)
-                        coroutine = _coroutine_name(task)
-                    add_name(task.get_name())
-                    add_name(coroutine)
-                    add(pack(_STEP, started, ended, id(task),
-                             _CANCELLED if task._state == "CANCELLED" else _EXITED))
-                else:
-                    add(pack(_STEP, started, ended, id(task), _YIELDED))
+                log.append(task)
+                log.append(started)
+                log.append(ended)
+                if spawned and task in spawned:  # an eager first step
+                    record(started)
             except Exception as exc:
                 fail("task_stepped", exc)
 
         def task_woken(task, future):
             try:
                 waker = current_task(loop)
-                add(pack(_WAKE, now(), 0.0, id(task), 0 if waker is None else id(waker)))
+                add(pack(_WAKE, now(), id(task), 0 if waker is None else id(waker),
+                         position()))
             except Exception as exc:
                 fail("task_woken", exc)
 
@@ -193,22 +317,27 @@ class TraceRecorder:
             try:
                 canceller = current_task(loop)
                 add_note(msg if msg is None or isinstance(msg, str) else repr(msg))
-                add(pack(_CANCEL, now(), 0.0, id(task),
-                         0 if canceller is None else id(canceller)))
+                add(pack(_CANCEL, now(), id(task),
+                         0 if canceller is None else id(canceller), position()))
             except Exception as exc:
                 fail("task_cancel_requested", exc)
 
         def ready_run_started(count):
             try:
-                add(pack(_READY, now(), 0.0, count, 0))
+                record()
+                add(pack(_READY, now(), count, 0, recorder.steps))
             except Exception as exc:
                 fail("ready_run_started", exc)
 
-        self.task_spawned = task_spawned
+        self.step_log = log
+        self.task_spawned = spawned.append
         self.task_stepped = task_stepped
         self.task_woken = task_woken
         self.task_cancel_requested = task_cancel_requested
         self.ready_run_started = ready_run_started
+        self._record = record
+        self.read_step_log = record
+        self._position = position
 
     def _fail(self, hook: str, exc: Exception) -> None:
         """A hook failed: stop recording (keeping what we have) and report it."""
@@ -222,9 +351,8 @@ class TraceRecorder:
     # -- lifecycle --------------------------------------------------------------------
     def start(self) -> "TraceRecorder":
         """Install the hooks (from the loop's thread, or before the loop runs)."""
-        self.loop.add_instrument(self)
         self._installed = True
-        self._stopped_size = None
+        self.loop.add_instrument(self)
         with _active_lock:
             _active.setdefault(self.loop, []).append(self)
         return self
@@ -233,7 +361,6 @@ class TraceRecorder:
         """Uninstall the hooks and note the tasks still alive (names for their tracks)."""
         if not self._installed:
             return
-        self._installed = False
         with _active_lock:
             recorders = _active.get(self.loop, [])
             if self in recorders:
@@ -241,9 +368,13 @@ class TraceRecorder:
         if self in self.loop.instruments:
             self.loop.remove_instrument(self)
         self.stopped_at = self.loop.time()
-        # The loop may call the hooks for the rest of this iteration (its lean
-        # path reads them once per iteration): records from now on are not kept.
-        self._stopped_size = len(self.records)
+        with contextlib.suppress(Exception):
+            self._record(self.stopped_at)
+        self._installed = False
+        # The loop may append to the old log for the rest of this iteration (its
+        # lean path reads it once per iteration): new hooks, so that the old log
+        # and what it holds go with the iteration.  Nothing after stop() is kept.
+        self._make_hooks()
         if not self.loop.is_closed():
             for task in coroloop.all_tasks(self.loop):
                 self.alive.append((id(task), task.get_name(), _coroutine_name(task)))
@@ -251,13 +382,15 @@ class TraceRecorder:
     def note(self, kind: str, name: str, task=None, args: dict | None = None) -> None:
         """Add an instant event (what ``mark()`` does for every recorder of a loop)."""
         self.notes.append((str(kind), str(name), dict(args or {})))
-        self.records.extend(_RECORD.pack(_MARK, self.loop.clock.time(), 0.0,
-                                         0 if task is None else id(task), 0))
+        self.records.extend(_EVENT.pack(_MARK, self.loop.clock.time(),
+                                        0 if task is None else id(task), 0,
+                                        self._position()))
 
     @property
     def event_count(self) -> int:
         """How many events were recorded."""
-        return len(self.records) // _RECORD.size
+        spawns = sum(len(chunk) - 16 for chunk in self.spawn_chunks) // 16
+        return len(self.records) // _EVENT.size + self.steps + spawns
 
     # -- export -------------------------------------------------------------------------
     def events(self, pid: int = 1) -> list[dict]:
@@ -267,6 +400,16 @@ class TraceRecorder:
     def event_texts(self, pid: int = 1) -> list[str]:
         """The same events as JSON texts (what write_trace writes)."""
         return _Exporter(self, pid).run()
+
+
+def _eager_parent(loop):
+    """The task whose step is running on *loop*: the creator of an eager task that
+    finished in its first step (which dropped its ``spawned_by()`` link)."""
+    running = loop.running_callback()
+    item = None if running is None else running[1]
+    if not isinstance(item, coroloop.Task):
+        item = getattr(getattr(item, "_callback", None), "__self__", None)
+    return item if isinstance(item, coroloop.Task) else None
 
 
 def _coroutine_name(task) -> str:
@@ -328,26 +471,52 @@ class _Exporter:
         return at_ns if track.end is None or at_ns >= track.end else track.end
 
     def run(self) -> list[str]:
-        handlers = _HANDLERS
         rec = self.rec
         self.labels = list(rec.labels)       # index -> (kind, target)
-        self.names = iter(rec.names)
+        self.names = iter(rec.exit_names)
+        self.coros = iter(rec.exit_coros)
         self.notes = iter(rec.notes)
-        size = len(rec.records) if rec._stopped_size is None else rec._stopped_size
-        size -= size % _RECORD.size
-        for code, t, t2, task, b in _RECORD.iter_unpack(memoryview(rec.records)[:size]):
-            handlers[code](self, t, t2, task, b)
+        ids, starts, ends, codes = _columns(rec.step_chunks, _STEP_SIZE, "Qddq")
+        self.starts = starts
+        steps = len(ids)
+        # The three streams merged by position: before step i, the spawns and then
+        # the events recorded before it ended.
+        handlers = _HANDLERS
+        spawns = _each_spawn(rec.spawn_chunks)
+        events = _EVENT.iter_unpack(rec.records)
+        spawn = next(spawns, None)
+        event = next(events, None)
+        for i in range(steps + 1):
+            while spawn is not None and spawn[0] <= i:
+                self.on_spawn(*spawn)
+                spawn = next(spawns, None)
+            while event is not None and event[4] <= i:
+                code, t, a, b, _ = event
+                handlers[code](self, t, a, b)
+                event = next(events, None)
+            if i < steps:
+                self.on_step(starts[i], ends[i], ids[i], codes[i])
         self.finish()
         return self.render()
 
-    # -- one method per record code --------------------------------------------------
-    def on_spawn(self, t, _t2, task_id, parent_id):
+    # -- one method per record --------------------------------------------------------
+    def on_spawn(self, pos, task_id, parent_id, at):
         track = self.track(task_id, new=True)
-        at = _ns(t)
-        track.wait = ("runnable", "created", at)
-        track.end = at
+        if parent_id == _NONE:
+            parent_id = 0
+        if at != at:  # NaN: in the parent's next step (the flow's start sets it)
+            if not parent_id:  # none: by the step after it
+                at = self.starts[pos] if pos < len(self.starts) else self.stop_time()
+                track.wait = ("runnable", "created", _ns(at))
+                track.end = _ns(at)
+                return
+            track.wait = ("runnable", "created", None)
+            self.flow(parent_id, task_id, "spawn", None, track)
+            return
+        track.wait = ("runnable", "created", _ns(at))
+        track.end = _ns(at)
         if parent_id:
-            self.flow(parent_id, task_id, "spawn", at)
+            self.flow(parent_id, task_id, "spawn", _ns(at))
 
     def on_step(self, started, ended, task_id, wait):
         track = self.track(task_id)
@@ -357,7 +526,7 @@ class _Exporter:
             start = max(start, self.flow_start_at.get(flow_id, start) - 1)
         if track.wait is not None:
             kind, target, since = track.wait
-            since = self.slot(track, since)
+            since = self.slot(track, start if since is None else since)
             start = max(start, since + 1)
             args = {"target": target} if target else {}
             if track.woken_at is not None:
@@ -374,15 +543,23 @@ class _Exporter:
         self.out.append(("X", track, "step", None, start, end - start, {"step": track.steps}))
         for flow_id, name in ends:
             self.out.append(("f", track, name, flow_id, start + 1))
-        for flow_id, name, at in self.flow_starts.pop(task_id, ()):
-            at = min(max(at, start + 1), end - 1)
+        for flow_id, name, at, child in self.flow_starts.pop(task_id, ()):
+            at = end - 1 if at is None else min(max(at, start + 1), end - 1)
             self.flow_start_at[flow_id] = at
             self.out.append(("s", track, name, flow_id, at))
+            if child is not None and child.wait is not None and child.wait[2] is None:
+                child.wait = (*child.wait[:2], at)  # its creation: this step made it
+                child.end = at
         track.end = end
         if wait <= _EXITED:
             outcome = "cancelled" if wait == _CANCELLED else "done"
-            names = self.names
-            track.name, track.coro, track.closed = next(names), next(names), True
+            name = next(self.names)
+            if name.__class__ is int:  # a coroloop task's number: get_name()'s rule
+                # >>> copy default-name
+                name = f"Task-{name}"
+                # <<< copy default-name
+            track.name = name
+            track.coro, track.closed = next(self.coros), True
             track.wait = None
             self.out.append(("i", track, "exit", outcome, end, None))
         elif wait == _YIELDED:
@@ -391,7 +568,7 @@ class _Exporter:
             kind, target = self.labels[wait]
             track.wait = (kind, target, end)
 
-    def on_wake(self, t, _t2, task_id, waker_id):
+    def on_wake(self, t, task_id, waker_id):
         at = _ns(t)
         track = self.track(task_id)
         track.woken_at = at
@@ -409,28 +586,34 @@ class _Exporter:
             self.out.append(("s", loop_track, "wake", self.flow_ids, start + 1))
             self.flow_ends.setdefault(task_id, []).append((self.flow_ids, "wake"))
 
-    def on_cancel(self, t, _t2, task_id, canceller_id):
+    def on_cancel(self, t, task_id, canceller_id):
         message = next(self.notes)
         track = self.track(task_id)
         by = self.tracks.get(canceller_id) if canceller_id else None
         self.out.append(("i", track, "cancel", by, self.slot(track, _ns(t)), {"msg": message}))
 
-    def on_ready(self, t, _t2, count, _b):
+    def on_ready(self, t, count, _b):
         if count != self.ready:  # a counter needs a sample only when it changes
             self.ready = count
             self.out.append(("C", None, "ready queue", None, _ns(t), {"ready": count}))
 
-    def on_mark(self, t, _t2, task_id, _b):
+    def on_mark(self, t, task_id, _b):
         kind, name, args = next(self.notes)
         track = self.track(task_id) if task_id else None
         at = _ns(t) if track is None else self.slot(track, _ns(t))
         self.out.append(("mark", track, kind, name, at, args))
 
-    def flow(self, from_id: int, to_id: int, name: str, at: int) -> None:
-        """An arrow from *from_id*'s current step to *to_id*'s next step."""
+    def flow(self, from_id: int, to_id: int, name: str, at: int | None,
+             child: _Track | None = None) -> None:
+        """An arrow from *from_id*'s current step to *to_id*'s next step (*at*:
+        when in that step, None: at its end; *child*: a track created there)."""
         self.flow_ids += 1
-        self.flow_starts.setdefault(from_id, []).append((self.flow_ids, name, at))
+        self.flow_starts.setdefault(from_id, []).append((self.flow_ids, name, at, child))
         self.flow_ends.setdefault(to_id, []).append((self.flow_ids, name))
+
+    def stop_time(self) -> float:
+        rec = self.rec
+        return rec.stopped_at if rec.stopped_at is not None else rec.loop.time()
 
     def finish(self) -> None:
         """Close what is still open at stop: waits run to the end; names of live tasks."""
@@ -439,12 +622,12 @@ class _Exporter:
             track = self.tracks.get(task_id)
             if track is not None and not track.closed:
                 track.name, track.coro = name, coro
-        stop = _ns(rec.stopped_at if rec.stopped_at is not None else rec.loop.time())
+        stop = _ns(self.stop_time())
         for track in self.all_tracks:
             if track.closed or track.wait is None:
                 continue
             kind, target, since = track.wait
-            since = self.slot(track, since)
+            since = self.slot(track, stop if since is None else since)
             end = max(stop, since + 1)
             self.out.append(("X", track, "wait", kind, since, end - since,
                              {"target": target, "unfinished": True} if target
@@ -452,7 +635,7 @@ class _Exporter:
             track.end = end
         # Flows whose start or end never happened (the trace stopped first) are
         # dropped: every arrow in the file has both ends.
-        unpaired = {fid for starts in self.flow_starts.values() for fid, _, _ in starts}
+        unpaired = {fid for starts in self.flow_starts.values() for fid, _, _, _ in starts}
         unpaired |= {fid for ends in self.flow_ends.values() for fid, _ in ends}
         if unpaired:
             self.out = [e for e in self.out if e[0] not in "sf" or e[3] not in unpaired]
@@ -523,8 +706,7 @@ class _Exporter:
         return events
 
 
-_HANDLERS = (_Exporter.on_spawn, _Exporter.on_step, _Exporter.on_wake,
-             _Exporter.on_cancel, _Exporter.on_ready, _Exporter.on_mark)
+_HANDLERS = (_Exporter.on_wake, _Exporter.on_cancel, _Exporter.on_ready, _Exporter.on_mark)
 
 
 def _time_of(item) -> int:
