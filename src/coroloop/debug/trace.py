@@ -49,8 +49,8 @@ append, read with the log; ``task_woken``, ``task_cancel_requested`` and
 it, which is how the three streams are merged back into order when the file is
 written (names, labels and the JSON are worked out then too).  No Python object
 is kept per event, nothing for the garbage collector.  On ``async_tree`` that
-costs about 12% of its CPU time (issue 10's budget: 15%; docs/benchmarks.md,
-"Trace on").  Each hook catches its own errors: a failing recorder removes itself
+costs 12-19% of its CPU time, depending on how it is timed (issue 10's budget is
+15%; docs/benchmarks.md, "Trace on", says where it goes).  Each hook catches its own errors: a failing recorder removes itself
 and reports through the loop's exception handler, the program goes on, and the
 file says why it is short (``otherData.errors``).
 """
