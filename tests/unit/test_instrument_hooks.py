@@ -358,3 +358,89 @@ def test_two_tracers_each_get_task_stepped_calls(loop):
     loop.run_until_complete(loop.create_task(quick(), name="q"))
     assert first.step_log == second.step_log == []
     assert len(first.stepped) == len(second.stepped) == 1
+
+
+def test_a_step_log_with_the_inherited_read_step_log_gets_task_stepped_calls(loop):
+    # Instrument's read_step_log is a no-op: nothing would empty the log.
+    class Half(coroloop.Instrument):
+        def __init__(self):
+            self.step_log = []
+            self.stepped = []
+
+        def task_stepped(self, task, started, ended):
+            self.stepped.append(task.get_name())
+
+    instrument = Half()
+
+    async def quick():
+        pass
+
+    loop.add_instrument(instrument)
+    loop.run_until_complete(loop.create_task(quick(), name="q"))
+    assert instrument.step_log == [] and instrument.stepped == ["q"]
+
+
+def test_a_raising_read_step_log_is_removed_and_the_program_goes_on(errors):
+    from coroloop._core.instrument import STEP_LOG_BATCH
+    loop = coroloop.new_event_loop()
+    errors.install(loop)
+
+    class Broken:
+        def __init__(self):
+            self.step_log = []
+
+        def task_stepped(self, task, started, ended):
+            pass
+
+        def read_step_log(self):
+            raise RuntimeError("tool bug")
+
+    async def quick():
+        pass
+
+    async def main():
+        return len(await coroloop.gather(*(quick() for _ in range(2 * STEP_LOG_BATCH))))
+
+    try:
+        loop.add_instrument(Broken())
+        assert loop.run_until_complete(main()) == 2 * STEP_LOG_BATCH
+        assert loop.instruments == ()
+    finally:
+        loop.close()
+    [context] = errors.contexts
+    assert "read_step_log" in context["message"]
+
+
+def test_the_loop_lets_go_of_a_step_log_whose_instrument_left(loop):
+    # Removed by an item, the instrument's log may still get this iteration's
+    # steps; the loop drops it (list, bound append and reader) as the iteration ends.
+    import gc
+    import weakref
+
+    class Log(list):
+        pass
+
+    class Leaving:
+        hooks_catch_errors = True
+
+        def __init__(self):
+            self.step_log = Log()
+
+        def task_stepped(self, task, started, ended):
+            pass
+
+        def read_step_log(self):
+            self.step_log.clear()
+
+    installed = [Leaving()]
+    ref = weakref.ref(installed[0].step_log)
+
+    async def main():
+        loop.remove_instrument(installed.pop())
+        await coroloop.sleep(0)
+        await coroloop.sleep(0)
+        gc.collect()
+        return ref() is None
+
+    loop.add_instrument(installed[0])
+    assert loop.run_until_complete(main())

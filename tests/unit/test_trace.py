@@ -542,3 +542,36 @@ def test_many_steps_in_one_iteration_are_all_recorded_and_let_go(virtual_loop):
     assert spawned == {tid[f"leaf{i}"] for i in range(count)}
     # Steps: two a leaf, two of main; spawns: the leaves and main; and the events.
     assert recorder.event_count == 2 * count + 2 + count + 1 + len(recorder.records) // 33
+
+
+def test_a_recorder_failing_in_a_batch_read_stops_itself_and_the_program_goes_on(
+        monkeypatch, virtual_loop, errors):
+    # The loop reads the step log itself every STEP_LOG_BATCH steps, in the middle
+    # of an iteration: a failure there must stop the recorder, not the loop.
+    from coroloop._core.instrument import STEP_LOG_BATCH
+    errors.install(virtual_loop)
+
+    def broken(task, future):
+        raise RuntimeError("label bug")
+
+    monkeypatch.setattr(trace_module, "wait_reason", broken)
+    recorder = coroloop.debug.TraceRecorder(virtual_loop).start()
+
+    async def main():
+        event = coroloop.Event()
+
+        async def waiter():
+            await event.wait()  # a plain future: labelled by wait_reason()
+
+        tasks = [coroloop.create_task(waiter()) for _ in range(2 * STEP_LOG_BATCH)]
+        await coroloop.sleep(0)
+        event.set()
+        await coroloop.gather(*tasks)
+        return "finished"
+
+    assert virtual_loop.run_until_complete(main()) == "finished"
+    assert virtual_loop.instruments == ()
+    [context] = errors.contexts
+    assert "Trace recorder stopped" in context["message"]
+    assert "read_step_log" in recorder.error and "label bug" in recorder.error
+    check_trace({"traceEvents": recorder.events(), "displayTimeUnit": "ms"})

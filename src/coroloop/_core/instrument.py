@@ -56,7 +56,8 @@ appends to the log, per task step, the task, the loop time the step began and th
 time it ended -- three appends, no Python call -- instead of calling
 ``task_stepped``, which the other paths (debug mode's, an eager first step) still
 call; and it calls ``read_step_log()`` every ``STEP_LOG_BATCH`` steps, which
-should empty the log.  The instrument may read it at other times too (a trace
+should empty the log (an instrument that raises there is removed and reported, as
+from a hook; without a ``read_step_log`` of its own it gets task_stepped calls).  The instrument may read it at other times too (a trace
 recorder does at each iteration's start).  A task's state as it is read then is
 still its state at the end of its logged step: a task's fields change only in its
 own steps, and a task steps at most once in an iteration.  So the log keeps a
@@ -283,11 +284,17 @@ class Instruments:
                    and getattr(member, "exit_log", None) is not None]
         self.exit_log = logging[0].exit_log if logging else None
         self.exit_seq = logging[0].exit_seq if logging else None
+        # The step log: only the one task_stepped member's, and only with its own
+        # read_step_log() (without one, nothing would empty the log: task_stepped
+        # calls instead), which is guarded as its hooks are.
         stepping = [member for member in self.members if _implements(member, "task_stepped")]
-        self.step_log = getattr(stepping[0], "step_log", None) if len(stepping) == 1 else None
-        self.read_step_log = getattr(stepping[0], "read_step_log", None) if self.step_log is not None else None
-        if self.step_log is not None and not callable(self.read_step_log):
-            self.step_log = self.read_step_log = None  # half the protocol: task_stepped calls
+        member = stepping[0] if len(stepping) == 1 else None
+        if member is not None and getattr(member, "step_log", None) is not None \
+                and _implements(member, "read_step_log"):
+            self.step_log = member.step_log
+            self.read_step_log = self._fan_out("read_step_log", [(member, member.read_step_log)])
+        else:
+            self.step_log = self.read_step_log = None
         self.watch_steps = any(getattr(self, hook) is not None for hook in _STEP_HOOKS)
         # Only hooks the ready-queue run calls need its watched path: an instrument
         # with just the poller's hooks (the deadlock detector) leaves the fast one.
@@ -327,8 +334,11 @@ class Instruments:
         return call_each
 
     def _failed(self, instrument, hook: str, exc: Exception) -> None:
-        if instrument in self.members:
-            self._loop.remove_instrument(instrument)
+        # Reported once: the lean path may call what it read of a removed
+        # instrument until its iteration ends, and it may fail again there.
+        if instrument not in self.members:
+            return
+        self._loop.remove_instrument(instrument)
         self._loop.call_exception_handler({
             "message": f"Instrument {instrument!r} raised in {hook}() and was removed",
             "exception": exc,

@@ -989,7 +989,9 @@ def run_until_stopped(loop) -> None:
                             exited(task)
                 loop._current_handle = None
                 chained = iteration + 1 if ready else 0
-                step_log = None  # a recorder stopped by an item lets go of its log
+                # A recorder stopped by an item: let go of its log (the list, its
+                # bound append and the reader all hold it).
+                step_log = log_step = read_log = None
         else:
             tracking = loop._tracking_running
             if tracking:

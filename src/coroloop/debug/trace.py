@@ -135,12 +135,14 @@ def _spawn_chunk(count: int) -> struct.Struct:
 
 
 _STEP_SIZE = _step_chunk(1).size    # bytes a step takes in a chunk
+_SPAWN_HEADER = _spawn_chunk(0).size  # a spawn chunk's position and time
+_SPAWN_SIZE = _spawn_chunk(1).size - _SPAWN_HEADER  # and each spawn's two ids
 
 
 def _each_spawn(chunks: list[bytes]):
     """(position, id, parent, time) of every spawn in *chunks*, in order."""
     for chunk in chunks:
-        count = (len(chunk) - 16) // 16
+        count = (len(chunk) - _SPAWN_HEADER) // _SPAWN_SIZE
         pos, at, *ids = _spawn_chunk(count).unpack(chunk)
         for child, parent in zip(ids[:count], ids[count:]):
             yield pos, child, parent, at
@@ -240,9 +242,11 @@ class TraceRecorder:
                 code_by_type[type(future)] = index
             return index
 
-        def record(eager_at=None) -> None:
-            """Move the log and the spawned tasks into the arrays (*eager_at*: the
-            start of an eager first step, which created tasks are known by)."""
+        def record(known_at=None) -> None:
+            """Move the log and the spawned tasks into the chunks.  *known_at*: the
+            loop time the spawned tasks are known to exist by -- the start of an
+            eager first step, or the stop -- else None: by the end of their
+            parents' next steps."""
             if not recorder._installed:
                 return
             first = recorder.steps
@@ -250,14 +254,14 @@ class TraceRecorder:
                 children = spawned[:]
                 spawned.clear()
                 parents = list(map(_parent, children))
-                if eager_at is not None and None in parents:
+                if known_at is not None and None in parents:
                     # An eager task that finished in its first step has let go of
                     # its parent: the task whose step is running made it.
                     creator = _eager_parent(loop)
                     parents = [creator if parent is None and child._state != "PENDING"
                                else parent for child, parent in zip(children, parents)]
                 add_spawns(_spawn_chunk(len(children)).pack(
-                    first, _NAN if eager_at is None else eager_at,
+                    first, _NAN if known_at is None else known_at,
                     *map(id, children), *map(id, parents)))
             # In chunks: a chunk's temporaries are small and reused, where one
             # batch of 50,000 steps would write megabytes of fresh memory (cache
@@ -293,15 +297,23 @@ class TraceRecorder:
         def position() -> int:
             return recorder.steps + len(log) // 3
 
+        def read_step_log():
+            try:
+                record()
+            except Exception as exc:
+                fail("read_step_log", exc)
+
         def task_stepped(task, started, ended):
             # The paths that call it (debug mode's; an eager first step): the
-            # same log as the lean path's appends.
+            # same log as the lean path's appends, read as often.
             try:
                 log.append(task)
                 log.append(started)
                 log.append(ended)
                 if spawned and task in spawned:  # an eager first step
                     record(started)
+                elif len(log) >= 3 * _CHUNK:
+                    record()
             except Exception as exc:
                 fail("task_stepped", exc)
 
@@ -336,7 +348,7 @@ class TraceRecorder:
         self.task_cancel_requested = task_cancel_requested
         self.ready_run_started = ready_run_started
         self._record = record
-        self.read_step_log = record
+        self.read_step_log = read_step_log
         self._position = position
 
     def _fail(self, hook: str, exc: Exception) -> None:
@@ -372,8 +384,9 @@ class TraceRecorder:
             self._record(self.stopped_at)
         self._installed = False
         # The loop may append to the old log for the rest of this iteration (its
-        # lean path reads it once per iteration): new hooks, so that the old log
-        # and what it holds go with the iteration.  Nothing after stop() is kept.
+        # lean path reads the instruments once per iteration): new hooks, so that
+        # the old log and what it holds go with the iteration.  Nothing after
+        # stop() is kept.
         self._make_hooks()
         if not self.loop.is_closed():
             for task in coroloop.all_tasks(self.loop):
@@ -389,7 +402,7 @@ class TraceRecorder:
     @property
     def event_count(self) -> int:
         """How many events were recorded."""
-        spawns = sum(len(chunk) - 16 for chunk in self.spawn_chunks) // 16
+        spawns = sum(len(chunk) - _SPAWN_HEADER for chunk in self.spawn_chunks) // _SPAWN_SIZE
         return len(self.records) // _EVENT.size + self.steps + spawns
 
     # -- export -------------------------------------------------------------------------
@@ -502,21 +515,19 @@ class _Exporter:
     # -- one method per record --------------------------------------------------------
     def on_spawn(self, pos, task_id, parent_id, at):
         track = self.track(task_id, new=True)
-        if parent_id == _NONE:
-            parent_id = 0
-        if at != at:  # NaN: in the parent's next step (the flow's start sets it)
-            if not parent_id:  # none: by the step after it
-                at = self.starts[pos] if pos < len(self.starts) else self.stop_time()
-                track.wait = ("runnable", "created", _ns(at))
-                track.end = _ns(at)
-                return
+        parent_id = 0 if parent_id == _NONE else parent_id
+        if at == at:  # a time: the task existed by then
+            since = _ns(at)
+        elif parent_id:  # NaN: made in its parent's next step, whose end sets the time
             track.wait = ("runnable", "created", None)
             self.flow(parent_id, task_id, "spawn", None, track)
             return
-        track.wait = ("runnable", "created", _ns(at))
-        track.end = _ns(at)
+        else:  # NaN, made by a callback: by the step that comes next
+            since = _ns(self.starts[pos] if pos < len(self.starts) else self.stop_time())
+        track.wait = ("runnable", "created", since)
+        track.end = since
         if parent_id:
-            self.flow(parent_id, task_id, "spawn", _ns(at))
+            self.flow(parent_id, task_id, "spawn", since)
 
     def on_step(self, started, ended, task_id, wait):
         track = self.track(task_id)
